@@ -1,0 +1,20 @@
+"""Decode the owning AWS account id from an access key id, offline."""
+
+from __future__ import annotations
+
+import base64
+
+
+def account_id_from_key_id(key_id: str) -> str | None:
+    """Base32-decode characters 5-20; the first 6 bytes, masked and shifted, are the account.
+
+    Old key ids whose 5th character is I or J predate this encoding and yield None.
+    """
+    if len(key_id) != 20 or key_id[4] in "IJ":
+        return None
+    try:
+        raw = base64.b32decode(key_id[4:])
+    except ValueError:
+        return None
+    x = int.from_bytes(raw[:6], "big")
+    return f"{(x & 0x7FFFFFFFFF80) >> 7:012d}"

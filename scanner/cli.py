@@ -1,0 +1,193 @@
+"""Command line: parse arguments, wire the stages, map outcomes to exit codes. No logic hides here."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from scanner import __version__
+from scanner.errors import ExitCode, StsleakError
+
+EXIT_CODES_HELP = """exit codes:
+  0  no findings
+  1  findings
+  2  usage or runtime error (one line on stderr)
+  3  with --verify: at least one credential is live
+"""
+
+
+def _size(text: str) -> int:
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
+    text = text.strip().lower().rstrip("b")
+    try:
+        if text and text[-1] in units:
+            return int(float(text[:-1]) * units[text[-1]])
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 50M)") from None
+
+
+def _add_scan_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    scan = sub.add_parser(
+        "scan",
+        help="scan files, git history, staged changes or stdin for AWS credentials",
+        description="Scan for AWS credentials. PATH defaults to '.'; '-' reads stdin.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    scan.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (or REPO with --history)")
+    where = scan.add_mutually_exclusive_group()
+    where.add_argument("--history", action="store_true",
+                       help="scan every blob ever committed on any ref, plus unreachable objects")
+    where.add_argument("--since", metavar="REV", help="scan history limited to commits after REV")
+    where.add_argument("--staged", action="store_true", help="scan the staged changes (the index), as a pre-commit hook")
+    scan.add_argument("--format", choices=("text", "json", "sarif"), default=None, help="report format (default text)")
+    scan.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
+    scan.add_argument("--show-secrets", action="store_true", help="show secrets and tokens in full in the report")
+    scan.add_argument("--no-color", action="store_true", help="no ANSI colours in text output")
+    scan.add_argument("--quiet", "-q", action="store_true", help="print findings only: no summary, no notes")
+    scan.add_argument("--max-file-size", type=_size, default=None, metavar="SIZE",
+                      help="skip files and blobs larger than SIZE (default 50M)")
+    scan.add_argument("--exclude", action="append", default=[], metavar="GLOB",
+                      help="skip paths matching GLOB (repeatable)")
+    scan.add_argument("--rules-dir", action="append", default=[], metavar="DIR",
+                      help="extra rules directory (YAML files merged with the shipped rules)")
+    scan.add_argument("--no-hyperscan", action="store_true", help=argparse.SUPPRESS)
+    scan.add_argument("--baseline", metavar="FILE",
+                      help="report only findings not in FILE (stsleak or detect-secrets baseline)")
+    scan.add_argument("--write-baseline", metavar="FILE",
+                      help="record the current findings' fingerprints (hashes only) in FILE")
+    scan.add_argument("--fail-on", choices=("any", "live"), default=None,
+                      help="exit non-zero on any finding (default) or only on live ones (needs --verify)")
+    scan.add_argument("--config", metavar="FILE", help="config file (default: .stsleak.yaml or pyproject.toml)")
+    from scanner import aws_cli
+
+    aws_cli.add_scan_options(scan)
+    return scan
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stsleak",
+        description="Find leaked AWS credentials in files and git history; verify and revoke them.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"stsleak {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_scan_parser(sub)
+    hook = sub.add_parser("install-hook", help="install stsleak as this repository's git pre-commit hook")
+    hook.add_argument("repo", nargs="?", default=".", help="repository (default '.')")
+    hook.add_argument("--force", action="store_true", help="replace an existing hook that is not stsleak's")
+    hook.add_argument("--type", choices=("pre-commit", "pre-push"), default="pre-commit", dest="hook_type")
+    from scanner import aws_cli
+
+    aws_cli.add_commands(sub)
+    return parser
+
+
+def _mode(args: argparse.Namespace) -> str:
+    if args.staged:
+        return "staged"
+    if args.history or args.since:
+        return "history"
+    if args.paths == ["-"]:
+        return "stdin"
+    return "files"
+
+
+def _write(text: str, output: str | None) -> None:
+    if output:
+        try:
+            Path(output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise StsleakError(f"cannot write {output}: {exc.strerror}") from exc
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def _use_color(args: argparse.Namespace) -> bool:
+    return not args.no_color and not args.output and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+
+
+def _exit_code(findings: list, errors: list[str], fail_on: str) -> ExitCode:
+    live = any(f.verification and f.verification.status == "live" for f in findings)
+    if fail_on == "live":
+        return ExitCode.LIVE if live else ExitCode.ERROR if errors else ExitCode.CLEAN
+    if live:
+        return ExitCode.LIVE
+    if findings:
+        return ExitCode.FINDINGS
+    return ExitCode.ERROR if errors else ExitCode.CLEAN
+
+
+def run_scan_command(args: argparse.Namespace) -> ExitCode:
+    from scanner.config import apply_config
+    from scanner.findings import ScanRequest, run_scan
+    from scanner.reports import render
+    from scanner.rules import load_ruleset
+
+    mode = _mode(args)
+    if mode == "stdin" and len(args.paths) > 1:
+        raise StsleakError("'-' (stdin) cannot be combined with other paths")
+    paths = tuple(Path(p) for p in (args.paths or ["."]))
+    if mode in ("history", "staged") and len(paths) > 1:
+        raise StsleakError(f"--{'staged' if args.staged else 'history'} takes one repository")
+    apply_config(args, paths[0] if mode != "stdin" else Path("."))
+    if args.fail_on == "live" and not getattr(args, "verify", False):
+        raise StsleakError("--fail-on live needs --verify")
+    rules = load_ruleset(tuple(Path(d) for d in args.rules_dir))
+    request = ScanRequest(
+        mode=mode, paths=paths, since=args.since, max_size=args.max_file_size,
+        exclude=tuple(args.exclude), use_hyperscan=not args.no_hyperscan,
+    )
+    result = run_scan(request, rules)
+    if args.baseline:
+        from scanner.baseline import filter_new
+
+        result.findings = filter_new(result.findings, Path(args.baseline))
+    from scanner import aws_cli
+
+    aws_cli.after_scan(result, args)
+    if args.write_baseline:
+        from scanner.baseline import write_baseline
+
+        write_baseline(result.findings, Path(args.write_baseline))
+    _write(render(args.format, result, rules, args.show_secrets, _use_color(args)), args.output)
+    for message in result.stats.errors:
+        print(f"stsleak: warning: {message}", file=sys.stderr)
+    if not args.quiet:
+        for note in result.notes:
+            print(f"stsleak: note: {note}", file=sys.stderr)
+    return _exit_code(result.findings, result.stats.errors, args.fail_on)
+
+
+def run_install_hook(args: argparse.Namespace) -> ExitCode:
+    from scanner.hook_install import install_hook
+
+    print(install_hook(Path(args.repo), args.hook_type, args.force))
+    return ExitCode.CLEAN
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "scan":
+            return int(run_scan_command(args))
+        if args.command == "install-hook":
+            return int(run_install_hook(args))
+        from scanner import aws_cli
+
+        return int(aws_cli.run_command(args))
+    except StsleakError as exc:
+        print(f"stsleak: error: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print("stsleak: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return int(ExitCode.ERROR)

@@ -1,0 +1,70 @@
+"""False-positive filters: plain functions, each named for what it rejects."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+
+_RUN = re.compile(r"(.)\1{5,}")
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+
+def shannon_entropy(value: str) -> float:
+    counts = Counter(value)
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+def is_documented_example_or_placeholder(value: str, allow_substrings: tuple[str, ...]) -> bool:
+    """AWS's …EXAMPLE values, XXXX/0000 placeholders and the like."""
+    upper = value.upper()
+    return any(s.upper() in upper for s in allow_substrings)
+
+
+def has_long_repeated_run(value: str) -> bool:
+    """Six or more of one character in a row: a placeholder, not random output."""
+    return _RUN.search(value) is not None
+
+
+def key_id_body_has_no_digit(key_id: str) -> bool:
+    """ASIAPACIFICREGIONALX-like words: random base32 almost always holds a digit 2-7."""
+    return not any(c.isdigit() for c in key_id[4:])
+
+
+def is_hex_digest(value: str) -> bool:
+    """40 hex characters is a SHA-1 (a git commit id), not a secret."""
+    return _HEX.fullmatch(value) is not None
+
+
+def lacks_mixed_case(value: str) -> bool:
+    """A random 40-char base64 secret holds both upper- and lower-case letters."""
+    return value.upper() == value or value.lower() == value
+
+
+def is_low_entropy(value: str, minimum: float) -> bool:
+    return shannon_entropy(value) < minimum
+
+
+def is_jwt_segment(value: str) -> bool:
+    """Base64 JSON (a JWT header or payload) labelled "token" is not an AWS session token."""
+    return value.startswith("eyJ")
+
+
+def rejects_key_id(key_id: str, allow_substrings: tuple[str, ...]) -> bool:
+    return is_documented_example_or_placeholder(key_id, allow_substrings) or has_long_repeated_run(key_id)
+
+
+def rejects_secret(secret: str, labelled: bool, allow_substrings: tuple[str, ...], min_entropy: float) -> bool:
+    return (
+        is_documented_example_or_placeholder(secret, allow_substrings)
+        or has_long_repeated_run(secret)
+        or is_hex_digest(secret)
+        or lacks_mixed_case(secret)
+        or is_low_entropy(secret, min_entropy)
+        or (not labelled and not any(c.isdigit() for c in secret))
+    )
+
+
+def rejects_token(token: str) -> bool:
+    return is_jwt_segment(token) or is_low_entropy(token, 4.0)

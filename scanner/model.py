@@ -1,0 +1,126 @@
+"""The data types every stage shares: chunks from sources, candidates, findings."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """Bytes plus where they came from. Sources produce these and know nothing of AWS."""
+
+    data: bytes
+    path: str | None = None  # relative path (files, staged) or None (history blob, not yet placed)
+    blob: str | None = None  # git object id, when the bytes are a git blob
+    commit: str | None = None
+    author: str | None = None
+    date: str | None = None
+    previous: bytes | None = None  # staged changes: the content this replaces (its findings are not new)
+
+
+class PartKind(StrEnum):
+    KEY_ID = "key_id"
+    SECRET = "secret"
+    SESSION_TOKEN = "session_token"
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One key id, secret or token found in a chunk's text, with its position."""
+
+    kind: PartKind
+    value: str
+    start: int
+    end: int
+    labelled: bool = False
+
+
+@dataclass(slots=True)
+class Verification:
+    """What STS said about a credential set (issue: verification)."""
+
+    status: str  # live | expired | invalid | unverifiable | error | skipped
+    arn: str | None = None
+    user_id: str | None = None
+    account: str | None = None
+    principal_type: str | None = None  # assumed-role | iam-user | federated-user | root
+    role_name: str | None = None
+    role_arn: str | None = None
+    role_id: str | None = None
+    session_name: str | None = None
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class Revocation:
+    """What was planned or done to cut a credential off."""
+
+    status: str  # planned | revoked | refused | failed | skipped
+    scope: str | None = None  # role | session | access-key | user
+    target: str | None = None  # the role / user ARN or key id acted on
+    policy_name: str | None = None
+    cutoff: str | None = None
+    message: str | None = None
+
+
+def sha256_hex(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+@dataclass(slots=True)
+class Finding:
+    """One credential set at one location: the type every later stage reads and enriches."""
+
+    rule: str
+    access_key_id: str
+    secret: str | None
+    session_token: str | None
+    account_id: str | None
+    path: str | None
+    line: int
+    blob: str | None = None
+    commit: str | None = None
+    author: str | None = None
+    date: str | None = None
+    expected_parts: tuple[PartKind, ...] = ()
+    verification: Verification | None = None
+    revocation: Revocation | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def secret_sha256(self) -> str | None:
+        return sha256_hex(self.secret) if self.secret else None
+
+    @property
+    def session_token_sha256(self) -> str | None:
+        return sha256_hex(self.session_token) if self.session_token else None
+
+    @property
+    def missing(self) -> list[str]:
+        present = {PartKind.SECRET: self.secret, PartKind.SESSION_TOKEN: self.session_token}
+        return [str(kind) for kind in self.expected_parts if not present.get(kind)]
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable id of the credential set (not of its location); hashes only, never secrets."""
+        return sha256_hex(f"{self.access_key_id}:{self.secret or ''}:{self.session_token or ''}")
+
+    @property
+    def credential_key(self) -> tuple[str, str | None, str | None]:
+        return (self.access_key_id, self.secret, self.session_token)
+
+
+@dataclass(slots=True)
+class ScanStats:
+    files: int = 0
+    blobs: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    skipped: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def skip(self, reason: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1

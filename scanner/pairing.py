@@ -1,0 +1,94 @@
+"""Pairing: group candidates into credential sets.
+
+The proximity rule (README, "Pairing"):
+- Key ids split the text into regions. A secret or token belongs to a key id when it lies within
+  `pairing_window` characters of it and no other key id stands between them.
+- Each text has an orientation per part kind: "parts follow the key" (INI, env, JSON, code) or
+  "parts precede the key", whichever explains more key ids. Each key id first takes the best part
+  on its primary side; a key id left without one may take an unclaimed part on the other side.
+- Best = a labelled part (aws_secret_access_key = …) over an unlabelled one, then the nearest.
+- A key id whose body holds no digit is kept only when it pairs with a secret or a token.
+- The same credential set found twice in one text is reported once, at its first key id; a bare
+  key id is dropped when the same key id also appears in a fuller set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scanner import filters
+from scanner.model import Candidate, PartKind
+from scanner.rules import RuleSet
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialSet:
+    key: Candidate
+    secret: Candidate | None
+    token: Candidate | None
+
+    @property
+    def values(self) -> tuple[str, str | None, str | None]:
+        return (self.key.value, self.secret.value if self.secret else None, self.token.value if self.token else None)
+
+
+def _sides(keys: list[Candidate], parts: list[Candidate], i: int, window: int) -> tuple[list[Candidate], list[Candidate]]:
+    key = keys[i]
+    next_start = keys[i + 1].start if i + 1 < len(keys) else None
+    prev_end = keys[i - 1].end if i > 0 else None
+    after = [p for p in parts if p.start >= key.end and p.start - key.end <= window
+             and (next_start is None or p.start < next_start)]
+    before = [p for p in parts if p.end <= key.start and key.start - p.end <= window
+              and (prev_end is None or p.start >= prev_end)]
+    return after, before
+
+
+def _best(options: list[Candidate], key: Candidate, taken: set[int]) -> Candidate | None:
+    free = [p for p in options if p.start not in taken]
+    if not free:
+        return None
+    return min(free, key=lambda p: (not p.labelled, abs(p.start - key.start)))
+
+
+def _assign(keys: list[Candidate], parts: list[Candidate], window: int) -> list[Candidate | None]:
+    sides = [_sides(keys, parts, i, window) for i in range(len(keys))]
+    forward = sum(1 for after, _ in sides if after) >= sum(1 for _, before in sides if before)
+    chosen: list[Candidate | None] = [None] * len(keys)
+    taken: set[int] = set()
+    for i, (after, before) in enumerate(sides):
+        best = _best(after if forward else before, keys[i], taken)
+        if best:
+            chosen[i] = best
+            taken.add(best.start)
+    for i, (after, before) in enumerate(sides):
+        if chosen[i] is None:
+            best = _best(before if forward else after, keys[i], taken)
+            if best:
+                chosen[i] = best
+                taken.add(best.start)
+    return chosen
+
+
+def pair(candidates: list[Candidate], rules: RuleSet) -> list[CredentialSet]:
+    keys = [c for c in candidates if c.kind is PartKind.KEY_ID]
+    if not keys:
+        return []
+    window = rules.pairing_window
+    secrets = _assign(keys, [c for c in candidates if c.kind is PartKind.SECRET], window)
+    tokens = _assign(keys, [c for c in candidates if c.kind is PartKind.SESSION_TOKEN], window)
+    sets = [CredentialSet(k, s, t) for k, s, t in zip(keys, secrets, tokens, strict=True)]
+    if rules.key_ids_without_digit_need_partner:
+        sets = [s for s in sets if s.secret or s.token or not filters.key_id_body_has_no_digit(s.key.value)]
+    return _dedupe(sets)
+
+
+def _dedupe(sets: list[CredentialSet]) -> list[CredentialSet]:
+    fuller = {s.key.value for s in sets if s.secret or s.token}
+    seen: set[tuple[str, str | None, str | None]] = set()
+    result = []
+    for s in sets:
+        if s.values in seen or (not s.secret and not s.token and s.key.value in fuller):
+            continue
+        seen.add(s.values)
+        result.append(s)
+    return result

@@ -1,0 +1,22 @@
+"""Reports: pure functions from findings to text, JSON and SARIF."""
+
+from __future__ import annotations
+
+from scanner.findings import ScanResult
+from scanner.rules import RuleSet
+
+FORMATS = ("text", "json", "sarif")
+
+
+def render(fmt: str, result: ScanResult, rules: RuleSet, show_secrets: bool = False, color: bool = False) -> str:
+    if fmt == "json":
+        from scanner.reports.json_report import render_json
+
+        return render_json(result, show_secrets)
+    if fmt == "sarif":
+        from scanner.reports.sarif import render_sarif
+
+        return render_sarif(result, rules, show_secrets)
+    from scanner.reports.text import render_text
+
+    return render_text(result, show_secrets, color)

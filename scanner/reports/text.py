@@ -1,0 +1,80 @@
+"""Human-readable report: one block per finding, secrets redacted."""
+
+from __future__ import annotations
+
+from scanner.findings import ScanResult
+from scanner.model import Finding
+from scanner.reports.redact import redact
+
+_RED, _YELLOW, _GREEN, _DIM, _BOLD, _RESET = "\033[31m", "\033[33m", "\033[32m", "\033[2m", "\033[1m", "\033[0m"
+
+
+def _paint(text: str, code: str, color: bool) -> str:
+    return f"{code}{text}{_RESET}" if color else text
+
+
+def _where(f: Finding) -> str:
+    place = f"{f.path}:{f.line}" if f.path else f"blob {f.blob} (no commit reaches it), line {f.line}"
+    if f.commit:
+        place += f"  commit {f.commit[:12]} by {f.author} on {f.date}"
+    return place
+
+
+def _verification(f: Finding, color: bool) -> str | None:
+    v = f.verification
+    if v is None:
+        return None
+    tone = {"live": _RED, "expired": _GREEN, "invalid": _GREEN}.get(v.status, _YELLOW)
+    line = f"  verification: {_paint(v.status.upper(), tone, color)}"
+    if v.arn:
+        line += f"  {v.arn}"
+    if v.role_arn:
+        line += f"\n  role: {v.role_arn}"
+    if v.error:
+        line += f"  ({v.error})"
+    return line
+
+
+def _revocation(f: Finding) -> str | None:
+    r = f.revocation
+    if r is None:
+        return None
+    line = f"  revocation: {r.status}"
+    if r.scope:
+        line += f" ({r.scope} scope)"
+    if r.target:
+        line += f" {r.target}"
+    if r.message:
+        line += f" — {r.message}"
+    return line
+
+
+def finding_block(f: Finding, show_secrets: bool = False, color: bool = False) -> str:
+    head = f"{_paint(f.rule, _BOLD, color)}  {f.access_key_id}"
+    if f.account_id:
+        head += f"  account {f.account_id}"
+    secret = redact(f.secret, show_secrets) or "—"
+    token = redact(f.session_token, show_secrets) or "—"
+    lines = [head, f"  at {_where(f)}", f"  secret: {secret}   session token: {token}"]
+    if f.missing:
+        lines.append(_paint(f"  missing: {', '.join(f.missing)}", _DIM, color))
+    lines += [x for x in (_verification(f, color), _revocation(f)) if x]
+    return "\n".join(lines)
+
+
+def summary(result: ScanResult) -> str:
+    s = result.stats
+    n = len(result.findings)
+    live = sum(1 for f in result.findings if f.verification and f.verification.status == "live")
+    what = f"{n} finding{'s' if n != 1 else ''}" + (f" ({live} live)" if live else "")
+    scanned = f"{s.files} files" if s.files or not s.blobs else ""
+    if s.blobs:
+        scanned = f"{s.blobs} blobs"
+    skipped = ", ".join(f"{k}: {v}" for k, v in sorted(s.skipped.items()))
+    line = f"{what} in {scanned}, {s.bytes / 1e6:.1f} MB, {s.seconds:.2f} s"
+    return line + (f" (skipped {skipped})" if skipped else "")
+
+
+def render_text(result: ScanResult, show_secrets: bool = False, color: bool = False) -> str:
+    blocks = [finding_block(f, show_secrets, color) for f in result.findings]
+    return "\n\n".join([*blocks, summary(result)]) + "\n"

@@ -1,0 +1,1 @@
+"""Sources produce Chunks (bytes plus where they came from) and know nothing of AWS."""

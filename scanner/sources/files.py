@@ -1,0 +1,91 @@
+"""Files on disk: the paths given, or in a git work tree the tracked and untracked-not-ignored files."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from scanner.model import Chunk, ScanStats
+from scanner.sources.gitcmd import is_work_tree, run_git
+
+
+def _display(path: Path) -> str:
+    rel = os.path.relpath(path)
+    return path.as_posix() if rel.startswith("..") else Path(rel).as_posix()
+
+
+def excluded(display_path: str, patterns: tuple[str, ...]) -> bool:
+    parts = display_path.split("/")
+    return any(
+        fnmatch.fnmatch(display_path, pat) or any(fnmatch.fnmatch(part, pat) for part in parts)
+        for pat in patterns
+    )
+
+
+def _git_files(root: Path) -> Iterator[Path]:
+    out = run_git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--deduplicate")
+    for name in dict.fromkeys(out.split("\0")):
+        if name:
+            yield root / name
+
+
+def _walk(root: Path, stats: ScanStats) -> Iterator[Path]:
+    seen: set[tuple[int, int]] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        st = os.stat(dirpath)
+        if (st.st_dev, st.st_ino) in seen:
+            stats.errors.append(f"{_display(Path(dirpath))}: directory loop through a symlink, not followed")
+            dirnames[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        dirnames[:] = sorted(d for d in dirnames if d != ".git")
+        for name in sorted(filenames):
+            yield Path(dirpath) / name
+
+
+def _expand(path: Path, stats: ScanStats) -> Iterator[Path]:
+    if path.is_dir():
+        yield from (_git_files(path) if is_work_tree(path) else _walk(path, stats))
+    else:
+        yield path
+
+
+def _read(path: Path, max_size: int, stats: ScanStats) -> bytes | None:
+    try:
+        with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > max_size:
+                stats.skip("too-large")
+                return None
+            return handle.read()
+    except IsADirectoryError:
+        return None
+    except FileNotFoundError:
+        if path.is_symlink():
+            stats.skip("broken-symlink")
+        else:  # tracked in the index but deleted from the work tree
+            stats.skip("missing")
+        return None
+    except OSError as exc:
+        stats.errors.append(f"{_display(path)}: cannot read ({exc.strerror or exc.__class__.__name__})")
+        return None
+
+
+def iter_file_chunks(paths: list[Path], max_size: int, exclude: tuple[str, ...], stats: ScanStats) -> Iterator[Chunk]:
+    for root in paths:
+        if not root.exists() and not root.is_symlink():
+            stats.errors.append(f"{_display(root)}: no such file or directory")
+            continue
+        for path in _expand(root, stats):
+            shown = _display(path)
+            if excluded(shown, exclude):
+                stats.skip("excluded")
+                continue
+            data = _read(path, max_size, stats)
+            if data is None:
+                continue
+            stats.files += 1
+            stats.bytes += len(data)
+            yield Chunk(data=data, path=shown)

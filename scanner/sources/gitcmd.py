@@ -1,0 +1,89 @@
+"""Running git: one place that turns git's failures into one-line errors."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from scanner.errors import StsleakError
+
+
+def git_path() -> str:
+    git = shutil.which("git")
+    if git is None:
+        raise StsleakError("git is not installed or not on PATH")
+    return git
+
+
+def run_git(repo: Path, *args: str, input_text: str | None = None, check: bool = True) -> str:
+    proc = subprocess.run(
+        [git_path(), "-C", str(repo), *args],
+        input=input_text,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+    )
+    if check and proc.returncode != 0:
+        detail = (proc.stderr.strip().splitlines() or ["exit code %d" % proc.returncode])[-1]
+        raise StsleakError(f"git {args[0]} failed in {repo}: {detail}")
+    return proc.stdout
+
+
+def is_work_tree(path: Path) -> bool:
+    proc = subprocess.run(
+        [git_path(), "-C", str(path), "rev-parse", "--is-inside-work-tree"],
+        capture_output=True,
+        text=True,
+    )
+    return proc.returncode == 0 and proc.stdout.strip() == "true"
+
+
+def require_repo(repo: Path) -> Path:
+    """The repository's top-level dir (or git dir for a bare repo); a clear error otherwise."""
+    if not repo.exists():
+        raise StsleakError(f"no such directory: {repo}")
+    proc = subprocess.run(
+        [git_path(), "-C", str(repo), "rev-parse", "--git-dir"], capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        raise StsleakError(f"not a git repository: {repo}")
+    return repo
+
+
+def is_shallow(repo: Path) -> bool:
+    return run_git(repo, "rev-parse", "--is-shallow-repository", check=False).strip() == "true"
+
+
+class BlobReader:
+    """`git cat-file --batch` kept open: read many blobs by id through one process."""
+
+    def __init__(self, repo: Path) -> None:
+        self._proc = subprocess.Popen(
+            [git_path(), "-C", str(repo), "cat-file", "--batch"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+
+    def read(self, oid: str) -> bytes | None:
+        assert self._proc.stdin and self._proc.stdout
+        self._proc.stdin.write(oid.encode() + b"\n")
+        self._proc.stdin.flush()
+        header = self._proc.stdout.readline().split()
+        if len(header) != 3:
+            return None
+        data = self._proc.stdout.read(int(header[2]) + 1)
+        return data[:-1]
+
+    def close(self) -> None:
+        if self._proc.stdin:
+            self._proc.stdin.close()
+        self._proc.wait()
+
+    def __enter__(self) -> BlobReader:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
