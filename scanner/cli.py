@@ -42,7 +42,8 @@ def _add_scan_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     where.add_argument("--history", action="store_true",
                        help="scan every blob ever committed on any ref, plus unreachable objects")
     where.add_argument("--since", metavar="REV", help="scan history limited to commits after REV")
-    where.add_argument("--staged", action="store_true", help="scan the staged changes (the index), as a pre-commit hook")
+    where.add_argument("--staged", action="store_true",
+                       help="scan the staged changes (the index), as a pre-commit hook")
     scan.add_argument("--format", choices=("text", "json", "sarif"), default=None, help="report format (default text)")
     scan.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
     scan.add_argument("--show-secrets", action="store_true", help="show secrets and tokens in full in the report")

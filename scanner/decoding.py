@@ -9,8 +9,8 @@ from __future__ import annotations
 import codecs
 import re
 
-_ESCAPE = re.compile(r"\\(?:u00([0-9a-fA-F]{2})|([/\"'\\])|[nrt])|%(2[Ff]|2[Bb]|3[Dd])")
-_URL = {"2f": "/", "2b": "+", "3d": "="}
+_ESCAPE = re.compile(r"\\(?:u00([0-9a-fA-F]{2})|([/\"'\\])|[nrt])|%(2[Ff]|2[Bb]|3[Dd]|25)")
+_URL = {"2f": "/", "2b": "+", "3d": "=", "25": "%"}
 
 
 def _unescape_one(match: re.Match[str]) -> str:
@@ -26,9 +26,10 @@ def _unescape_one(match: re.Match[str]) -> str:
 
 
 def unescape(text: str) -> str:
-    """Undo JSON/code string escapes (\\/, \\", \\n, \\u002F) and URL-encoding of / + =.
+    """Undo JSON/code string escapes (\\/, \\", \\n, \\u002F) and URL-encoding of / + = (and %).
 
-    Repeated (at most three times) for strings inside strings, as in Jupyter notebooks.
+    Repeated (at most three times) for strings inside strings, as in Jupyter notebooks, and for
+    URLs inside URLs (%252F -> %2F -> /).
     """
     for _ in range(3):
         if "\\" not in text and "%" not in text:
@@ -41,9 +42,11 @@ def unescape(text: str) -> str:
 
 
 def _looks_utf16(data: bytes) -> str | None:
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
     head = data[:4096]
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and b"\x00" in head:
+        # A BOM alone is not proof (bytes FF FE open Latin-1 garbage too); UTF-16 holding any ASCII
+        # (a credential, a newline) holds NUL bytes, and UTF-16 without one holds no credential.
+        return "utf-16"
     if len(head) >= 8:
         odd_nuls = head[1::2].count(0)
         even_nuls = head[0::2].count(0)

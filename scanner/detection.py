@@ -13,7 +13,8 @@ from scanner import filters
 from scanner.model import Candidate, PartKind
 from scanner.rules import RuleSet
 
-_MAX_TOKEN = 16_384  # how far past a window's end a token that starts inside it may reach
+_TOKEN_REACH = 16_384  # how far past a window's end a token is read in one search; longer ones are finished after
+_SECRET_REACH = 64  # past a window's end, enough to see that a 40-char run goes on (then it is no secret)
 
 
 def _windows(keys: list[Candidate], width: int, size: int) -> list[tuple[int, int]]:
@@ -28,6 +29,7 @@ def _windows(keys: list[Candidate], width: int, size: int) -> list[tuple[int, in
 
 
 def _matches(pattern: re.Pattern[str], text: str, spans: list[tuple[int, int]], reach: int) -> Iterable[re.Match[str]]:
+    """Matches whose value starts inside a span; the search may read `reach` chars past its end."""
     for lo, hi in spans:
         for match in pattern.finditer(text, lo, min(len(text), hi + reach)):
             if match.start("value") < hi:
@@ -46,7 +48,7 @@ def find_secrets(text: str, rules: RuleSet, spans: list[tuple[int, int]]) -> lis
     found: dict[int, Candidate] = {}
     for labelled, pattern in ((True, rules.secret_labelled_re), (False, rules.secret_bare_re)):
         minimum = rules.secret_min_entropy_labelled if labelled else rules.secret_min_entropy_unlabelled
-        for m in _matches(pattern, text, spans, 0):
+        for m in _matches(pattern, text, spans, _SECRET_REACH):
             start = m.start("value")
             if start in found:
                 continue
@@ -56,15 +58,26 @@ def find_secrets(text: str, rules: RuleSet, spans: list[tuple[int, int]]) -> lis
     return sorted(found.values(), key=lambda c: c.start)
 
 
+def _token_end(text: str, match: re.Match[str], rules: RuleSet) -> int:
+    """Where the token really ends: a match that stops at the search bound may go on (no length cap)."""
+    end = match.end("value")
+    if end == match.endpos and end < len(text):
+        tail = rules.token_run_re.match(text, end)
+        if tail:
+            end = tail.end()
+    return end
+
+
 def find_tokens(text: str, rules: RuleSet, spans: list[tuple[int, int]]) -> list[Candidate]:
     found: dict[int, Candidate] = {}
     for labelled, pattern in ((True, rules.token_labelled_re), (False, rules.token_prefixed_re)):
-        for m in _matches(pattern, text, spans, _MAX_TOKEN):
+        for m in _matches(pattern, text, spans, _TOKEN_REACH):
             start = m.start("value")
-            value = m.group("value")
+            end = _token_end(text, m, rules)
+            value = text[start:end]
             if start in found or filters.rejects_token(value):
                 continue
-            found[start] = Candidate(PartKind.SESSION_TOKEN, value, start, m.end("value"), labelled)
+            found[start] = Candidate(PartKind.SESSION_TOKEN, value, start, end, labelled)
     return sorted(found.values(), key=lambda c: c.start)
 
 

@@ -115,6 +115,19 @@ def place_in_history(repo: Path, findings: list[Finding], since: str | None) -> 
     return [f for _, f in sorted(best.values(), key=lambda item: (item[0], item[1].path or "", item[1].line))]
 
 
+def drop_sets_present_at(repo: Path, rev: str, findings: list[Finding], rules: RuleSet) -> list[Finding]:
+    """--since REV: a set that was already at that path in REV's tree was not introduced after REV."""
+    from scanner.sources.gitcmd import BlobReader
+
+    known: dict[str, set[tuple[str, str | None, str | None]]] = {}
+    with BlobReader(repo) as reader:
+        for path in {f.path for f in findings if f.path and "\n" not in f.path}:
+            data = reader.read(f"{rev}:{path}")
+            found = credential_sets(data, rules) if data is not None else None
+            known[path] = {s.values for s in found[1]} if found else set()
+    return [f for f in findings if not (f.path and f.credential_key in known.get(f.path, set()))]
+
+
 def _chunks(request: ScanRequest, rules: RuleSet, stats: ScanStats, notes: list[str]) -> Iterable[Chunk]:
     if request.mode == "stdin":
         from scanner.sources.stdin import iter_stdin_chunks
@@ -146,6 +159,8 @@ def run_scan(request: ScanRequest, rules: RuleSet) -> ScanResult:
     findings = list(_scan_chunks(_chunks(request, rules, stats, notes), rules, stats))
     if request.mode == "history":
         findings = place_in_history(request.paths[0], findings, request.since)
+        if request.since and findings:
+            findings = drop_sets_present_at(request.paths[0], request.since, findings, rules)
         if request.exclude:
             from scanner.sources.files import excluded
 

@@ -52,6 +52,7 @@ class Verification:
     role_id: str | None = None
     session_name: str | None = None
     error: str | None = None
+    note: str | None = None  # e.g. "role details unknown: no operator credentials"
 
 
 @dataclass(slots=True)
@@ -64,6 +65,8 @@ class Revocation:
     policy_name: str | None = None
     cutoff: str | None = None
     message: str | None = None
+    trusted_principals: list[str] | None = None  # from the role's trust policy: who else uses it
+    instance_profiles: list[str] | None = None  # EC2 keeps cached credentials until restarted
 
 
 def sha256_hex(value: str) -> str:

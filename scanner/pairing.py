@@ -7,7 +7,8 @@ The proximity rule (README, "Pairing"):
   "parts precede the key", whichever explains more key ids. Each key id first takes the best part
   on its primary side; a key id left without one may take an unclaimed part on the other side.
 - Best = a labelled part (aws_secret_access_key = …) over an unlabelled one, then the nearest.
-- A key id whose body holds no digit is kept only when it pairs with a secret or a token.
+- A key id whose body holds no digit and looks like words (six or more vowels, or letter entropy
+  under 3.0 bits: ASIAPACIFICREGIONALX) is kept only when it pairs with a secret or a token.
 - The same credential set found twice in one text is reported once, at its first key id; a bare
   key id is dropped when the same key id also appears in a fuller set.
 """
@@ -32,7 +33,11 @@ class CredentialSet:
         return (self.key.value, self.secret.value if self.secret else None, self.token.value if self.token else None)
 
 
-def _sides(keys: list[Candidate], parts: list[Candidate], i: int, window: int) -> tuple[list[Candidate], list[Candidate]]:
+Sides = tuple[list[Candidate], list[Candidate]]
+
+
+def _sides(keys: list[Candidate], parts: list[Candidate], i: int, window: int) -> Sides:
+    """The parts after and before key i that it may take: within the window, no key id between."""
     key = keys[i]
     next_start = keys[i + 1].start if i + 1 < len(keys) else None
     prev_end = keys[i - 1].end if i > 0 else None
@@ -78,8 +83,12 @@ def pair(candidates: list[Candidate], rules: RuleSet) -> list[CredentialSet]:
     tokens = _assign(keys, [c for c in candidates if c.kind is PartKind.SESSION_TOKEN], window)
     sets = [CredentialSet(k, s, t) for k, s, t in zip(keys, secrets, tokens, strict=True)]
     if rules.key_ids_without_digit_need_partner:
-        sets = [s for s in sets if s.secret or s.token or not filters.key_id_body_has_no_digit(s.key.value)]
+        sets = [s for s in sets if s.secret or s.token or not _word_like(s.key.value, rules)]
     return _dedupe(sets)
+
+
+def _word_like(key_id: str, rules: RuleSet) -> bool:
+    return filters.key_id_looks_like_words(key_id, rules.word_like_min_vowels, rules.word_like_max_entropy)
 
 
 def _dedupe(sets: list[CredentialSet]) -> list[CredentialSet]:

@@ -40,11 +40,14 @@ class RuleSet:
     secret_bare_re: re.Pattern[str]
     token_labelled_re: re.Pattern[str]
     token_prefixed_re: re.Pattern[str]
+    token_run_re: re.Pattern[str]  # the token alphabet, to finish a token cut at a search bound
     pairing_window: int
     secret_min_entropy_labelled: float
     secret_min_entropy_unlabelled: float
     allow_substrings: tuple[str, ...]
     key_ids_without_digit_need_partner: bool
+    word_like_min_vowels: int
+    word_like_max_entropy: float
     sources: tuple[Path, ...] = field(default=())
 
     @property
@@ -145,6 +148,7 @@ def compile_ruleset(data: dict[str, Any], sources: tuple[Path, ...] = ()) -> Rul
             f"(?<![{t_alpha}])(?P<value>(?:{_alternation(token['prefixes'])})"
             f"[{t_alpha}]{{{int(token['min_length_prefixed'])},}})"
         ),
+        token_run_re=re.compile(f"[{t_alpha}]*"),
         pairing_window=int(data["pairing_window"]),
         secret_min_entropy_labelled=float(secret["min_entropy_labelled"]),
         secret_min_entropy_unlabelled=float(secret["min_entropy_unlabelled"]),
@@ -152,5 +156,7 @@ def compile_ruleset(data: dict[str, Any], sources: tuple[Path, ...] = ()) -> Rul
         key_ids_without_digit_need_partner=bool(
             data["allowlist"].get("key_ids_without_digit_need_partner", True)
         ),
+        word_like_min_vowels=int(data["allowlist"].get("word_like_min_vowels", 6)),
+        word_like_max_entropy=float(data["allowlist"].get("word_like_max_entropy", 3.0)),
         sources=sources,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,11 +33,17 @@ def _git_files(root: Path) -> Iterator[Path]:
 
 
 def _walk(root: Path, stats: ScanStats) -> Iterator[Path]:
+    """Files under root, following directory symlinks but entering each real directory once."""
     seen: set[tuple[int, int]] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+
+    def unreadable(exc: OSError) -> None:
+        where = _display(Path(exc.filename)) if exc.filename else _display(root)
+        stats.errors.append(f"{where}: cannot read directory ({exc.strerror or exc.__class__.__name__})")
+
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=unreadable):
         st = os.stat(dirpath)
         if (st.st_dev, st.st_ino) in seen:
-            stats.errors.append(f"{_display(Path(dirpath))}: directory loop through a symlink, not followed")
+            stats.skip("symlink-loop")  # a loop (or a second link to a directory): already scanned
             dirnames[:] = []
             continue
         seen.add((st.st_dev, st.st_ino))
@@ -52,14 +59,25 @@ def _expand(path: Path, stats: ScanStats) -> Iterator[Path]:
         yield path
 
 
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+
+
 def _read(path: Path, max_size: int, stats: ScanStats) -> bytes | None:
+    """The file's bytes; None (counted or reported) for what cannot or should not be read."""
     try:
-        with path.open("rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            if size > max_size:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is then skipped as not regular.
+        with os.fdopen(os.open(path, _OPEN_FLAGS), "rb") as handle:
+            st = os.fstat(handle.fileno())
+            if stat.S_ISDIR(st.st_mode):  # a submodule, or a tracked symlink to a directory
+                return None
+            if not stat.S_ISREG(st.st_mode):
+                stats.skip("not-a-regular-file")
+                return None
+            data = handle.read(max_size + 1) if st.st_size <= max_size else b""
+            if st.st_size > max_size or len(data) > max_size:  # (a file may grow while read)
                 stats.skip("too-large")
                 return None
-            return handle.read()
+            return data
     except IsADirectoryError:
         return None
     except FileNotFoundError:
@@ -75,8 +93,9 @@ def _read(path: Path, max_size: int, stats: ScanStats) -> bytes | None:
 
 def iter_file_chunks(paths: list[Path], max_size: int, exclude: tuple[str, ...], stats: ScanStats) -> Iterator[Chunk]:
     for root in paths:
-        if not root.exists() and not root.is_symlink():
-            stats.errors.append(f"{_display(root)}: no such file or directory")
+        if not root.exists():
+            problem = "broken symbolic link" if root.is_symlink() else "no such file or directory"
+            stats.errors.append(f"{_display(root)}: {problem}")
             continue
         for path in _expand(root, stats):
             shown = _display(path)

@@ -1,0 +1,189 @@
+"""Verification: ask STS who a leaked credential set belongs to (GetCallerIdentity, signed with it).
+
+The leaked credentials are used for GetCallerIdentity and nothing else. Role details (full ARN
+with path, RoleId) come from iam:GetRole with the operator's own credentials, when there are any.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+
+from scanner.aws_session import AwsOptions, LeakedStsClient, Operator, failure_from
+from scanner.canaries import canary_owner
+from scanner.errors import StsleakError
+from scanner.model import Finding, PartKind, Verification
+from scanner.reports.redact import scrub
+
+EXPIRED_CODES = frozenset({"ExpiredToken", "ExpiredTokenException"})
+INVALID_CODES = frozenset({"InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException",
+                           "InvalidAccessKeyId"})
+CredentialKey = tuple[str, str | None, str | None]
+
+
+@dataclass(frozen=True)
+class PrincipalArn:
+    """The parts of a GetCallerIdentity ARN (arn:PARTITION:sts::ACCOUNT:assumed-role/ROLE/SESSION …)."""
+
+    partition: str
+    account: str
+    principal_type: str | None
+    name: str | None = None
+    session_name: str | None = None
+
+
+def parse_principal_arn(arn: str) -> PrincipalArn | None:
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or parts[0] != "arn":
+        return None
+    _, partition, service, _, account, resource = parts
+    if service == "sts" and resource.startswith("assumed-role/"):
+        pieces = resource.split("/")
+        return PrincipalArn(partition, account, "assumed-role", pieces[1], "/".join(pieces[2:]) or None)
+    if service == "sts" and resource.startswith("federated-user/"):
+        return PrincipalArn(partition, account, "federated-user", resource.split("/", 1)[1])
+    if service == "iam" and resource.startswith("user/"):
+        return PrincipalArn(partition, account, "iam-user", resource.rsplit("/", 1)[1])
+    if service == "iam" and resource == "root":
+        return PrincipalArn(partition, account, "root")
+    return PrincipalArn(partition, account, None)
+
+
+def verification_from_identity(identity: dict[str, str]) -> Verification:
+    arn = identity.get("Arn", "")
+    parsed = parse_principal_arn(arn)
+    verification = Verification("live", arn=arn or None, user_id=identity.get("UserId"),
+                                account=identity.get("Account"))
+    if parsed:
+        verification.principal_type = parsed.principal_type
+        if parsed.principal_type == "assumed-role":
+            verification.role_name, verification.session_name = parsed.name, parsed.session_name
+    return verification
+
+
+def offline_verification(finding: Finding, verify_canaries: bool) -> Verification | None:
+    """The verdict reachable without a call (unverifiable, canary), or None when STS must be asked."""
+    account = finding.account_id
+    if not finding.secret:
+        return Verification("unverifiable", account=account, error="no secret access key next to the key id")
+    needs_token = finding.access_key_id.startswith("ASIA") or PartKind.SESSION_TOKEN in finding.expected_parts
+    if needs_token and not finding.session_token:
+        return Verification("unverifiable", account=account,
+                            error="temporary credentials without their session token cannot be verified")
+    owner = canary_owner(account)
+    if owner and not verify_canaries:
+        return Verification("skipped", account=account,
+                            error=f"canary account of {owner}: verifying would set it off (--verify-canaries)")
+    return None
+
+
+def verify_set(client: LeakedStsClient, key: CredentialKey) -> Verification:
+    """One GetCallerIdentity (a 403 is retried once: STS returns spurious ones)."""
+    access_key_id, secret, token = key
+    for attempt in (1, 2):
+        try:
+            identity = client.get_caller_identity(access_key_id, secret or "", token)
+        except StsleakError:
+            raise
+        except Exception as exc:
+            failure = failure_from(exc)
+            message = scrub(failure.message, [secret or "", token or ""])
+            if failure.code in EXPIRED_CODES:
+                return Verification("expired", error=message)
+            if failure.code in INVALID_CODES:
+                if attempt == 1:
+                    continue
+                return Verification("invalid", error=message)
+            return Verification("error", error=message)
+        return verification_from_identity(identity)
+    raise AssertionError("unreachable")
+
+
+def verify_sets(client: LeakedStsClient, keys: list[CredentialKey], concurrency: int) -> dict[CredentialKey, Verification]:
+    """Verify distinct credential sets concurrently, at most `concurrency` calls in flight."""
+    if not keys:
+        return {}
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="stsleak-verify") as pool:
+        return dict(zip(keys, pool.map(lambda key: verify_set(client, key), keys), strict=True))
+
+
+def verify_findings(findings: list[Finding], options: AwsOptions, *, verify_canaries: bool = False,
+                    client: LeakedStsClient | None = None, operator: Operator | None = None) -> list[str]:
+    """Set `verification` on every finding (in place); returns notes for the user."""
+    pending: dict[CredentialKey, list[Finding]] = {}
+    for finding in findings:
+        verdict = offline_verification(finding, verify_canaries)
+        if verdict is not None:
+            finding.verification = verdict
+        else:
+            pending.setdefault(finding.credential_key, []).append(finding)
+    if pending:
+        results = verify_sets(client or LeakedStsClient(options), list(pending), options.concurrency)
+        for key, same_set in pending.items():
+            for finding in same_set:
+                finding.verification = replace(results[key], account=results[key].account or finding.account_id)
+    notes = add_role_details(findings, options, operator)
+    errors = sum(1 for f in findings if f.verification and f.verification.status == "error")
+    if errors:
+        notes.append(f"{errors} credential set(s) could not be verified (network, throttling or STS error)")
+    return notes
+
+
+def _live_roles(findings: list[Finding]) -> dict[tuple[str, str], list[Verification]]:
+    roles: dict[tuple[str, str], list[Verification]] = {}
+    for finding in findings:
+        v = finding.verification
+        if v and v.status == "live" and v.principal_type == "assumed-role" and v.role_name and v.account:
+            roles.setdefault((v.account, v.role_name), []).append(v)
+    return roles
+
+
+def _mark_unknown(verifications: list[Verification], reason: str) -> None:
+    for v in verifications:
+        v.note = f"role details unknown: {reason}"
+
+
+def add_role_details(findings: list[Finding], options: AwsOptions, operator: Operator | None) -> list[str]:
+    """Fill role_arn/role_id from iam:GetRole with the operator's credentials; skip quietly without them."""
+    roles = _live_roles(findings)
+    if not roles:
+        return []
+    all_verifications = [v for vs in roles.values() for v in vs]
+    try:
+        operator = operator or Operator(options)
+    except StsleakError as exc:
+        _mark_unknown(all_verifications, str(exc))
+        return [f"role details unknown: {exc}"]
+    if not operator.has_credentials():
+        _mark_unknown(all_verifications, "no operator credentials")
+        return ["role details (full ARN, RoleId) unknown: no operator AWS credentials (env, --profile, SSO)"]
+    try:
+        operator_account = operator.identity()["Account"]
+    except Exception as exc:
+        reason = failure_from(exc).message
+        _mark_unknown(all_verifications, reason)
+        return [f"role details unknown: operator credentials failed: {reason}"]
+    notes: list[str] = []
+    mine = [key for key in roles if key[0] == operator_account]
+    for account, _ in set(roles) - set(mine):
+        _mark_unknown(roles[(account, _)], f"role is in account {account}, operator is in {operator_account}")
+        notes.append(f"role details unknown for account {account}: operator credentials are for {operator_account}")
+    iam = operator.client("iam")
+    with ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as pool:
+        fetched = list(pool.map(lambda key: _get_role(iam, key[1]), mine))
+    for key, (role, failure) in zip(mine, fetched, strict=True):
+        for v in roles[key]:
+            if role:
+                v.role_arn, v.role_id = role["Arn"], role["RoleId"]
+            else:
+                v.note = f"role details unknown: iam:GetRole: {failure}"
+        if failure:
+            notes.append(f"role details unknown for {key[1]}: iam:GetRole: {failure}")
+    return notes
+
+
+def _get_role(iam: object, name: str) -> tuple[dict | None, str | None]:
+    try:
+        return iam.get_role(RoleName=name)["Role"], None  # type: ignore[attr-defined]
+    except Exception as exc:
+        return None, failure_from(exc).message

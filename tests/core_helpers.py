@@ -1,0 +1,60 @@
+"""Helpers for the core tests: scan text in-process, check a finding against generated values."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from typing import Any
+
+from scanner import fakes
+from scanner.findings import findings_in_chunk
+from scanner.model import Chunk, Finding, ScanStats
+from scanner.rules import RuleSet, load_ruleset
+
+# The JSON contract (issue 2 + README "JSON output"): every finding carries exactly these keys,
+# plus secret/session_token with --show-secrets and verification/revocation when asked for.
+FINDING_KEYS = {
+    "rule", "access_key_id", "account_id", "secret_sha256", "session_token_sha256", "path", "line",
+    "commit", "author", "date", "blob", "missing", "fingerprint",
+}
+STATS_KEYS = {"files", "blobs", "bytes", "seconds", "skipped", "errors"}
+
+
+@lru_cache(maxsize=1)
+def ruleset() -> RuleSet:
+    return load_ruleset()
+
+
+def sha(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def scan_bytes(data: bytes, path: str = "t.txt") -> list[Finding]:
+    return findings_in_chunk(Chunk(data=data, path=path), ruleset(), ScanStats())
+
+
+def scan_text(text: str, path: str = "t.txt") -> list[Finding]:
+    return scan_bytes(text.encode("utf-8"), path)
+
+
+def only(findings: list[Any]) -> Any:
+    assert len(findings) == 1, findings
+    return findings[0]
+
+
+def assert_set(finding: Finding, creds: fakes.FakeCredentials, token: bool = True) -> None:
+    """The finding is exactly the generated set (values compared whole, tokens by hash too)."""
+    assert finding.access_key_id == creds.access_key_id
+    assert finding.secret == creds.secret_access_key
+    if token:
+        assert creds.session_token is not None
+        assert finding.session_token_sha256 == sha(creds.session_token)
+        assert finding.missing == []
+
+
+def assert_json_set(item: dict[str, Any], creds: fakes.FakeCredentials) -> None:
+    assert item["access_key_id"] == creds.access_key_id
+    assert item["secret_sha256"] == sha(creds.secret_access_key)
+    assert creds.session_token is not None
+    assert item["session_token_sha256"] == sha(creds.session_token)
+    assert item["missing"] == []

@@ -1,0 +1,119 @@
+"""Every rule's examples and negative examples, read from rules/*.yaml, plus account-id decoding."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from scanner import fakes
+from scanner.account import account_id_from_key_id
+from scanner.rules import default_rules_dir
+from tests.core_helpers import ruleset, scan_text, sha
+
+
+def _rule_docs() -> list[dict[str, Any]]:
+    rules: list[dict[str, Any]] = []
+    for path in sorted(default_rules_dir().glob("*.yaml")):
+        rules += yaml.safe_load(Path(path).read_text(encoding="utf-8")).get("rules", [])
+    return rules
+
+
+def _cases(field: str) -> list[Any]:
+    cases = []
+    for rule in _rule_docs():
+        for i, example in enumerate(rule.get(field, [])):
+            cases.append(pytest.param(rule["id"], example, id=f"{rule['id']}-{i}"))
+    return cases
+
+
+def _placeholder_values(text: str, values: dict[str, str], name: str) -> str | None:
+    return values[name] if "{{" + name + "}}" in text else None
+
+
+def _expected_token(template: str, values: dict[str, str]) -> str | None:
+    for name in ("TOKEN", "TOKEN_JSON", "TOKEN_URL"):
+        if "{{" + name + "}}" in template:
+            return values["TOKEN"]
+    if "{{TOKEN_IQOJ}}" in template:
+        return values["TOKEN_IQOJ"]
+    return None
+
+
+def _expected_secret(template: str, values: dict[str, str]) -> str | None:
+    return values["SECRET"] if "{{SECRET}}" in template or "{{SECRET_JSON}}" in template else None
+
+
+@pytest.mark.parametrize(("rule_id", "example"), _cases("examples"))
+def test_rule_example_is_found(rule_id: str, example: Any, rng: random.Random) -> None:
+    template = example if isinstance(example, str) else example["text"]
+    missing = [] if isinstance(example, str) else list(example.get("missing", []))
+    text, values = fakes.render_example(template, rng)
+    prefix = ruleset().rules[[r.id for r in ruleset().rules].index(rule_id)].key_id_prefix
+    findings = [f for f in scan_text(text) if f.rule == rule_id]
+    assert len(findings) == 1, (text, findings)
+    (finding,) = findings
+    assert finding.access_key_id == values[prefix]
+    assert finding.missing == missing
+    secret, token = _expected_secret(template, values), _expected_token(template, values)
+    if "secret" not in missing:
+        assert finding.secret_sha256 == sha(secret or "")
+    if "session_token" not in missing and "session_token" in [str(p) for p in finding.expected_parts]:
+        assert finding.session_token_sha256 == sha(token or "")
+
+
+@pytest.mark.parametrize(("rule_id", "example"), _cases("negative_examples"))
+def test_rule_negative_example_is_not_found(rule_id: str, example: str) -> None:
+    assert [f for f in scan_text(example) if f.rule == rule_id] == []
+
+
+def test_every_rule_has_examples_and_negatives() -> None:
+    for rule in _rule_docs():
+        assert rule.get("examples"), rule["id"]
+        assert rule.get("negative_examples"), rule["id"]
+
+
+def test_every_placeholder_in_examples_is_filled(rng: random.Random) -> None:
+    for rule in _rule_docs():
+        for example in rule["examples"]:
+            text, _ = fakes.render_example(example if isinstance(example, str) else example["text"], rng)
+            assert "{{" not in text, text
+
+
+@pytest.mark.parametrize("account", [0, 1, 123456789012, 999999999999, 40000000000])
+def test_account_id_round_trip(account: int, rng: random.Random) -> None:
+    for prefix in ("ASIA", "AKIA"):
+        key = fakes.key_id(prefix, rng, account=account)
+        assert account_id_from_key_id(key) == f"{account:012d}"
+
+
+def test_account_id_known_vector() -> None:
+    # Published example (Aidan Steele, "Using AWS access key ids to find account ids"); split so
+    # the self-scan does not see a key id in this file.
+    assert account_id_from_key_id("ASIA" + "Y34FZKBOKMUTVV7A") == "609629065308"
+    # Hand-built: 6 bytes = 1 bit (masked away) + account 123456789012 + 7 low bits, base32.
+    assert account_id_from_key_id("ASIA" + "RZPUZDIK" + "A" * 8) == "123456789012"
+
+
+@pytest.mark.parametrize("fifth", ["I", "J"])
+def test_account_id_unknown_for_old_ids(fifth: str, rng: random.Random) -> None:
+    key = fakes.key_id("AKIA", rng)
+    assert account_id_from_key_id(key[:4] + fifth + key[5:]) is None
+
+
+def test_account_id_beyond_twelve_digits_is_unknown() -> None:
+    # 40 bits hold numbers up to 1,099,511,627,775; no account id has 13 digits.
+    assert account_id_from_key_id("ASIA" + "7777777777777777") is None
+
+
+def test_account_id_reported_in_findings(rng: random.Random) -> None:
+    key = fakes.key_id("ASIA", rng, account=123456789012)
+    (finding,) = scan_text(f"aws_access_key_id = {key}\n")
+    assert finding.account_id == "123456789012"
+
+
+def test_rules_documented_pairing_window_is_used() -> None:
+    assert ruleset().pairing_window > 0
