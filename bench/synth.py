@@ -23,16 +23,18 @@ from pathlib import Path
 
 from scanner import fakes
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 _EPOCH = 1_600_000_000
 _WORDS = (
-    "self value result config client request response handler item items index count total name "
-    "path data buffer offset length status error message logger user account session token_id "
-    "region bucket table query cursor record field schema model view router service worker queue "
-    "event payload header body timeout retry limit cache store key_name http json yaml parse "
-    "render format update delete create fetch load save open close read write return import from "
-    "def class if else elif for while try except finally with as in not and or none true false"
-).split()
+    "self", "value", "result", "config", "client", "request", "response", "handler", "item", "items",
+    "index", "count", "total", "name", "path", "data", "buffer", "offset", "length", "status", "error",
+    "message", "logger", "user", "account", "session", "token_id", "region", "bucket", "table", "query",
+    "cursor", "record", "field", "schema", "model", "view", "router", "service", "worker", "queue", "event",
+    "payload", "header", "body", "timeout", "retry", "limit", "cache", "store", "key_name", "http", "json",
+    "yaml", "parse", "render", "format", "update", "delete", "create", "fetch", "load", "save", "open",
+    "close", "read", "write", "return", "import", "from", "def", "class", "if", "else", "elif", "for",
+    "while", "try", "except", "finally", "with", "as", "in", "not", "and", "or", "none", "true", "false",
+)
 _PREFIXES = (b"ASIA", b"AKIA", b"ABIA", b"ACCA")
 
 
@@ -409,7 +411,7 @@ def load_or_build(repo: Path, commits: int) -> list[Planted]:
             return [Planted(**p) for p in data["planted"]]
     if repo.exists():
         subprocess.run(["rm", "-rf", str(repo)], check=True)
-    return build_repo(repo, commits).planted
+    return build_repo(repo, commits, rounds=max(3, commits // 4000)).planted
 
 
 def count_objects(repo: Path) -> dict[str, int]:

@@ -19,6 +19,10 @@ Dry run by default: prints the plan. --yes applies it; an interactive terminal a
                  "Revoke active sessions")
   session scope  deny only the leaked session names (aws:userid ROLEID:SESSION) issued before now
 Live AKIA keys are set Inactive; temporary credentials of an IAM user get a deny-before-now user policy.
+
+exit codes: 0 every target planned (dry run) or revoked and read back; 4 a target failed or was
+refused (one `stsleak: error:` line each; the other targets still go on); 2 usage errors or no usable
+operator credentials.
 """
 
 
@@ -185,6 +189,8 @@ def run_revoke(args: argparse.Namespace) -> ExitCode:
         report, findings = _load_report(args.from_report)
     if args.session and not args.role:
         raise StsleakError("--session goes with --role")
+    if args.role and args.scope == "session" and not args.session:
+        raise StsleakError("--scope session needs the session name (--session NAME, or a verified finding)")
     out = sys.stderr if args.format == "json" else sys.stdout
     plans = _revoke(findings, args.role, args, options, out)
     if args.format == "json":
@@ -199,7 +205,7 @@ def run_revoke(args: argparse.Namespace) -> ExitCode:
     bad = [p for p in plans if p.status in ("failed", "refused")]
     for plan in bad:
         print(f"stsleak: error: {plan.label}: {plan.status}: {plan.message}", file=sys.stderr)
-    return ExitCode.ERROR if bad else ExitCode.CLEAN
+    return ExitCode.REVOCATION_INCOMPLETE if bad else ExitCode.CLEAN
 
 
 def run_command(args: argparse.Namespace) -> ExitCode:

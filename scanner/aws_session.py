@@ -107,7 +107,10 @@ class LeakedStsClient:
     """
 
     def __init__(self, options: AwsOptions, client: Any | None = None) -> None:
-        self.client = client or self._new_client(options)
+        try:
+            self.client = client or self._new_client(options)
+        except Exception as exc:  # ProfileNotFound, bad region…: one line, never a traceback
+            raise StsleakError(f"cannot set up STS: {failure_from(exc).message}") from None
         events = self.client.meta.events
         events.register("provide-client-params.sts.GetCallerIdentity", _take_credentials_param)
         events.register("before-sign.sts.GetCallerIdentity", _sign_with_request_credentials)
@@ -144,7 +147,7 @@ def _sign_with_request_credentials(request: Any, **_: Any) -> None:
 class Operator:
     """The operator's own credentials (normal boto3 chain, `--profile`): used for IAM, never leaked ones."""
 
-    def __init__(self, options: AwsOptions) -> None:
+    def __init__(self, options: AwsOptions, clients: dict[str, Any] | None = None) -> None:
         import boto3
 
         self.options = options
@@ -157,7 +160,7 @@ class Operator:
                 self.session = boto3.Session(profile_name=options.profile, region_name=options.resolved_region())
         except Exception as exc:  # ProfileNotFound and friends: one line, never a traceback
             raise StsleakError(failure_from(exc).message) from None
-        self._clients: dict[str, Any] = {}
+        self._clients: dict[str, Any] = dict(clients or {})  # ready-made clients, e.g. for tests
         self._identity: dict[str, Any] | None = None
 
     def has_credentials(self) -> bool:

@@ -48,7 +48,8 @@ def _add_scan_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     scan.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
     scan.add_argument("--show-secrets", action="store_true", help="show secrets and tokens in full in the report")
     scan.add_argument("--no-color", action="store_true", help="no ANSI colours in text output")
-    scan.add_argument("--quiet", "-q", action="store_true", help="print findings only: no summary, no notes")
+    scan.add_argument("--quiet", "-q", action="store_true",
+                      help="print findings only: no summary line, no notes on stderr")
     scan.add_argument("--max-file-size", type=_size, default=None, metavar="SIZE",
                       help="skip files and blobs larger than SIZE (default 50M)")
     scan.add_argument("--exclude", action="append", default=[], metavar="GLOB",
@@ -94,7 +95,7 @@ def _mode(args: argparse.Namespace) -> str:
         return "staged"
     if args.history or args.since:
         return "history"
-    if args.paths == ["-"]:
+    if "-" in args.paths:
         return "stdin"
     return "files"
 
@@ -157,7 +158,7 @@ def run_scan_command(args: argparse.Namespace) -> ExitCode:
         from scanner.baseline import write_baseline
 
         write_baseline(result.findings, Path(args.write_baseline))
-    _write(render(args.format, result, rules, args.show_secrets, _use_color(args)), args.output)
+    _write(render(args.format, result, rules, args.show_secrets, _use_color(args), args.quiet), args.output)
     for message in result.stats.errors:
         print(f"stsleak: warning: {message}", file=sys.stderr)
     if not args.quiet:

@@ -10,6 +10,7 @@ class ExitCode(IntEnum):
     FINDINGS = 1  # at least one credential found
     ERROR = 2  # usage or runtime error (one line on stderr)
     LIVE = 3  # with --verify: at least one credential is live
+    REVOCATION_INCOMPLETE = 4  # revoke: a target failed or was refused (the others went on)
 
 
 class StsleakError(Exception):

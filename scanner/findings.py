@@ -54,6 +54,8 @@ def credential_sets(data: bytes, rules: RuleSet) -> tuple[str, list[CredentialSe
     raw = to_text(data)
     if raw is None:
         return None
+    if not any(prefix in raw for prefix in rules.key_id_prefixes):
+        return raw, []  # no key id, so nothing to pair: skip unescaping and detection
     text = unescape(raw)
     return text, pair(detect(text, rules), rules)
 
@@ -161,11 +163,11 @@ def run_scan(request: ScanRequest, rules: RuleSet) -> ScanResult:
         findings = place_in_history(request.paths[0], findings, request.since)
         if request.since and findings:
             findings = drop_sets_present_at(request.paths[0], request.since, findings, rules)
-        if request.exclude:
-            from scanner.sources.files import excluded
+    if request.exclude and request.mode in ("history", "staged"):
+        from scanner.sources.files import excluded
 
-            findings = [f for f in findings if not (f.path and excluded(f.path, request.exclude))]
-        if stats.blobs == 0:
-            notes.append(f"{request.paths[0]} holds no blobs (empty repository?): nothing to scan")
+        findings = [f for f in findings if not (f.path and excluded(f.path, request.exclude))]
+    if request.mode == "history" and request.since is None and stats.blobs == 0:
+        notes.append(f"{request.paths[0]} holds no blobs (empty repository?): nothing to scan")
     stats.seconds = round(time.perf_counter() - started, 3)
     return ScanResult(findings, stats, notes)

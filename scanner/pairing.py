@@ -1,12 +1,15 @@
 """Pairing: group candidates into credential sets.
 
 The proximity rule (README, "Pairing"):
-- Key ids split the text into regions. A secret or token belongs to a key id when it lies within
-  `pairing_window` characters of it and no other key id stands between them.
+- Key ids split the text into regions. A secret or token may belong to a key id when it starts
+  within `pairing_window` (4,096) characters of the key id's start or end, and no other key id
+  stands between them. (A token may run on past the window: tokens have no length cap.)
 - Each text has an orientation per part kind: "parts follow the key" (INI, env, JSON, code) or
   "parts precede the key", whichever explains more key ids. Each key id first takes the best part
   on its primary side; a key id left without one may take an unclaimed part on the other side.
 - Best = a labelled part (aws_secret_access_key = …) over an unlabelled one, then the nearest.
+- Only key ids whose rule has a session token (ASIA, ABIA, ACCA) take one: a token next to a
+  long-term AKIA key belongs to no key id in the text and is not reported.
 - A key id whose body holds no digit and looks like words (six or more vowels, or letter entropy
   under 3.0 bits: ASIAPACIFICREGIONALX) is kept only when it pairs with a secret or a token.
 - The same credential set found twice in one text is reported once, at its first key id; a bare
@@ -43,7 +46,7 @@ def _sides(keys: list[Candidate], parts: list[Candidate], i: int, window: int) -
     prev_end = keys[i - 1].end if i > 0 else None
     after = [p for p in parts if p.start >= key.end and p.start - key.end <= window
              and (next_start is None or p.start < next_start)]
-    before = [p for p in parts if p.end <= key.start and key.start - p.end <= window
+    before = [p for p in parts if p.end <= key.start and key.start - p.start <= window
               and (prev_end is None or p.start >= prev_end)]
     return after, before
 
@@ -55,8 +58,9 @@ def _best(options: list[Candidate], key: Candidate, taken: set[int]) -> Candidat
     return min(free, key=lambda p: (not p.labelled, abs(p.start - key.start)))
 
 
-def _assign(keys: list[Candidate], parts: list[Candidate], window: int) -> list[Candidate | None]:
-    sides = [_sides(keys, parts, i, window) for i in range(len(keys))]
+def _assign(keys: list[Candidate], parts: list[Candidate], window: int, takes: list[bool]) -> list[Candidate | None]:
+    """Give each key id that `takes` this kind of part its best part (see the module docstring)."""
+    sides = [_sides(keys, parts, i, window) if takes[i] else ([], []) for i in range(len(keys))]
     forward = sum(1 for after, _ in sides if after) >= sum(1 for _, before in sides if before)
     chosen: list[Candidate | None] = [None] * len(keys)
     taken: set[int] = set()
@@ -79,8 +83,9 @@ def pair(candidates: list[Candidate], rules: RuleSet) -> list[CredentialSet]:
     if not keys:
         return []
     window = rules.pairing_window
-    secrets = _assign(keys, [c for c in candidates if c.kind is PartKind.SECRET], window)
-    tokens = _assign(keys, [c for c in candidates if c.kind is PartKind.SESSION_TOKEN], window)
+    takes_token = [PartKind.SESSION_TOKEN in rules.rule_for(k.value).parts for k in keys]
+    secrets = _assign(keys, [c for c in candidates if c.kind is PartKind.SECRET], window, [True] * len(keys))
+    tokens = _assign(keys, [c for c in candidates if c.kind is PartKind.SESSION_TOKEN], window, takes_token)
     sets = [CredentialSet(k, s, t) for k, s, t in zip(keys, secrets, tokens, strict=True)]
     if rules.key_ids_without_digit_need_partner:
         sets = [s for s in sets if s.secret or s.token or not _word_like(s.key.value, rules)]

@@ -1,14 +1,37 @@
 """A cheap literal prefilter: does a buffer hold any key-id prefix at all?
 
-Hyperscan (when its wheel is installed) runs at memory speed; otherwise one `re` whose literal
-first character lets the regex engine skip ahead. Both look for the prefixes in ASCII and in
-UTF-16-LE/BE so UTF-16 text is not skipped.
+Hyperscan (when its wheel is installed) runs at memory speed; otherwise plain `bytes.find`, which
+is a fast C search too. Both look for the prefixes in ASCII and in UTF-16-LE/BE so UTF-16 text is
+not skipped.
+
+Two ways to use it:
+- call the prefilter on one buffer (`prefilter(data) -> bool`);
+- give a big buffer holding many objects back to back to a `BufferScanner` (one per thread):
+  it reports where matches end and lets the caller say where to go on scanning, so a stream
+  of objects is scanned with one C call per read, not one Python call per object.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable
+from typing import Protocol
+
+OnHit = Callable[[int], int]
+"""Called with a match's end offset in the buffer; returns the offset to go on scanning from."""
+
+
+class BufferScanner(Protocol):
+    def scan(self, buf: bytearray, start: int, end: int, on_hit: OnHit) -> None: ...
+
+
+class Prefilter(Protocol):
+    longest: int  # length of the longest literal: a match spans at most this many bytes
+
+    def __call__(self, data: bytes | bytearray | memoryview) -> bool: ...
+
+    def buffer_scanner(self) -> BufferScanner: ...
 
 
 def prefix_literals(prefixes: tuple[str, ...]) -> list[bytes]:
@@ -18,47 +41,102 @@ def prefix_literals(prefixes: tuple[str, ...]) -> list[bytes]:
     return literals
 
 
-class _HyperscanPrefilter:
+def _compile_hyperscan(literals: list[bytes]) -> object:
+    import hyperscan
+
+    db = hyperscan.Database()
+    db.compile(
+        # Hex escapes: hyperscan reads patterns as C strings, so a NUL byte would end one.
+        expressions=["".join(f"\\x{b:02x}" for b in lit).encode() for lit in literals],
+        ids=list(range(len(literals))),
+        elements=len(literals),
+        flags=[hyperscan.HS_FLAG_SINGLEMATCH] * len(literals),
+    )
+    return db
+
+
+class _HyperscanScanner:
+    """One database (and so one scratch space) per scanner: safe to use from its own thread."""
+
     def __init__(self, literals: list[bytes]) -> None:
         import hyperscan
 
         self._stop = hyperscan.ScanTerminated
-        self._db = hyperscan.Database()
-        self._db.compile(
-            # Hex escapes: hyperscan reads patterns as C strings, so a NUL byte would end one.
-            expressions=["".join(f"\\x{b:02x}" for b in lit).encode() for lit in literals],
-            ids=list(range(len(literals))),
-            elements=len(literals),
-            flags=[hyperscan.HS_FLAG_SINGLEMATCH] * len(literals),
-        )
-        self._hit = False
+        self._scan = _compile_hyperscan(literals).scan  # type: ignore[attr-defined]
+        self._end = -1
 
-    def _on_match(self, *_: object) -> bool:
-        self._hit = True
-        return True  # stop scanning: one hit is enough
+    def _on_match(self, _id: int, _start: int, end: int, _flags: int, _ctx: object) -> bool:
+        self._end = end
+        return True  # stop: the caller decides where to go on from
 
-    def __call__(self, data: bytes | memoryview) -> bool:
-        self._hit = False
-        try:
-            self._db.scan(data, match_event_handler=self._on_match)
-        except self._stop:
-            pass
-        return self._hit
+    def first_end(self, data: bytes | bytearray | memoryview) -> int:
+        self._end = -1
+        with contextlib.suppress(self._stop):
+            self._scan(data, match_event_handler=self._on_match)
+        return self._end
+
+    def scan(self, buf: bytearray, start: int, end: int, on_hit: OnHit) -> None:
+        with memoryview(buf) as view:
+            while start < end:
+                with view[start:end] as part:
+                    found = self.first_end(part)
+                if found < 0:
+                    return
+                start = on_hit(start + found)
 
 
-class _RegexPrefilter:
+class _FindScanner:
+    """Pure Python fallback: `bytearray.find` per literal, remembering each literal's next hit."""
+
     def __init__(self, literals: list[bytes]) -> None:
+        self._literals = literals
+
+    def scan(self, buf: bytearray, start: int, end: int, on_hit: OnHit) -> None:
+        pending = {lit: buf.find(lit, start, end) for lit in self._literals}
+        while True:
+            live = [(pos + len(lit), lit) for lit, pos in pending.items() if pos >= 0]
+            if not live:
+                return
+            hit_end, _ = min(live)
+            start = on_hit(hit_end)
+            if start >= end:
+                return
+            for lit, pos in pending.items():
+                if 0 <= pos < start:
+                    pending[lit] = buf.find(lit, start, end)
+
+
+class _HyperscanPrefilter:
+    def __init__(self, literals: list[bytes]) -> None:
+        self._literals = literals
+        self.longest = max(len(lit) for lit in literals)
+        self._one = _HyperscanScanner(literals)
+
+    def __call__(self, data: bytes | bytearray | memoryview) -> bool:
+        return self._one.first_end(data) >= 0
+
+    def buffer_scanner(self) -> BufferScanner:
+        return _HyperscanScanner(self._literals)
+
+
+class _FindPrefilter:
+    def __init__(self, literals: list[bytes]) -> None:
+        self._literals = literals
+        self.longest = max(len(lit) for lit in literals)
         self._search = re.compile(b"|".join(re.escape(lit) for lit in literals)).search
 
-    def __call__(self, data: bytes | memoryview) -> bool:
+    def __call__(self, data: bytes | bytearray | memoryview) -> bool:
         return self._search(data) is not None
 
+    def buffer_scanner(self) -> BufferScanner:
+        return _FindScanner(self._literals)
 
-def make_prefilter(prefixes: tuple[str, ...], use_hyperscan: bool = True) -> Callable[[bytes | memoryview], bool]:
+
+def make_prefilter(prefixes: tuple[str, ...], use_hyperscan: bool = True) -> Prefilter:
     literals = prefix_literals(prefixes)
     if use_hyperscan:
         try:
             return _HyperscanPrefilter(literals)
         except ImportError:
             pass
-    return _RegexPrefilter(literals)
+    return _FindPrefilter(literals)

@@ -41,6 +41,7 @@ class Target:
     account: str | None = None
     path: str | None = None
     user_name: str | None = None  # access-key: the owning user, when the ARN told us
+    arn: str | None = None  # the role's full ARN, when known before any call
     sessions: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     refusal: str | None = None
@@ -110,7 +111,8 @@ def role_target(role: str, sessions: list[str] | None = None) -> Target:
         if not resource.startswith("role/"):
             return Target("refused", role, refusal=f"not a role ARN: {role}")
         path, _, name = resource[len("role"):].rpartition("/")
-        return Target("role", name, account=parts[4] or None, path=path + "/", sessions=list(sessions or []))
+        return Target("role", name, account=parts[4] or None, path=path + "/", sessions=list(sessions or []),
+                      arn=role)
     return Target("role", role, sessions=list(sessions or []))
 
 
@@ -151,6 +153,7 @@ def targets_from_findings(findings: list[Finding]) -> list[Target]:
         if v.session_name and v.session_name not in target.sessions:
             target.sessions.append(v.session_name)
         if v.role_arn:
+            target.arn = v.role_arn
             target.path = v.role_arn.split(":", 5)[-1][len("role"):].rpartition("/")[0] + "/"
         target.findings.append(finding)
     return list(targets.values())
@@ -282,7 +285,7 @@ def plan_target(target: Target, scope: str, cutoff: str, calls: AuditedCalls, op
     if target.kind == "role":
         refusal = unmodifiable_reason(target.name, target.path)
         if refusal:
-            return Plan(target, scope, target.name, status="refused", message=refusal)
+            return Plan(target, scope, target.arn or target.name, status="refused", message=refusal)
     if target.kind == "refused":
         return Plan(target, scope, target.name, status="refused", message=target.refusal)
     if target.account and operator_account and target.account != operator_account:

@@ -99,7 +99,8 @@ def verify_set(client: LeakedStsClient, key: CredentialKey) -> Verification:
     raise AssertionError("unreachable")
 
 
-def verify_sets(client: LeakedStsClient, keys: list[CredentialKey], concurrency: int) -> dict[CredentialKey, Verification]:
+def verify_sets(client: LeakedStsClient, keys: list[CredentialKey],
+                concurrency: int) -> dict[CredentialKey, Verification]:
     """Verify distinct credential sets concurrently, at most `concurrency` calls in flight."""
     if not keys:
         return {}

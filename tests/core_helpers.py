@@ -42,14 +42,14 @@ def only(findings: list[Any]) -> Any:
     return findings[0]
 
 
-def assert_set(finding: Finding, creds: fakes.FakeCredentials, token: bool = True) -> None:
-    """The finding is exactly the generated set (values compared whole, tokens by hash too)."""
+def assert_set(finding: Finding, creds: fakes.FakeCredentials) -> None:
+    """The finding is exactly the generated set: every part whole (the token checked by hash too)."""
     assert finding.access_key_id == creds.access_key_id
     assert finding.secret == creds.secret_access_key
-    if token:
-        assert creds.session_token is not None
-        assert finding.session_token_sha256 == sha(creds.session_token)
-        assert finding.missing == []
+    assert creds.session_token is not None
+    assert finding.session_token == creds.session_token
+    assert finding.session_token_sha256 == sha(creds.session_token)
+    assert finding.missing == []
 
 
 def assert_json_set(item: dict[str, Any], creds: fakes.FakeCredentials) -> None:

@@ -209,8 +209,6 @@ def test_stdin_empty() -> None:
     assert run.code == 0 and "Traceback" not in run.stderr
 
 
-@pytest.mark.xfail(reason="cli.py _mode() picks stdin only when paths == ['-'], so '-' among other paths is "
-                   "read as a file named '-' and the usage check never fires", strict=False)
 def test_stdin_with_other_paths_is_a_usage_error(tmp_path: Path) -> None:
     run = stsleak("scan", "-", "x.txt", cwd=tmp_path, input_text="")
     assert run.code == 2 and len(_warnings(run)) == 1
@@ -231,3 +229,27 @@ def test_output_to_unwritable_place(tmp_path: Path) -> None:
 def test_unknown_option_is_a_usage_error(tmp_path: Path) -> None:
     run = stsleak("scan", "--no-such-option", cwd=tmp_path)
     assert run.code == 2 and "Traceback" not in run.stderr
+
+
+def test_unreadable_directory_is_reported_even_as_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Root can list a chmod 000 directory, so make listing fail the way it does for other users.
+    from scanner.model import ScanStats
+    from scanner.sources import files
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (locked / "a.txt").write_text("x\n")
+    (tmp_path / "b.txt").write_text("y\n")
+    real_scandir = os.scandir
+
+    def scandir(path: os.PathLike[str] | str = ".") -> os.ScandirIterator[str]:  # type: ignore[name-defined]
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    stats = ScanStats()
+    chunks = list(files.iter_file_chunks([tmp_path], 1 << 20, (), stats))
+    assert [Path(c.path or "").name for c in chunks] == ["b.txt"]
+    (error,) = stats.errors
+    assert "locked" in error and "cannot read directory (Permission denied)" in error

@@ -112,3 +112,11 @@ def test_scan_imports_no_boto3(tmp_path: Path) -> None:
             "print('boto3' in sys.modules or 'botocore' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False)
     assert out.stdout.strip().endswith("False"), out
+
+
+def test_ignored_directory_named_explicitly_is_scanned(repo: GitRepo, creds: Creds) -> None:
+    repo.commit("init", {".gitignore": "build/\n", "README.md": "x\n"})
+    repo.write("build/out/app.env", _env(creds))
+    assert stsleak("scan", str(repo.path)).code == 0  # ignored: not part of the work tree scan
+    run = stsleak("scan", "--format", "json", "build", cwd=repo.path)
+    assert run.code == 1 and _paths(run.stdout) == ["build/out/app.env"]

@@ -677,3 +677,80 @@ def test_word_like_key_id_is_reported_with_its_secret(rng: random.Random) -> Non
 
 def test_word_like_key_id_alone_is_not_reported() -> None:
     assert scan_text("ASIAPACIFICREGIONALX ASIANORTHEASTREGIONS AKIAFAKEFAKEFAKEFAKE") == []
+
+
+def test_token_next_to_long_term_key_is_not_paired(rng: random.Random) -> None:
+    key, secret = fakes.key_id("AKIA", rng), fakes.secret(rng)
+    token = fakes.session_token("IQoJ", 800, rng)
+    finding = only(scan_text(f"aws_access_key_id={key}\naws_secret_access_key={secret}\naws_session_token={token}\n"))
+    assert (finding.secret, finding.session_token, finding.missing) == (secret, None, [])
+
+
+def test_parts_before_the_key(creds: Creds) -> None:
+    text = (f"token: {creds.session_token}\nsecret: {creds.secret_access_key}\nkey id: {creds.access_key_id}\n")
+    assert_set(only(scan_text(text)), creds)
+
+
+def test_mixed_orientation_secret_before_token_after(creds: Creds) -> None:
+    text = (f"Credentials(secret_key='{creds.secret_access_key}', access_key='{creds.access_key_id}', "
+            f"token='{creds.session_token}')\n")
+    assert_set(only(scan_text(text)), creds)
+
+
+def test_same_set_twice_in_one_file_reported_once_at_first(creds: Creds) -> None:
+    block = (f"aws_access_key_id={creds.access_key_id}\naws_secret_access_key={creds.secret_access_key}\n"
+             f"aws_session_token={creds.session_token}\n")
+    finding = only(scan_text("# prod\n" + block + "# again\n" + block))
+    assert finding.line == 2
+
+
+def test_key_mentioned_before_its_full_set(creds: Creds) -> None:
+    text = (f"INFO using key {creds.access_key_id}\n" + "INFO step\n" * 3 +
+            f"DEBUG {{'AccessKeyId': '{creds.access_key_id}', 'SecretAccessKey': '{creds.secret_access_key}', "
+            f"'SessionToken': '{creds.session_token}'}}\n")
+    finding = only(scan_text(text))
+    assert_set(finding, creds)
+
+
+def test_two_sets_on_one_line(rng: random.Random) -> None:
+    a, b = fakes.temporary(rng), fakes.temporary(rng)
+    text = json.dumps([{"AccessKeyId": c.access_key_id, "SecretAccessKey": c.secret_access_key,
+                        "SessionToken": c.session_token} for c in (a, b)])
+    first, second = scan_text(text)
+    assert_set(first, a)
+    assert_set(second, b)
+
+
+def test_profile_without_secret_does_not_steal_neighbours(rng: random.Random) -> None:
+    a, b = fakes.temporary(rng), fakes.temporary(rng)
+    text = (f"[a]\naws_access_key_id = {a.access_key_id}\naws_secret_access_key = {a.secret_access_key}\n"
+            f"aws_session_token = {a.session_token}\n[b]\naws_access_key_id = {b.access_key_id}\n"
+            "aws_secret_access_key = ${SECRET}\n")
+    first, second = scan_text(text)
+    assert_set(first, a)
+    assert (second.access_key_id, second.missing) == (b.access_key_id, ["secret", "session_token"])
+
+
+def _digitless(secret: str) -> str:
+    return "".join("Q" if c.isdigit() else c for c in secret)
+
+
+def test_k8s_env_name_value_secret_is_labelled(creds: Creds) -> None:
+    # A secret without a digit is only taken when labelled: the `value:` under the name labels it.
+    secret = _digitless(creds.secret_access_key)
+    text = ("    env:\n"
+            f"    - name: AWS_ACCESS_KEY_ID\n      value: {creds.access_key_id}\n"
+            f"    - name: AWS_SECRET_ACCESS_KEY\n      value: {secret}\n"
+            f"    - name: AWS_SESSION_TOKEN\n      value: {creds.session_token}\n")
+    finding = only(scan_text(text, "deploy.yaml"))
+    assert (finding.secret, finding.session_token, finding.missing) == (secret, creds.session_token, [])
+
+
+def test_ecs_task_definition_environment(creds: Creds) -> None:
+    secret = _digitless(creds.secret_access_key)
+    env = [{"name": "AWS_ACCESS_KEY_ID", "value": creds.access_key_id},
+           {"name": "AWS_SECRET_ACCESS_KEY", "value": secret},
+           {"name": "AWS_SESSION_TOKEN", "value": creds.session_token}]
+    text = json.dumps({"containerDefinitions": [{"name": "app", "environment": env}]}, indent=2)
+    finding = only(scan_text(text, "taskdef.json"))
+    assert (finding.secret, finding.session_token, finding.missing) == (secret, creds.session_token, [])

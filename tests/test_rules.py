@@ -30,10 +30,6 @@ def _cases(field: str) -> list[Any]:
     return cases
 
 
-def _placeholder_values(text: str, values: dict[str, str], name: str) -> str | None:
-    return values[name] if "{{" + name + "}}" in text else None
-
-
 def _expected_token(template: str, values: dict[str, str]) -> str | None:
     for name in ("TOKEN", "TOKEN_JSON", "TOKEN_URL"):
         if "{{" + name + "}}" in template:
@@ -115,5 +111,15 @@ def test_account_id_reported_in_findings(rng: random.Random) -> None:
     assert finding.account_id == "123456789012"
 
 
-def test_rules_documented_pairing_window_is_used() -> None:
-    assert ruleset().pairing_window > 0
+def test_label_added_in_yaml_is_used_without_code_change(tmp_path: Path, rng: random.Random) -> None:
+    from scanner.findings import findings_in_chunk
+    from scanner.model import Chunk, ScanStats
+    from scanner.rules import load_ruleset
+
+    (tmp_path / "extra.yaml").write_text("secret:\n  labels: [vault_blob]\nrules: []\n")
+    key, secret = fakes.key_id("AKIA", rng), "".join("Q" if c.isdigit() else c for c in fakes.secret(rng))
+    text = f"id {key}\nvault_blob {secret}\n".encode()
+    shipped = findings_in_chunk(Chunk(text, "x"), ruleset(), ScanStats())
+    extended = findings_in_chunk(Chunk(text, "x"), load_ruleset((tmp_path,)), ScanStats())
+    assert [f.secret for f in shipped] == [None]  # unlabelled and no digit: not a secret
+    assert [f.secret for f in extended] == [secret]

@@ -8,7 +8,9 @@ from scanner.rules import RuleSet
 FORMATS = ("text", "json", "sarif")
 
 
-def render(fmt: str, result: ScanResult, rules: RuleSet, show_secrets: bool = False, color: bool = False) -> str:
+def render(
+    fmt: str, result: ScanResult, rules: RuleSet, show_secrets: bool = False, color: bool = False, quiet: bool = False
+) -> str:
     if fmt == "json":
         from scanner.reports.json_report import render_json
 
@@ -19,4 +21,4 @@ def render(fmt: str, result: ScanResult, rules: RuleSet, show_secrets: bool = Fa
         return render_sarif(result, rules, show_secrets)
     from scanner.reports.text import render_text
 
-    return render_text(result, show_secrets, color)
+    return render_text(result, show_secrets, color, quiet)

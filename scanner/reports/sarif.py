@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
 from typing import Any
 
 from scanner import __version__
@@ -67,7 +68,7 @@ def _result(f: Finding, rule_index: dict[str, int], show_secrets: bool) -> dict[
     if f.path:
         result["locations"] = [{
             "physicalLocation": {
-                "artifactLocation": {"uri": f.path},
+                "artifactLocation": {"uri": urllib.parse.quote(f.path, safe="/")},
                 "region": {"startLine": f.line},
             }
         }]

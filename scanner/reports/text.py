@@ -62,19 +62,24 @@ def finding_block(f: Finding, show_secrets: bool = False, color: bool = False) -
     return "\n".join(lines)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def summary(result: ScanResult) -> str:
     s = result.stats
     n = len(result.findings)
     live = sum(1 for f in result.findings if f.verification and f.verification.status == "live")
-    what = f"{n} finding{'s' if n != 1 else ''}" + (f" ({live} live)" if live else "")
-    scanned = f"{s.files} files" if s.files or not s.blobs else ""
-    if s.blobs:
-        scanned = f"{s.blobs} blobs"
+    what = _count(n, "finding") + (f" ({live} live)" if live else "")
+    scanned = _count(s.blobs, "blob") if s.blobs else _count(s.files, "file")
     skipped = ", ".join(f"{k}: {v}" for k, v in sorted(s.skipped.items()))
     line = f"{what} in {scanned}, {s.bytes / 1e6:.1f} MB, {s.seconds:.2f} s"
     return line + (f" (skipped {skipped})" if skipped else "")
 
 
-def render_text(result: ScanResult, show_secrets: bool = False, color: bool = False) -> str:
+def render_text(result: ScanResult, show_secrets: bool = False, color: bool = False, quiet: bool = False) -> str:
+    """One block per finding, then a summary line (left out with --quiet)."""
     blocks = [finding_block(f, show_secrets, color) for f in result.findings]
-    return "\n\n".join([*blocks, summary(result)]) + "\n"
+    if not quiet:
+        blocks.append(summary(result))
+    return "\n\n".join(blocks) + "\n" if blocks else ""

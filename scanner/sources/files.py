@@ -5,11 +5,12 @@ from __future__ import annotations
 import fnmatch
 import os
 import stat
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 from scanner.model import Chunk, ScanStats
-from scanner.sources.gitcmd import is_work_tree, run_git
+from scanner.sources.gitcmd import git_path, is_work_tree, run_git
 
 
 def _display(path: Path) -> str:
@@ -23,6 +24,14 @@ def excluded(display_path: str, patterns: tuple[str, ...]) -> bool:
         fnmatch.fnmatch(display_path, pat) or any(fnmatch.fnmatch(part, pat) for part in parts)
         for pat in patterns
     )
+
+
+def _under(path: Path, root: Path) -> str:
+    """The path relative to the scanned root, so exclude globs work from any current directory."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
 
 
 def _git_files(root: Path) -> Iterator[Path]:
@@ -52,9 +61,16 @@ def _walk(root: Path, stats: ScanStats) -> Iterator[Path]:
             yield Path(dirpath) / name
 
 
+def _is_ignored(directory: Path) -> bool:
+    """A directory git ignores (build/, .venv/): named explicitly, it is scanned in full."""
+    proc = subprocess.run([git_path(), "-C", str(directory), "check-ignore", "-q", "."], capture_output=True)
+    return proc.returncode == 0
+
+
 def _expand(path: Path, stats: ScanStats) -> Iterator[Path]:
     if path.is_dir():
-        yield from (_git_files(path) if is_work_tree(path) else _walk(path, stats))
+        in_git = is_work_tree(path) and not _is_ignored(path)
+        yield from (_git_files(path) if in_git else _walk(path, stats))
     else:
         yield path
 
@@ -99,7 +115,7 @@ def iter_file_chunks(paths: list[Path], max_size: int, exclude: tuple[str, ...],
             continue
         for path in _expand(root, stats):
             shown = _display(path)
-            if excluded(shown, exclude):
+            if exclude and (excluded(shown, exclude) or excluded(_under(path, root), exclude)):
                 stats.skip("excluded")
                 continue
             data = _read(path, max_size, stats)

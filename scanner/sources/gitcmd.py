@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from scanner.errors import StsleakError
 
@@ -26,7 +29,7 @@ def run_git(repo: Path, *args: str, input_text: str | None = None, check: bool =
         errors="replace",
     )
     if check and proc.returncode != 0:
-        detail = (proc.stderr.strip().splitlines() or ["exit code %d" % proc.returncode])[-1]
+        detail = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
         raise StsleakError(f"git {args[0]} failed in {repo}: {detail}")
     return proc.stdout
 
@@ -87,3 +90,56 @@ class BlobReader:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+def raise_pipe_size(fd: int, size: int = 1 << 20) -> None:
+    """Enlarge a pipe (Linux): git then blocks less often on a full pipe."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), size)
+    except (OSError, ImportError, AttributeError):
+        pass
+
+
+def temp_file() -> IO[bytes]:
+    """An unlinked temp file (for git's stdin, stderr or output); the caller closes it."""
+    return tempfile.TemporaryFile()
+
+
+def stdin_file(data: bytes | bytearray | memoryview) -> IO[bytes]:
+    """An unlinked temp file holding `data`, rewound: a stdin git reads at its own pace, so there
+    is no deadlock between our writing its stdin and reading its stdout."""
+    handle = temp_file()
+    handle.write(data)
+    handle.seek(0)
+    return handle
+
+
+def last_error_line(err: IO[bytes]) -> str:
+    """The last line git wrote to a stderr temp file (then closed)."""
+    err.seek(0)
+    lines = err.read().decode(errors="replace").strip().splitlines()
+    err.close()
+    return lines[-1] if lines else ""
+
+
+def read_blobs(repo: Path, oids: list[str]) -> Iterator[tuple[str, bytes | None]]:
+    """(id, content or None when missing) for each id, through one `git cat-file --batch`."""
+    if not oids:
+        return
+    with stdin_file("".join(f"{oid}\n" for oid in oids).encode()) as stdin:
+        proc = subprocess.Popen([git_path(), "-C", str(repo), "cat-file", "--batch", "--buffer"],
+                                stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    try:
+        for oid in oids:
+            header = proc.stdout.readline().split()
+            if len(header) != 3:
+                yield oid, None
+                continue
+            data = proc.stdout.read(int(header[2]) + 1)
+            yield oid, data[:-1]
+    finally:
+        proc.stdout.close()
+        proc.wait()

@@ -1,150 +1,131 @@
-"""Git history: every blob in the object database, read once, in one stream.
+"""Git history: every blob in the object database, read once, on every core.
 
-`git cat-file --batch-all-objects --batch --unordered` hands over every object (loose and packed,
-reachable or not: amended, rebased-away and unmerged work included) exactly once. Non-blob
-objects are skipped by their header; each blob passes a literal prefilter before anything else
-looks at it. Where a blob came from (path, commit, author) is looked up later, and only for the
-few blobs that hold a finding (scanner/provenance.py).
+1. `git cat-file --batch-all-objects --batch-check --unordered` lists every object (loose and
+   packed, reachable or not: amended, rebased-away and unmerged work included) with its type and
+   size, in pack order. Trees, commits and blobs over the size limit are dropped here, before
+   git inflates anything. (`--since REV`: the blobs the commits after REV put at some path.)
+2. scanner/sources/blobstream.py streams the blobs through the literal prefilter, in parallel
+   parts, without a Python call per blob.
+3. Only blobs with a hit are read again and become chunks. Where a blob came from (path,
+   commit, author) is looked up later, and only for blobs that hold a finding
+   (scanner/provenance.py).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 from scanner.errors import StsleakError
 from scanner.model import Chunk, ScanStats
-from scanner.sources.gitcmd import git_path, run_git
+from scanner.prefilter import Prefilter
+from scanner.sources.blobstream import BlobList, hit_blobs
+from scanner.sources.gitcmd import (
+    git_path,
+    last_error_line,
+    raise_pipe_size,
+    read_blobs,
+    run_git,
+    stdin_file,
+    temp_file,
+)
 
 _READ_SIZE = 1 << 20
+_CHECK_FORMAT = "--batch-check=%(objecttype) %(objectsize) %(objectname)"
+_BLOB_LINE = re.compile(rb"blob (\d+) ([0-9a-f]+)\n")  # the literal start lets `re` skip ahead fast
+_MISSING_LINE = re.compile(rb"([0-9a-f]+) missing\n")
 
 
-def _raise_pipe_size(fd: int) -> None:
+def _parts() -> int:
     try:
-        import fcntl
-
-        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
-    except (OSError, ImportError, AttributeError):
-        pass
-
-
-def _objects_since(repo: Path, since: str) -> list[str]:
-    """Object ids added by commits after REV on any ref (`rev-list --objects --all --not REV`)."""
-    run_git(repo, "rev-parse", "--verify", "--quiet", f"{since}^{{commit}}")
-    out = run_git(repo, "rev-list", "--objects", "--all", "--not", since)
-    return [line[:40] if len(line) >= 40 else line.split(" ")[0] for line in out.splitlines() if line]
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 4))
 
 
-def _start(repo: Path, since: str | None) -> subprocess.Popen[bytes]:
-    if since is None:
-        args = ["cat-file", "--batch-all-objects", "--batch", "--unordered"]
-        stdin_data = None
-    else:
-        args = ["cat-file", "--batch"]
-        stdin_data = "\n".join(_objects_since(repo, since)) + "\n"
+def _read_listing(proc: subprocess.Popen[bytes], err: IO[bytes], max_size: int, stats: ScanStats,
+                  repo: Path) -> BlobList:
+    """Parse `--batch-check` output as it comes: blobs within the size limit, in listing order."""
+    assert proc.stdout is not None
+    raise_pipe_size(proc.stdout.fileno())
+    blobs = BlobList()
+    carry = b""
+    missing: list[bytes] = []
+    while block := proc.stdout.read1(_READ_SIZE):
+        block = carry + block
+        cut = block.rfind(b"\n") + 1
+        carry = block[cut:]
+        found = [(int(size), oid) for size, oid in _BLOB_LINE.findall(block, 0, cut)]
+        stats.blobs += len(found)
+        stats.bytes += sum(size for size, _ in found)
+        kept = [(size, oid) for size, oid in found if size <= max_size]
+        for _ in range(len(found) - len(kept)):
+            stats.skip("too-large")
+        blobs.extend(kept)
+        if b" missing\n" in block:
+            missing += _MISSING_LINE.findall(block, 0, cut)
+    proc.stdout.close()
+    code = proc.wait()
+    detail = last_error_line(err)
+    if code != 0 or carry:
+        raise StsleakError(f"git cat-file failed in {repo}: {detail or f'exit code {code}'} (corrupt repository?)")
+    if missing:
+        raise StsleakError(f"object {missing[0].decode()} is missing: the repository is corrupt")
+    return blobs
+
+
+def _list_all(repo: Path, max_size: int, stats: ScanStats) -> BlobList:
+    err = temp_file()
     proc = subprocess.Popen(
-        [git_path(), "-C", str(repo), *args],
-        stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    if stdin_data is not None:
-        assert proc.stdin is not None
-        # Write from a thread-free helper: rev-list output is small compared with the blobs.
-        import threading
-
-        def feed() -> None:
-            try:
-                proc.stdin.write(stdin_data.encode())  # type: ignore[union-attr]
-                proc.stdin.close()  # type: ignore[union-attr]
-            except BrokenPipeError:
-                pass
-
-        threading.Thread(target=feed, daemon=True).start()
-    return proc
+        [git_path(), "-C", str(repo), "cat-file", "--batch-all-objects", _CHECK_FORMAT, "--unordered"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
+    return _read_listing(proc, err, max_size, stats, repo)
 
 
-def iter_objects(stream_fd: int) -> Iterator[tuple[bytes, bytes, memoryview]]:
-    """Parse `cat-file --batch` output: (object id, type, content view) per object.
+def _blobs_since(repo: Path, since: str) -> list[str]:
+    """Every blob a commit after REV (on any ref) put at some path: the result side of each change."""
+    run_git(repo, "rev-parse", "--verify", "--quiet", f"{since}^{{commit}}")
+    out = run_git(repo, "log", "--all", f"^{since}", "--raw", "-z", "-c", "--root", "--no-abbrev", "--no-renames",
+                  "--no-color", "--no-ext-diff", "--format=", "--")
+    seen: dict[str, None] = {}
+    for token in out.split("\0"):
+        token = token.lstrip("\n")
+        if token.startswith(":"):
+            fields = token.lstrip(":").split()
+            parents = len(token) - len(token.lstrip(":"))
+            oid = fields[2 * parents + 1] if len(fields) > 2 * parents + 1 else ""
+            if oid.strip("0"):
+                seen.setdefault(oid)
+    return list(seen)
 
-    The content view points into a reused buffer and is valid only until the next iteration.
-    """
-    buf = bytearray()
-    pos = 0
-    eof = False
 
-    def fill() -> bool:
-        nonlocal buf, pos, eof
-        if pos > (len(buf) >> 1):
-            del buf[:pos]
-            pos = 0
-        data = os.read(stream_fd, _READ_SIZE)
-        if not data:
-            eof = True
-            return False
-        buf += data
-        return True
-
-    while True:
-        nl = buf.find(b"\n", pos)
-        while nl < 0:
-            if not fill():
-                if pos < len(buf):
-                    raise StsleakError("git cat-file output ended in the middle of an object")
-                return
-            nl = buf.find(b"\n", pos)
-        header = bytes(buf[pos:nl]).split()
-        if len(header) == 2 and header[1] == b"missing":
-            raise StsleakError(f"object {header[0].decode()} is missing: the repository is corrupt")
-        if len(header) != 3:
-            raise StsleakError(f"unexpected git cat-file output: {header[:3]!r}")
-        oid, kind, size = header[0], header[1], int(header[2])
-        end = nl + 1 + size
-        while len(buf) < end + 1:
-            start_offset = nl - pos
-            if not fill():
-                raise StsleakError("git cat-file output ended in the middle of an object")
-            nl = pos + start_offset
-            end = nl + 1 + size
-        with memoryview(buf) as view:
-            content = view[nl + 1 : end]
-            try:
-                yield oid, kind, content
-            finally:
-                content.release()
-        pos = end + 1
+def _list_since(repo: Path, since: str, max_size: int, stats: ScanStats) -> BlobList:
+    oids = _blobs_since(repo, since)
+    err = temp_file()
+    with stdin_file("".join(f"{oid}\n" for oid in oids).encode()) as stdin:
+        proc = subprocess.Popen([git_path(), "-C", str(repo), "cat-file", _CHECK_FORMAT, "--buffer"],
+                                stdin=stdin, stdout=subprocess.PIPE, stderr=err)
+    return _read_listing(proc, err, max_size, stats, repo)
 
 
 def iter_history_chunks(
     repo: Path,
     since: str | None,
     max_size: int,
-    prefilter: Callable[[bytes | memoryview], bool],
+    prefilter: Prefilter,
     stats: ScanStats,
 ) -> Iterator[Chunk]:
     """Blobs that pass the prefilter, as chunks with `blob` set and no path yet."""
-    proc = _start(repo, since)
-    assert proc.stdout is not None
-    _raise_pipe_size(proc.stdout.fileno())
-    try:
-        for oid, kind, content in iter_objects(proc.stdout.fileno()):
-            if kind != b"blob":
-                continue
-            stats.blobs += 1
-            stats.bytes += len(content)
-            if len(content) > max_size:
-                stats.skip("too-large")
-                continue
-            if prefilter(content):
-                yield Chunk(data=bytes(content), blob=oid.decode())
-    finally:
-        proc.stdout.close()
-        err = proc.stderr.read().decode(errors="replace").strip() if proc.stderr else ""
-        code = proc.wait()
-        if proc.stderr:
-            proc.stderr.close()
-    if code != 0:
-        detail = err.splitlines()[-1] if err else f"exit code {code}"
-        raise StsleakError(f"git cat-file failed in {repo}: {detail} (corrupt repository?)")
+    blobs = _list_all(repo, max_size, stats) if since is None else _list_since(repo, since, max_size, stats)
+    if not len(blobs):
+        return
+    hits = hit_blobs(str(repo), blobs, prefilter, _parts())
+    for oid, data in read_blobs(repo, [blobs.oid(i) for i in hits]):
+        if data is None:
+            raise StsleakError(f"object {oid} is missing: the repository is corrupt")
+        yield Chunk(data=data, blob=oid)

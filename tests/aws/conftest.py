@@ -6,8 +6,12 @@ enforcement on, so wrong credentials are rejected and a revoke policy really den
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import os
+import tempfile
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,7 +20,13 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
+
+# moto's request recorder (used to prove which calls the leaked credentials signed) writes here;
+# it reads the variable when moto is first imported, so this comes before that import.
+RECORDING = Path(tempfile.gettempdir()) / f"stsleak-moto-recording-{os.getpid()}.jsonl"
+os.environ.setdefault("MOTO_RECORDER_FILEPATH", str(RECORDING))
+
+from moto.server import ThreadedMotoServer  # noqa: E402
 
 # AWS's documented example keys: moto accepts anything while auth is off (setup only).
 SETUP_KEY, SETUP_SECRET = "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
@@ -34,6 +44,7 @@ def moto_url() -> Iterator[str]:
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
+    RECORDING.unlink(missing_ok=True)
 
 
 def _post(url: str, body: bytes = b"") -> None:
@@ -84,6 +95,25 @@ class World:
 
     def enforce_auth(self) -> None:
         _post(self.url + "/moto-api/reset-auth", b"0")
+
+    def start_recording(self) -> None:
+        _post(self.url + "/moto-api/recorder/reset-recording")
+        _post(self.url + "/moto-api/recorder/start-recording")
+
+    def recorded(self) -> list[tuple[str, str]]:
+        """(access key id that signed it, action or path) for every request since start_recording."""
+        _post(self.url + "/moto-api/recorder/stop-recording")
+        if not RECORDING.exists():
+            pytest.skip("moto's recorder is not writing where this conftest expects")
+        calls = []
+        for line in RECORDING.read_text().splitlines():
+            entry = json.loads(line)
+            auth = entry["headers"].get("Authorization", "")
+            key = auth.split("Credential=", 1)[1].split("/", 1)[0] if "Credential=" in auth else ""
+            body = base64.b64decode(entry["body"]).decode() if entry.get("body_encoded") else entry.get("body") or ""
+            action = urllib.parse.parse_qs(body).get("Action", [entry["url"]])[0]
+            calls.append((key, action))
+        return calls
 
     @property
     def audit_log(self) -> Path:

@@ -178,3 +178,26 @@ def test_pre_push_deleting_a_remote_branch_passes(pushing: GitRepo) -> None:
     result = _push(pushing, ":topic")
     assert result.code == 0, result.stdout + result.stderr
     assert not _remote_has(pushing, "refs/heads/topic")
+
+
+def test_pre_push_annotated_tag_on_a_leaking_commit_is_refused(pushing: GitRepo,
+                                                                creds: fakes.FakeCredentials) -> None:
+    pushing.git("checkout", "-q", "-b", "release")
+    _commit_no_verify(pushing, "leak", {"release.env": ini(creds)})
+    pushing.git("tag", "-a", "v1.0", "-m", "release 1.0")
+    refused = _push(pushing, "v1.0")
+    assert refused.code != 0 and "release.env" in refused.stdout + refused.stderr
+    assert not _remote_has(pushing, "refs/tags/v1.0")
+    pushing.git("checkout", "-q", "main")
+    pushing.git("tag", "-a", "v0.9", "-m", "clean release")
+    assert _push(pushing, "v0.9").code == 0
+
+
+def test_pre_push_editing_a_file_whose_credential_is_already_on_the_remote(
+        pushing: GitRepo, creds: fakes.FakeCredentials) -> None:
+    """As with `scan --since`: the set was at that path before the push, so it is not new."""
+    _commit_no_verify(pushing, "old leak", {"legacy.ini": ini(creds)})
+    assert run(["git", "push", "--no-verify", "origin", "main"], pushing.path).code == 0
+    _commit_no_verify(pushing, "edit elsewhere", {"legacy.ini": ini(creds) + "region = eu-west-1\n"})
+    result = _push(pushing, "main")
+    assert result.code == 0, result.stdout + result.stderr

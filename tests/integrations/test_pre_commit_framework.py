@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from scanner import fakes
 from tests.helpers import GitRepo
 from tests.integrations.conftest import pre_commit_config
-from tests.integrations.util import assert_no_secrets, ini, run, venv_program
+from tests.integrations.util import CHECKOUT, assert_no_secrets, ini, run, venv_program
 
 
 @pytest.fixture
@@ -18,7 +19,8 @@ def framework_repo(repo: GitRepo, hook_repo: tuple[str, str], pre_commit_home: P
     repo.commit("pre-commit config", {".pre-commit-config.yaml": pre_commit_config(hook_repo),
                                       "README.md": "hello\n"})
     for hook_type in ("pre-commit", "pre-push"):
-        result = run([venv_program("pre-commit"), "install", "--hook-type", hook_type], repo.path, env=_env(pre_commit_home))
+        result = run([venv_program("pre-commit"), "install", "--hook-type", hook_type], repo.path,
+                     env=_env(pre_commit_home))
         assert result.code == 0, result.stderr
     return repo
 
@@ -91,3 +93,34 @@ def test_pre_push_hook_scans_only_the_pushed_commits(framework_repo: GitRepo, pr
     assert "stsleak (AWS credentials in pushed commits)" in output
     assert "leak.env" in output and creds.access_key_id in output
     assert_no_secrets(refused, creds)
+
+
+def test_pre_push_hook_first_push_with_a_leak_in_the_root_commit(
+        repo: GitRepo, hook_repo: tuple[str, str], pre_commit_home: Path, creds: fakes.FakeCredentials,
+        tmp_path: Path) -> None:
+    """pre-commit hands no refs for a push that includes the root commit: the whole branch is scanned."""
+    env = _env(pre_commit_home)
+    repo.commit("root", {".pre-commit-config.yaml": pre_commit_config(hook_repo, ("stsleak-pre-push",)),
+                         "creds.ini": ini(creds)})
+    repo.commit("clean up", {"creds.ini": "# moved to the vault\n"})
+    assert run([venv_program("pre-commit"), "install", "--hook-type", "pre-push"], repo.path, env=env).code == 0
+    run(["git", "init", "-q", "--bare", str(tmp_path / "remote.git")], tmp_path)
+    repo.git("remote", "add", "origin", str(tmp_path / "remote.git"))
+    refused = run(["git", "push", "origin", "main"], repo.path, env=env)
+    assert refused.code != 0 and creds.access_key_id in refused.stdout + refused.stderr
+
+    # Run by hand (no push, no refs): the commits of HEAD that no remote has yet.
+    manual = run([venv_program("pre-commit"), "run", "stsleak-pre-push", "--hook-stage", "pre-push"], repo.path,
+                 env=env, input_text="")
+    assert manual.code == 1 and creds.access_key_id in manual.stdout, manual.stdout + manual.stderr
+
+
+def test_hooks_manifest_is_valid() -> None:
+    result = run([venv_program("pre-commit"), "validate-manifest", str(CHECKOUT / ".pre-commit-hooks.yaml")], CHECKOUT)
+    assert result.code == 0, result.stdout + result.stderr
+    hooks = {h["id"]: h for h in yaml.safe_load((CHECKOUT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))}
+    assert set(hooks) == {"stsleak", "stsleak-files", "stsleak-pre-push"}
+    assert hooks["stsleak"]["pass_filenames"] is False and "--staged" in hooks["stsleak"]["entry"]
+    assert hooks["stsleak-files"]["pass_filenames"] is True and "--staged" not in hooks["stsleak-files"]["entry"]
+    assert hooks["stsleak-pre-push"]["stages"] == ["pre-push"]
+    assert all(h["language"] == "python" for h in hooks.values())

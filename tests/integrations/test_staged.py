@@ -73,7 +73,8 @@ def test_renamed_file_with_committed_credential_is_not_reported_again(
     assert [(f["path"], f["access_key_id"]) for f in findings] == [("conf/new.ini", other.access_key_id)]
 
 
-def test_editing_another_line_of_a_file_with_a_committed_credential(repo: GitRepo, creds: fakes.FakeCredentials) -> None:
+def test_editing_another_line_of_a_file_with_a_committed_credential(repo: GitRepo,
+                                                                   creds: fakes.FakeCredentials) -> None:
     repo.commit("leak", {"creds.ini": ini(creds)})
     repo.write("creds.ini", ini(creds) + "region = eu-west-1\n")
     repo.git("add", "-A")

@@ -1,0 +1,21 @@
+"""Run the stsleak CLI exactly like the console script, then record this process's own peak RSS.
+
+Used by bench/run.py to tell the Python process's memory from git's (a git process that maps a
+big pack file counts the whole mapping as resident).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+
+from scanner.cli import main
+
+if __name__ == "__main__":
+    code = main(sys.argv[1:])
+    target = os.environ.get("BENCH_RSS_FILE")
+    if target:
+        with open(target, "w", encoding="ascii") as handle:
+            handle.write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+    sys.exit(code)

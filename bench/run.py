@@ -1,0 +1,327 @@
+"""stsleak benchmark: builds its own inputs under bench/.work/ and prints one table.
+
+    python bench/run.py [--commits N] [--repo PATH] [--runs K] [--quick]
+
+Scenarios (wall time is the median of K runs of the whole process; RSS is the peak of the
+stsleak Python process and, after the slash, of the largest process in its tree, git included):
+- git floor: `git cat-file --batch-all-objects --batch --unordered > /dev/null` on the same repo,
+  in the same run: the time git alone needs to hand over every object once;
+- `stsleak scan --history` on a synthetic repo (bench/synth.py: >= 20,000 commits, ~370 MB of
+  objects, credentials planted in every place history must reach), checked against the plant list;
+- optionally the same on a real repo (--repo PATH; no plant list, so no check);
+- `stsleak scan --staged` with 10 changed files of typical size (one holds a credential);
+- `stsleak scan .` on a 5,000-file work tree (files/s and MB/s);
+- verification of 1,000 credential sets against a moto server (scanner/sts_identity.py).
+
+A row reports FAIL when a planted credential was not found where it was planted; speed that
+loses findings does not count. --quick (small repo, one run) is for the smoke test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+WORK = HERE / ".work"
+sys.path.insert(0, str(ROOT))
+
+import synth  # noqa: E402
+
+from scanner import fakes  # noqa: E402
+
+_GIT_ENV = {"GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.com", "GIT_COMMITTER_NAME": "Bench",
+            "GIT_COMMITTER_EMAIL": "bench@example.com", "GIT_CONFIG_NOSYSTEM": "1"}
+
+
+@dataclass
+class Sample:
+    wall: float
+    rss_kb: int  # largest process of the tree (wait4)
+    py_rss_kb: int | None
+    code: int
+    stdout: bytes
+
+
+@dataclass
+class Row:
+    scenario: str
+    samples: list[Sample] = field(default_factory=list)
+    mbytes: float | None = None  # input size, for MB/s
+    check: str = ""
+    wall: float | None = None  # when not measured from samples
+    floor: Row | None = None  # the git floor this row is compared with
+
+    @property
+    def median(self) -> float | None:
+        if self.wall is not None:
+            return self.wall
+        return statistics.median(s.wall for s in self.samples) if self.samples else None
+
+
+def measure(cmd: list[str], cwd: Path | None = None, capture: bool = True) -> Sample:
+    """Run cmd once; wall time and peak RSS (of the process tree and of stsleak's own process)."""
+    env = {**os.environ, "NO_COLOR": "1"}
+    with tempfile.NamedTemporaryFile(delete=False) as rss_file:
+        env["BENCH_RSS_FILE"] = rss_file.name
+    with tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
+                                stderr=err)
+        out = proc.stdout.read() if proc.stdout else b""
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.stdout:
+            proc.stdout.close()
+        err.seek(0)
+        message = err.read().decode(errors="replace").strip()
+    text = Path(rss_file.name).read_text() if Path(rss_file.name).stat().st_size else ""
+    os.unlink(rss_file.name)
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {message[-500:]}")
+    return Sample(wall, usage.ru_maxrss, int(text) if text else None, proc.returncode, out)
+
+
+def stsleak_cmd(*args: str, rss: bool = True) -> list[str]:
+    """The CLI as a user runs it; through a wrapper that also records the Python process's RSS."""
+    if rss:
+        return [sys.executable, str(HERE / "_cli_rss.py"), *args]
+    script = Path(sys.executable).parent / "stsleak"
+    return [str(script), *args] if script.exists() else [sys.executable, "-m", "scanner", *args]
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, check=True, text=True,
+                          env={**os.environ, **_GIT_ENV}).stdout
+
+
+def object_mbytes(repo: Path) -> float:
+    out = subprocess.run(["git", "-C", str(repo), "cat-file", "--batch-all-objects", "--batch-check=%(objectsize)"],
+                         capture_output=True, check=True).stdout
+    return sum(int(x) for x in out.split()) / 1e6
+
+
+# --- checks -------------------------------------------------------------------------------------
+
+def check_history(out: bytes, planted: list[synth.Planted]) -> str:
+    found = {(f["access_key_id"], f["path"], f["commit"]) for f in json.loads(out)["findings"]}
+    want = {(p.key_id, p.path, p.commit) for p in planted}
+    missed = want - found
+    extra = found - want
+    verdict = "ok" if not missed else "FAIL"
+    text = f"{verdict}: {len(want) - len(missed)}/{len(want)} planted found at their path+commit"
+    if extra:
+        text += f", {len(extra)} unexpected"
+    if missed:
+        text += "; missed: " + ", ".join(sorted(f"{p.case} ({p.path})" for p in planted
+                                                if (p.key_id, p.path, p.commit) in missed)[:3])
+    return text
+
+
+def check_keys(out: bytes, keys: set[str]) -> str:
+    found = {f["access_key_id"] for f in json.loads(out)["findings"]}
+    missed = keys - found
+    return f"{'ok' if not missed else 'FAIL'}: {len(keys) - len(missed)}/{len(keys)} planted found"
+
+
+# --- scenarios ----------------------------------------------------------------------------------
+
+def floor_row(repo: Path, runs: int, label: str) -> Row:
+    row = Row(f"git floor: cat-file --batch-all-objects ({label})", mbytes=object_mbytes(repo))
+    cmd = ["git", "-C", str(repo), "cat-file", "--batch-all-objects", "--batch", "--unordered"]
+    row.samples = [measure(cmd, capture=False) for _ in range(runs)]
+    row.floor = row
+    return row
+
+
+def history_row(repo: Path, runs: int, label: str, floor: Row, planted: list[synth.Planted] | None) -> Row:
+    row = Row(f"stsleak scan --history ({label})", mbytes=floor.mbytes, floor=floor)
+    cmd = stsleak_cmd("scan", "--history", "--format", "json", "--quiet", str(repo))
+    row.samples = [measure(cmd) for _ in range(runs)]
+    stats = json.loads(row.samples[-1].stdout)["stats"]
+    count = len(json.loads(row.samples[-1].stdout)["findings"])
+    row.check = check_history(row.samples[-1].stdout, planted) if planted is not None else \
+        f"{count} findings, {stats['blobs']} blobs (no plant list: not checked)"
+    return row
+
+
+def _typical_text(rng: random.Random, size: int) -> str:
+    words = ["def", "return", "value", "config", "client", "request", "import", "self", "data", "item", "index",
+             "for", "in", "if", "else"]
+    lines = []
+    while sum(len(line) + 1 for line in lines) < size:
+        lines.append("    " * rng.randrange(3) + " ".join(rng.choices(words, k=rng.randrange(3, 12))))
+    return "\n".join(lines) + "\n"
+
+
+def _credential_file(rng: random.Random) -> tuple[str, str]:
+    creds = fakes.temporary(rng)
+    return (f"[default]\naws_access_key_id = {creds.access_key_id}\naws_secret_access_key = "
+            f"{creds.secret_access_key}\naws_session_token = {creds.session_token}\n", creds.access_key_id)
+
+
+def _write_tree(root: Path, rng: random.Random, count: int, planted_every: int) -> set[str]:
+    keys: set[str] = set()
+    for i in range(count):
+        path = root / f"pkg{i % 37}" / f"mod{i % 11}" / f"file{i}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = _typical_text(rng, min(int(rng.lognormvariate(7.6, 0.9)), 200_000))
+        if i % planted_every == planted_every // 2:
+            cred, key = _credential_file(rng)
+            text += cred
+            keys.add(key)
+        path.write_text(text)
+    return keys
+
+
+def _fresh_repo(path: Path) -> None:
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    git(path, "init", "-q", "-b", "main")
+
+
+def staged_row(runs: int) -> Row:
+    repo = WORK / "staged"
+    _fresh_repo(repo)
+    rng = random.Random(11)
+    _write_tree(repo, rng, 300, planted_every=10_000)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "base")
+    files = sorted(repo.glob("pkg*/mod*/*.py"))[:10]
+    cred, key = _credential_file(rng)
+    for i, path in enumerate(files):
+        path.write_text(path.read_text() + _typical_text(rng, 400) + (cred if i == 3 else ""))
+    git(repo, "add", "-A")
+    row = Row("stsleak scan --staged (10 changed files, pre-commit)",
+              mbytes=sum(p.stat().st_size for p in files) / 1e6)
+    cmd = stsleak_cmd("scan", "--staged", "--format", "json", rss=False)
+    measure(cmd, cwd=repo)  # warm the page cache and .pyc files once
+    row.samples = [measure(cmd, cwd=repo) for _ in range(max(runs, 5))]
+    row.check = check_keys(row.samples[-1].stdout, {key}) + " (target <= 0.150 s)"
+    return row
+
+
+def files_row(runs: int, count: int) -> Row:
+    tree = WORK / f"tree-{count}"
+    marker = tree / ".bench-keys.json"
+    if not marker.exists():
+        _fresh_repo(tree)
+        keys = _write_tree(tree, random.Random(5), count, planted_every=500)
+        git(tree, "add", "-A")
+        git(tree, "commit", "-q", "-m", "tree")
+        marker.write_text(json.dumps(sorted(keys)))
+    keys = set(json.loads(marker.read_text()))
+    size = sum(p.stat().st_size for p in tree.rglob("*.py")) / 1e6
+    row = Row(f"stsleak scan . ({count:,} files)", mbytes=size)
+    cmd = stsleak_cmd("scan", "--format", "json", ".")
+    row.samples = [measure(cmd, cwd=tree) for _ in range(runs)]
+    row.check = f"{check_keys(row.samples[-1].stdout, keys)}, {count / row.median:,.0f} files/s"
+    return row
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def verify_row(count: int) -> Row:
+    label = f"verify {count:,} credential sets (moto server)"
+    if not (ROOT / "scanner" / "sts_identity.py").exists() or not shutil.which("moto_server", path=str(
+            Path(sys.executable).parent)):
+        return Row(label, check="not measured: verification module (or moto) not ready")
+    port = _free_port()
+    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for_port(port)
+        proc = subprocess.run([sys.executable, str(HERE / "verify_bench.py"), f"http://127.0.0.1:{port}", str(count)],
+                              capture_output=True, text=True, cwd=ROOT, timeout=300)
+        if proc.returncode != 0:
+            return Row(label, check="not measured: " + (proc.stderr.strip().splitlines() or ["error"])[-1][:80])
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+    finally:
+        server.terminate()
+        server.wait()
+    answered = sum(n for status, n in result["statuses"].items() if status != "error")
+    verdict = "ok" if answered == count else "FAIL"
+    return Row(label, wall=result["verify_seconds"],
+               check=f"{verdict}: {answered}/{count} answered {result['statuses']}, "
+                     f"concurrency {result['concurrency']} (target <= 5 s)")
+
+
+def _wait_for_port(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise SystemExit("moto server did not start")
+
+
+# --- output -------------------------------------------------------------------------------------
+
+def render(rows: list[Row], runs: int) -> str:
+    head = ("scenario", f"wall s (median of {runs})", "peak RSS MB py / all", "MB/s", "x floor", "check")
+    lines = [head]
+    for row in rows:
+        wall = row.median
+        py = [s.py_rss_kb for s in row.samples if s.py_rss_kb]
+        rss = f"{max(py) / 1024:.0f} / " if py else "- / "
+        rss = rss + f"{max(s.rss_kb for s in row.samples) / 1024:.0f}" if row.samples else "-"
+        mbps = f"{row.mbytes / wall:,.1f}" if wall and row.mbytes else "-"
+        base = row.floor.median if row.floor else None
+        ratio = f"{wall / base:.2f}" if wall and base else "-"
+        lines.append((row.scenario, f"{wall:.3f}" if wall is not None else "-", rss, mbps, ratio, row.check))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    out = [" | ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in lines]
+    out.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--commits", type=int, default=None, help="commits in the synthetic repo (default 20000)")
+    parser.add_argument("--repo", type=Path, help="also scan this real repository")
+    parser.add_argument("--runs", type=int, default=None, help="runs per scenario (default 3, --quick 1)")
+    parser.add_argument("--quick", action="store_true", help="small repo, one run: a smoke test (< 60 s)")
+    args = parser.parse_args(argv)
+    commits = args.commits or (1500 if args.quick else 20_000)
+    runs = args.runs or (1 if args.quick else 3)
+    WORK.mkdir(parents=True, exist_ok=True)
+    load = os.getloadavg()[0]
+    started = time.perf_counter()
+    repo = WORK / f"synth-{commits}"
+    planted = synth.load_or_build(repo, commits)
+    print(f"synthetic repo {repo} ready in {time.perf_counter() - started:.1f} s; load average {load:.2f} "
+          f"on {os.cpu_count()} cores", file=sys.stderr)
+    floor = floor_row(repo, runs, f"{commits:,} commits")
+    rows = [floor, history_row(repo, runs, f"{commits:,} commits", floor, planted)]
+    if args.repo:
+        real = floor_row(args.repo.resolve(), runs, args.repo.name)
+        rows += [real, history_row(args.repo.resolve(), runs, args.repo.name, real, None)]
+    rows.append(staged_row(runs))
+    rows.append(files_row(runs, 500 if args.quick else 5000))
+    rows.append(verify_row(100 if args.quick else 1000))
+    print(render(rows, runs))
+    print(f"total benchmark time {time.perf_counter() - started:.0f} s; load average now {os.getloadavg()[0]:.2f}")
+    return 1 if any("FAIL" in row.check for row in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

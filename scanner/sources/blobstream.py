@@ -1,0 +1,184 @@
+"""Prefilter a list of blobs at the speed git can inflate them, on every core.
+
+The blob list (ids and sizes, from `git cat-file --batch-check`) is cut into contiguous parts of
+about equal bytes, one `git cat-file --batch` per part. Because every size is known up front,
+the byte offset of every object in each output stream is known too: a reader thread only reads
+big blocks into one reused buffer and hands each block to the prefilter's C scanner; a match's
+offset maps back to its blob by bisection. No Python code runs per object, so the cost is the
+pipe copy plus the scan. Blobs with a hit are returned as indices; the caller reads them again.
+
+Git writes a pipe in small pieces; a reader that wakes for each one costs git more than the
+reading itself. So after a short read the reader naps for a millisecond and lets the enlarged
+pipe fill up.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from array import array
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from typing import IO
+
+from scanner.errors import StsleakError
+from scanner.prefilter import BufferScanner, Prefilter
+from scanner.sources.gitcmd import git_path, last_error_line, raise_pipe_size, stdin_file, temp_file
+
+_BUFFER = 1 << 20
+_SHORT_READ = 1 << 18
+_NAP = 0.001
+_SPLIT_MIN_BYTES = 8 << 20  # below this one git process is quicker than starting several
+
+
+@dataclass
+class BlobList:
+    """Blob ids (as `id\\n` records of one width, ready for git's stdin) and their sizes."""
+
+    width: int = 0
+    records: bytearray = field(default_factory=bytearray)
+    sizes: array = field(default_factory=lambda: array("q"))
+
+    def __len__(self) -> int:
+        return len(self.sizes)
+
+    def extend(self, blobs: list[tuple[int, bytes]]) -> None:
+        """Append (size, id) pairs."""
+        if not blobs:
+            return
+        self.width = len(blobs[0][1]) + 1
+        self.records += b"\n".join(oid for _, oid in blobs) + b"\n"
+        self.sizes.extend(size for size, _ in blobs)
+
+    def oid(self, index: int) -> str:
+        start = index * self.width
+        return self.records[start : start + self.width - 1].decode()
+
+    def stdin(self, lo: int, hi: int) -> IO[bytes]:
+        """The records lo..hi as a file git can read while we read its stdout."""
+        with memoryview(self.records) as view:
+            return stdin_file(view[lo * self.width : hi * self.width])
+
+
+def _split(blobs: BlobList, parts: int) -> list[tuple[int, int]]:
+    """Contiguous index ranges of about equal bytes (pack order keeps delta bases together)."""
+    total = sum(blobs.sizes)
+    if parts <= 1 or total < _SPLIT_MIN_BYTES:
+        return [(0, len(blobs))]
+    bounds, acc, lo = [], 0, 0
+    step = total / parts
+    for i, size in enumerate(blobs.sizes):
+        acc += size
+        if acc >= step * (len(bounds) + 1) and len(bounds) < parts - 1:
+            bounds.append((lo, i + 1))
+            lo = i + 1
+    bounds.append((lo, len(blobs)))
+    return [b for b in bounds if b[0] < b[1]]
+
+
+def _header_starts(blobs: BlobList, lo: int, hi: int) -> array:
+    """Stream offset of each object of `cat-file --batch` output: `<id> blob <size>\\n<data>\\n`."""
+    starts = array("q", [0])
+    fixed = blobs.width - 1 + len(" blob ") + 1
+    pos = 0
+    for size in blobs.sizes[lo:hi]:
+        pos += fixed + len(str(size)) + size + 1
+        starts.append(pos)
+    return starts
+
+
+class _PartReader:
+    """Reads one `cat-file --batch` stream and records which of its objects the prefilter hits."""
+
+    def __init__(self, fd: int, starts: array, scanner: BufferScanner, overlap: int) -> None:
+        self.fd, self.starts, self.scanner, self.overlap = fd, starts, scanner, overlap
+        self.hits: list[int] = []
+        self.read = 0
+        self.error: BaseException | None = None
+        self._base = 0  # stream offset of buffer[0]
+        self._resume = 0  # stream offset from which to scan: past the last blob with a hit
+
+    def _on_hit(self, end: int) -> int:
+        index = bisect_right(self.starts, self._base + end - 1) - 1
+        self.hits.append(index)
+        self._resume = self.starts[index + 1]
+        return self._resume - self._base
+
+    def run(self) -> None:
+        try:
+            self._run()
+        except BaseException as exc:  # re-raised by the main thread
+            self.error = exc
+
+    def _run(self) -> None:
+        buf = bytearray(_BUFFER + self.overlap)
+        held = 0
+        with memoryview(buf) as view:
+            while n := os.readv(self.fd, [view[held:]]):
+                end = held + n
+                begin = max(self._resume - self._base, 0)
+                if begin < end:
+                    self.scanner.scan(buf, begin, end, self._on_hit)
+                keep = min(max(end - self.overlap + 1, self._resume - self._base, 0), end)
+                buf[: end - keep] = view[keep:end]
+                self._base += keep
+                held = end - keep
+                if n < _SHORT_READ:
+                    time.sleep(_NAP)
+        self.read = self._base + held
+
+
+class _Part:
+    """One `git cat-file --batch` over blobs lo..hi and the thread that reads its output."""
+
+    def __init__(self, repo: str, blobs: BlobList, lo: int, hi: int, prefilter: Prefilter) -> None:
+        self.lo = lo
+        self.starts = _header_starts(blobs, lo, hi)
+        self.err = temp_file()
+        with blobs.stdin(lo, hi) as stdin:
+            self.proc = subprocess.Popen([git_path(), "-C", repo, "cat-file", "--batch", "--buffer"],
+                                         stdin=stdin, stdout=subprocess.PIPE, stderr=self.err)
+        assert self.proc.stdout is not None
+        raise_pipe_size(self.proc.stdout.fileno())
+        self.reader = _PartReader(self.proc.stdout.fileno(), self.starts, prefilter.buffer_scanner(),
+                                  prefilter.longest)
+        self.thread = threading.Thread(target=self.reader.run, daemon=True)
+        self.thread.start()
+
+    def finish(self) -> tuple[list[int], str | None]:
+        """Wait for the part; its hits (as indices into the whole list) and its failure, if any."""
+        self.thread.join()
+        code = self.close()
+        detail = last_error_line(self.err)
+        if self.reader.error is not None:
+            raise self.reader.error
+        expected = self.starts[-1]
+        if code != 0 or self.reader.read != expected:
+            return [], detail or f"exit code {code}, {self.reader.read} of {expected} bytes"
+        return [self.lo + i for i in self.reader.hits], None
+
+    def close(self) -> int:
+        """Close our end of the pipe (git stops with SIGPIPE if still writing) and reap git."""
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+        return self.proc.wait()
+
+
+def hit_blobs(repo: str, blobs: BlobList, prefilter: Prefilter, parts: int) -> list[int]:
+    """Indices (into `blobs`) of the blobs in which the prefilter finds a literal."""
+    started: list[_Part] = []
+    try:
+        for lo, hi in _split(blobs, parts):
+            started.append(_Part(repo, blobs, lo, hi, prefilter))
+        results = [part.finish() for part in started]
+    finally:
+        for part in started:
+            if part.proc.returncode is None:
+                part.proc.kill()
+                part.close()
+    problems = [problem for _, problem in results if problem]
+    if problems:
+        raise StsleakError(f"git cat-file failed in {repo}: {problems[0]} (corrupt repository?)")
+    return sorted({index for hits, _ in results for index in hits})

@@ -1,0 +1,241 @@
+"""Revocation against a real moto server over HTTP; the CLI runs as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from scanner.revocation_policy import ROLE_POLICY_NAME, SESSION_POLICY_NAME, session_statement
+from tests.aws.conftest import World
+from tests.helpers import Run, stsleak
+
+CUTOFF = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+
+def _can_read(world: World, leak) -> bool:
+    s3 = leak.client(world.url, "s3")
+    try:
+        s3.list_buckets()
+        return True
+    except ClientError as exc:
+        assert exc.response["Error"]["Code"] == "AccessDenied"
+        return False
+
+
+def _scan_revoke(world: World, path: Path, *extra: str, operator: bool = True) -> Run:
+    return stsleak("scan", "--verify", "--revoke", "--format", "json", "--audit-log", str(world.audit_log),
+                   *extra, str(path), env=world.env(operator))
+
+
+def _audit(world: World) -> list[dict]:
+    return [json.loads(line) for line in world.audit_log.read_text().splitlines()]
+
+
+@pytest.fixture
+def leaked(world: World, tmp_path: Path):
+    """Role etl (leaked, two sessions), role decoy (a session that did not leak), auth on."""
+    world.make_role("etl", path="/data/")
+    world.make_role("decoy")
+    leaks = [world.assume("etl", "laptop"), world.assume("etl", "ci")]
+    decoy = world.assume("decoy", "fine")
+    world.enforce_auth()
+    folder = tmp_path / "src"
+    folder.mkdir()
+    for i, leak in enumerate(leaks):
+        (folder / f"leak{i}.json").write_text(leak.assume_role_json())
+    return folder, leaks, decoy
+
+
+def test_dry_run_changes_nothing(world: World, leaked) -> None:
+    folder, leaks, _ = leaked
+    run = _scan_revoke(world, folder)
+    assert run.code == 3, run.stderr
+    assert "DRY RUN" in run.stderr and "AWSRevokeOlderSessions" in run.stderr
+    assert "trusted by:        AWS:arn:aws:iam::123456789012:user/developer" in run.stderr
+    revocations = [f["revocation"] for f in run.json()["findings"]]
+    assert [r["status"] for r in revocations] == ["planned", "planned"]
+    assert revocations[0]["target"] == "arn:aws:iam::123456789012:role/data/etl"
+    assert revocations[0]["trusted_principals"] == ["AWS:arn:aws:iam::123456789012:user/developer"]
+    assert revocations[0]["instance_profiles"] == []
+    assert world.role_policies("etl") == ["S3FullAccess"]
+    assert all(_can_read(world, leak) for leak in leaks)
+    operations = [r["operation"] for r in _audit(world) if r["event"] == "call"]
+    assert "iam:PutRolePolicy" not in operations and "iam:GetRole" in operations
+
+
+def test_yes_applies_role_scope_and_leaves_decoys(world: World, leaked) -> None:
+    folder, leaks, decoy = leaked
+    before = datetime.now(UTC).replace(microsecond=0)
+    run = _scan_revoke(world, folder, "--yes")
+    assert run.code == 3, run.stderr
+    revocation = run.json()["findings"][0]["revocation"]
+    assert revocation["status"] == "revoked" and revocation["scope"] == "role"
+    assert revocation["policy_name"] == ROLE_POLICY_NAME
+    cutoff = revocation["cutoff"]
+    assert CUTOFF.match(cutoff)
+    assert before <= datetime.fromisoformat(cutoff.replace("Z", "+00:00")) <= datetime.now(UTC)
+    # The exact document: on AWS, sessions issued after the cutoff keep working (moto ignores DateLessThan).
+    assert world.role_policy("etl", ROLE_POLICY_NAME) == {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Deny", "Action": ["*"], "Resource": ["*"],
+                       "Condition": {"DateLessThan": {"aws:TokenIssueTime": cutoff}}}]}
+    assert not any(_can_read(world, leak) for leak in leaks)
+    assert world.role_policies("decoy") == ["S3FullAccess"] and _can_read(world, decoy)
+    records = _audit(world)
+    calls = [(r["operation"], r["result"]) for r in records if r["event"] == "call"]
+    assert ("iam:PutRolePolicy", "ok") in calls
+    assert calls[-2:] == [("iam:PutRolePolicy", "ok"), ("iam:GetRolePolicy", "ok")]  # applied, then read back
+    assert [r["status"] for r in records if r["event"] == "outcome"] == ["revoked"]
+
+
+def test_second_revoke_refreshes_the_time(world: World, leaked) -> None:
+    first = stsleak("revoke", "--role", "etl", "--yes", "--audit-log", str(world.audit_log), env=world.env())
+    assert first.code == 0, first.stderr
+    one = world.role_policy("etl", ROLE_POLICY_NAME)["Statement"][0]["Condition"]["DateLessThan"]
+    time.sleep(1.1)
+    second = stsleak("revoke", "--role", "arn:aws:iam::123456789012:role/data/etl", "--yes",
+                     "--audit-log", str(world.audit_log), env=world.env())
+    assert second.code == 0, second.stderr
+    assert "revoked: arn:aws:iam::123456789012:role/data/etl" in second.stdout
+    two = world.role_policy("etl", ROLE_POLICY_NAME)["Statement"][0]["Condition"]["DateLessThan"]
+    assert two["aws:TokenIssueTime"] > one["aws:TokenIssueTime"]
+    assert sorted(world.role_policies("etl")) == [ROLE_POLICY_NAME, "S3FullAccess"]
+
+
+def test_session_scope_statement_and_pruning(world: World, leaked, tmp_path: Path) -> None:
+    folder, leaks, _ = leaked
+    role = world.roles["etl"]
+    now = datetime.now(UTC)
+    old = session_statement(f"{role['RoleId']}:long-gone", (now - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    recent = session_statement(f"{role['RoleId']}:recent", (now - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    world.operator_client("iam").put_role_policy(
+        RoleName="etl", PolicyName=SESSION_POLICY_NAME,
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [old, recent]}))
+    (folder / "leak1.json").unlink()  # only the "laptop" session leaked
+    run = _scan_revoke(world, folder, "--scope", "session", "--yes")
+    assert run.code == 3, run.stderr
+    (finding,) = run.json()["findings"]
+    assert finding["revocation"]["status"] == "revoked" and finding["revocation"]["scope"] == "session"
+    assert "every session named 'laptop'" in run.stderr and "pruned 1 expired statement" in run.stderr
+    cutoff = finding["revocation"]["cutoff"]
+    statements = world.role_policy("etl", SESSION_POLICY_NAME)["Statement"]
+    assert statements == [recent, {
+        "Sid": statements[1]["Sid"], "Effect": "Deny", "Action": ["*"], "Resource": ["*"],
+        "Condition": {"StringEquals": {"aws:userid": f"{role['RoleId']}:laptop"},
+                      "DateLessThan": {"aws:TokenIssueTime": cutoff}}}]
+    # moto does not supply aws:userid to its evaluator (so the other session "ci" is denied too in moto);
+    # on AWS only "laptop" is cut: that rests on the exact statement pinned above.
+    assert not _can_read(world, leaks[0])
+    assert sorted(world.role_policies("etl")) == ["S3FullAccess", SESSION_POLICY_NAME]
+
+
+def test_akia_key_is_deactivated(world: World, tmp_path: Path) -> None:
+    _, key, secret = world.make_user("ci-bot", {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
+    world.enforce_auth()
+    (tmp_path / "settings.ini").write_text(f"[ci]\naws_access_key_id = {key}\naws_secret_access_key = {secret}\n")
+    run = _scan_revoke(world, tmp_path / "settings.ini", "--yes")
+    assert run.code == 3, run.stderr
+    (finding,) = run.json()["findings"]
+    assert finding["verification"]["principal_type"] == "iam-user"
+    assert finding["revocation"]["status"] == "revoked" and finding["revocation"]["scope"] == "access-key"
+    keys = world.operator_client("iam").list_access_keys(UserName="ci-bot")["AccessKeyMetadata"]
+    assert [(k["AccessKeyId"], k["Status"]) for k in keys] == [(key, "Inactive")]
+    operations = [r["operation"] for r in _audit(world) if r["event"] == "call"]
+    assert "iam:UpdateAccessKey" in operations and operations[-1] == "iam:ListAccessKeys"
+
+
+def test_unmodifiable_roles_are_refused_before_any_call(world: World) -> None:
+    world.enforce_auth()
+    run = stsleak("revoke", "--yes", "--audit-log", str(world.audit_log),
+                  "--role", "arn:aws:iam::123456789012:role/aws-service-role/elasticbeanstalk.amazonaws.com/"
+                            "AWSServiceRoleForElasticBeanstalk",
+                  "--role", "AWSReservedSSO_AdministratorAccess_0123456789abcdef", env=world.env())
+    assert run.code == 4
+    assert "service-linked role" in run.stdout and "IAM Identity Center" in run.stdout
+    assert run.stderr.count("stsleak: error:") == 2 and "Traceback" not in run.stderr
+    operations = [r["operation"] for r in _audit(world) if r["event"] == "call"]
+    assert operations == ["sts:GetCallerIdentity"]
+
+
+def test_leaked_sso_session_is_refused(world: World, tmp_path: Path) -> None:
+    world.make_role("AWSReservedSSO_Admin_0123456789abcdef", path="/aws-reserved/sso.amazonaws.com/")
+    leak = world.assume("AWSReservedSSO_Admin_0123456789abcdef", "alice@example.com")
+    world.enforce_auth()
+    (tmp_path / "sso.ini").write_text(leak.ini())
+    run = _scan_revoke(world, tmp_path / "sso.ini", "--yes")
+    assert run.code == 3
+    revocation = run.json()["findings"][0]["revocation"]
+    assert revocation["status"] == "refused" and "Identity Center" in revocation["message"]
+    assert "revocation refused" in run.stderr
+    assert world.role_policies("AWSReservedSSO_Admin_0123456789abcdef") == ["S3FullAccess"]
+
+
+def test_revoke_from_report_without_rescanning(world: World, leaked, tmp_path: Path) -> None:
+    folder, leaks, _ = leaked
+    report = tmp_path / "report.json"
+    scan = stsleak("scan", "--verify", "--format", "json", "-o", str(report), str(folder), env=world.env())
+    assert scan.code == 3, scan.stderr
+    run = stsleak("revoke", "--from", str(report), "--yes", "--format", "json",
+                  "--audit-log", str(world.audit_log), env=world.env())
+    assert run.code == 0, run.stderr
+    body = run.json()
+    assert [r["status"] for r in body["revocations"]] == ["revoked"]
+    assert [f["revocation"]["status"] for f in body["findings"]] == ["revoked", "revoked"]
+    assert not _can_read(world, leaks[0])
+
+
+def test_iam_user_temporary_credentials_get_a_user_policy(world: World, tmp_path: Path) -> None:
+    """GetSessionToken credentials (moto hands out fixed ones, so the verified report is written here)."""
+    world.make_user("bob", {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*",
+                                                                     "Resource": "*"}]})
+    world.enforce_auth()
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({"version": 1, "findings": [{
+        "rule": "aws-temporary-credentials", "access_key_id": "ASIAIOSFODNN7EXAMPLE", "path": "x", "line": 1,
+        "verification": {"status": "live", "arn": "arn:aws:iam::123456789012:user/bob", "account": "123456789012",
+                         "principal_type": "iam-user", "user_id": "AIDAEXAMPLE"}}]}))
+    run = stsleak("revoke", "--from", str(report), "--yes", "--audit-log", str(world.audit_log), env=world.env())
+    assert run.code == 0, run.stderr + run.stdout
+    assert "revoked: arn:aws:iam::123456789012:user/bob" in run.stdout
+    document = world.operator_client("iam").get_user_policy(UserName="bob", PolicyName=ROLE_POLICY_NAME)
+    assert document["PolicyDocument"]["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
+
+
+def test_revoke_role_session_by_name(world: World, leaked) -> None:
+    role = world.roles["etl"]
+    missing = stsleak("revoke", "--role", "etl", "--scope", "session", "--audit-log", str(world.audit_log),
+                      env=world.env())
+    assert missing.code == 2 and "--scope session needs the session name" in missing.stderr
+    run = stsleak("revoke", "--role", "etl", "--scope", "session", "--session", "laptop", "--session", "ci",
+                  "--yes", "--audit-log", str(world.audit_log), env=world.env())
+    assert run.code == 0, run.stderr
+    statements = world.role_policy("etl", SESSION_POLICY_NAME)["Statement"]
+    assert [s["Condition"]["StringEquals"]["aws:userid"] for s in statements] == [
+        f"{role['RoleId']}:laptop", f"{role['RoleId']}:ci"]
+
+
+@pytest.mark.parametrize("answer", ["y", "n"])
+def test_interactive_terminal_asks_before_applying(world: World, leaked, answer: str) -> None:
+    master, slave = pty.openpty()
+    env = {**os.environ, **world.env(), "NO_COLOR": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "scanner", "revoke", "--role", "etl", "--audit-log",
+                             str(world.audit_log)], stdin=slave, stdout=slave, stderr=subprocess.PIPE, env=env)
+    os.close(slave)
+    seen = b""
+    while b"Apply this plan? [y/N]" not in seen:
+        seen += os.read(master, 4096)
+    os.write(master, f"{answer}\n".encode())
+    assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else ""
+    os.close(master)
+    assert (ROLE_POLICY_NAME in world.role_policies("etl")) is (answer == "y")
