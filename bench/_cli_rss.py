@@ -9,6 +9,9 @@ from __future__ import annotations
 import os
 import resource
 import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's scanner package
 
 from scanner.cli import main
 

@@ -139,23 +139,25 @@ def check_keys(out: bytes, keys: set[str]) -> str:
 
 # --- scenarios ----------------------------------------------------------------------------------
 
-def floor_row(repo: Path, runs: int, label: str) -> Row:
-    row = Row(f"git floor: cat-file --batch-all-objects ({label})", mbytes=object_mbytes(repo))
-    cmd = ["git", "-C", str(repo), "cat-file", "--batch-all-objects", "--batch", "--unordered"]
-    row.samples = [measure(cmd, capture=False) for _ in range(runs)]
-    row.floor = row
-    return row
+def _floor_cmd(repo: Path) -> list[str]:
+    return ["git", "-C", str(repo), "cat-file", "--batch-all-objects", "--batch", "--unordered"]
 
 
-def history_row(repo: Path, runs: int, label: str, floor: Row, planted: list[synth.Planted] | None) -> Row:
-    row = Row(f"stsleak scan --history ({label})", mbytes=floor.mbytes, floor=floor)
+def history_rows(repo: Path, runs: int, label: str, planted: list[synth.Planted] | None) -> list[Row]:
+    """The git floor and the history scan, run alternately so both see the same machine load."""
+    floor = Row(f"git floor: cat-file --batch-all-objects ({label})", mbytes=object_mbytes(repo))
+    floor.floor = floor
+    scan = Row(f"stsleak scan --history ({label})", mbytes=floor.mbytes, floor=floor)
     cmd = stsleak_cmd("scan", "--history", "--format", "json", "--quiet", str(repo))
-    row.samples = [measure(cmd) for _ in range(runs)]
-    stats = json.loads(row.samples[-1].stdout)["stats"]
-    count = len(json.loads(row.samples[-1].stdout)["findings"])
-    row.check = check_history(row.samples[-1].stdout, planted) if planted is not None else \
-        f"{count} findings, {stats['blobs']} blobs (no plant list: not checked)"
-    return row
+    measure(_floor_cmd(repo), capture=False)  # warm the page cache
+    for _ in range(runs):
+        floor.samples.append(measure(_floor_cmd(repo), capture=False))
+        scan.samples.append(measure(cmd))
+    out = scan.samples[-1].stdout
+    stats = json.loads(out)["stats"]
+    scan.check = check_history(out, planted) if planted is not None else \
+        f"{len(json.loads(out)['findings'])} findings, {stats['blobs']} blobs (no plant list: not checked)"
+    return [floor, scan]
 
 
 def _typical_text(rng: random.Random, size: int) -> str:
@@ -276,8 +278,8 @@ def _wait_for_port(port: int) -> None:
 
 # --- output -------------------------------------------------------------------------------------
 
-def render(rows: list[Row], runs: int) -> str:
-    head = ("scenario", f"wall s (median of {runs})", "peak RSS MB py / all", "MB/s", "x floor", "check")
+def render(rows: list[Row]) -> str:
+    head = ("scenario", "wall s (median)", "peak RSS MB py / all", "MB/s", "x floor", "check")
     lines = [head]
     for row in rows:
         wall = row.median
@@ -298,11 +300,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--commits", type=int, default=None, help="commits in the synthetic repo (default 20000)")
     parser.add_argument("--repo", type=Path, help="also scan this real repository")
-    parser.add_argument("--runs", type=int, default=None, help="runs per scenario (default 3, --quick 1)")
+    parser.add_argument("--runs", type=int, default=None,
+                        help="runs per scenario (default 3, history and its floor 5; --quick 1)")
     parser.add_argument("--quick", action="store_true", help="small repo, one run: a smoke test (< 60 s)")
     args = parser.parse_args(argv)
     commits = args.commits or (1500 if args.quick else 20_000)
     runs = args.runs or (1 if args.quick else 3)
+    history_runs = args.runs or (1 if args.quick else 5)
     WORK.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()[0]
     started = time.perf_counter()
@@ -310,15 +314,15 @@ def main(argv: list[str] | None = None) -> int:
     planted = synth.load_or_build(repo, commits)
     print(f"synthetic repo {repo} ready in {time.perf_counter() - started:.1f} s; load average {load:.2f} "
           f"on {os.cpu_count()} cores", file=sys.stderr)
-    floor = floor_row(repo, runs, f"{commits:,} commits")
-    rows = [floor, history_row(repo, runs, f"{commits:,} commits", floor, planted)]
+    rows = history_rows(repo, history_runs, f"{commits:,} commits", planted)
     if args.repo:
-        real = floor_row(args.repo.resolve(), runs, args.repo.name)
-        rows += [real, history_row(args.repo.resolve(), runs, args.repo.name, real, None)]
+        rows += history_rows(args.repo.resolve(), history_runs, args.repo.name, None)
     rows.append(staged_row(runs))
     rows.append(files_row(runs, 500 if args.quick else 5000))
     rows.append(verify_row(100 if args.quick else 1000))
-    print(render(rows, runs))
+    print(render(rows))
+    print(f"median of {history_runs} alternating runs for the floor and history rows, of {runs} (staged: "
+          f"{max(runs, 5)}) for the others; RSS: the stsleak Python process / the largest process incl. git")
     print(f"total benchmark time {time.perf_counter() - started:.0f} s; load average now {os.getloadavg()[0]:.2f}")
     return 1 if any("FAIL" in row.check for row in rows) else 0
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scanner.account import account_id_from_key_id
 from scanner.decoding import to_text, unescape
@@ -13,6 +14,9 @@ from scanner.detection import detect
 from scanner.model import Chunk, Finding, ScanStats
 from scanner.pairing import CredentialSet, pair
 from scanner.rules import RuleSet
+
+if TYPE_CHECKING:
+    from scanner.provenance import Introduction
 
 ALLOW_MARKERS = ("stsleak:allow", "pragma: allowlist secret")
 
@@ -98,11 +102,16 @@ def _scan_chunks(chunks: Iterable[Chunk], rules: RuleSet, stats: ScanStats) -> I
         yield from findings_in_chunk(chunk, rules, stats)
 
 
-def place_in_history(repo: Path, findings: list[Finding], since: str | None) -> list[Finding]:
-    """One finding per path a blob was introduced at; one per (path, credential set), earliest."""
-    from scanner.provenance import introductions
+IntroductionLookup = Callable[[set[str]], "dict[str, list[Introduction]]"]
 
-    intros = introductions(repo, {f.blob for f in findings if f.blob}, since)
+
+def place_in_history(findings: list[Finding], lookup: IntroductionLookup) -> list[Finding]:
+    """One finding per path a blob was introduced at; one per (path, credential set), earliest.
+
+    `lookup` maps blob ids to their introductions (HistoryScan.introductions, which git has been
+    computing in the background while detection ran).
+    """
+    intros = lookup({f.blob for f in findings if f.blob})
     best: dict[tuple[str | None, tuple[str, str | None, str | None]], tuple[int, Finding]] = {}
     for finding in findings:
         placed = intros.get(finding.blob or "", [])
@@ -130,7 +139,25 @@ def drop_sets_present_at(repo: Path, rev: str, findings: list[Finding], rules: R
     return [f for f in findings if not (f.path and f.credential_key in known.get(f.path, set()))]
 
 
-def _chunks(request: ScanRequest, rules: RuleSet, stats: ScanStats, notes: list[str]) -> Iterable[Chunk]:
+def _scan_history(request: ScanRequest, rules: RuleSet, stats: ScanStats, notes: list[str]) -> list[Finding]:
+    from scanner.prefilter import make_prefilter
+    from scanner.sources.gitcmd import is_shallow, require_repo
+    from scanner.sources.history import HistoryScan
+
+    repo = require_repo(request.paths[0])
+    if is_shallow(repo):
+        notes.append(f"{repo} is a shallow clone: history beyond its depth was not scanned")
+    prefilter = make_prefilter(rules.key_id_prefixes, request.use_hyperscan)
+    history = HistoryScan(repo, request.since, request.max_size, prefilter, stats)
+    findings = place_in_history(list(_scan_chunks(history, rules, stats)), history.introductions)
+    if request.since and findings:
+        findings = drop_sets_present_at(repo, request.since, findings, rules)
+    if request.since is None and stats.blobs == 0:
+        notes.append(f"{repo} holds no blobs (empty repository?): nothing to scan")
+    return findings
+
+
+def _chunks(request: ScanRequest, stats: ScanStats) -> Iterable[Chunk]:
     if request.mode == "stdin":
         from scanner.sources.stdin import iter_stdin_chunks
 
@@ -139,16 +166,6 @@ def _chunks(request: ScanRequest, rules: RuleSet, stats: ScanStats, notes: list[
         from scanner.sources.staged import iter_staged_chunks
 
         return iter_staged_chunks(request.paths[0], request.max_size, stats)
-    if request.mode == "history":
-        from scanner.prefilter import make_prefilter
-        from scanner.sources.gitcmd import is_shallow, require_repo
-        from scanner.sources.history import iter_history_chunks
-
-        repo = require_repo(request.paths[0])
-        if is_shallow(repo):
-            notes.append(f"{repo} is a shallow clone: history beyond its depth was not scanned")
-        prefilter = make_prefilter(rules.key_id_prefixes, request.use_hyperscan)
-        return iter_history_chunks(repo, request.since, request.max_size, prefilter, stats)
     from scanner.sources.files import iter_file_chunks
 
     return iter_file_chunks(list(request.paths), request.max_size, request.exclude, stats)
@@ -158,16 +175,13 @@ def run_scan(request: ScanRequest, rules: RuleSet) -> ScanResult:
     started = time.perf_counter()
     stats = ScanStats()
     notes: list[str] = []
-    findings = list(_scan_chunks(_chunks(request, rules, stats, notes), rules, stats))
     if request.mode == "history":
-        findings = place_in_history(request.paths[0], findings, request.since)
-        if request.since and findings:
-            findings = drop_sets_present_at(request.paths[0], request.since, findings, rules)
+        findings = _scan_history(request, rules, stats, notes)
+    else:
+        findings = list(_scan_chunks(_chunks(request, stats), rules, stats))
     if request.exclude and request.mode in ("history", "staged"):
         from scanner.sources.files import excluded
 
         findings = [f for f in findings if not (f.path and excluded(f.path, request.exclude))]
-    if request.mode == "history" and request.since is None and stats.blobs == 0:
-        notes.append(f"{request.paths[0]} holds no blobs (empty repository?): nothing to scan")
     stats.seconds = round(time.perf_counter() - started, 3)
     return ScanResult(findings, stats, notes)

@@ -14,17 +14,15 @@ not; per path, the earliest such commit by committer time wins.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 from scanner.errors import StsleakError
-from scanner.sources.gitcmd import git_path, last_error_line, raise_pipe_size, run_git, stdin_file, temp_file
+from scanner.sources.gitcmd import cores, git_path, last_error_line, raise_pipe_size, run_git, stdin_file, temp_file
 
 _SEP = b"\x1f"
 _FORMAT = "--format=%x1f%H%x1f%ct%x1f%aI%x1f%an <%ae>"
@@ -42,30 +40,36 @@ class Introduction:
     timestamp: int  # committer time, for "earliest"
 
 
-def _cores() -> int:
-    try:
-        return max(1, min(len(os.sched_getaffinity(0)), 4))
-    except AttributeError:  # not Linux
-        return max(1, min(os.cpu_count() or 1, 4))
+class _CommitLister:
+    """Every commit id in the object database, collected on a thread from `cat-file --batch-check`
+    while the caller walks the reachable commits."""
 
+    def __init__(self, repo: Path) -> None:
+        self.repo = repo
+        self.commits: list[bytes] = []
+        self.proc = subprocess.Popen([git_path(), "-C", str(repo), "cat-file", "--batch-all-objects",
+                                      "--batch-check=%(objecttype) %(objectname)", "--unordered"],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
 
-def _start_listing(repo: Path) -> tuple[subprocess.Popen[bytes], IO[bytes]]:
-    """Every object's type and id, into a temp file: read once the reachable walk is under way."""
-    out = temp_file()
-    proc = subprocess.Popen([git_path(), "-C", str(repo), "cat-file", "--batch-all-objects",
-                             "--batch-check=%(objecttype) %(objectname)", "--unordered"],
-                            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.DEVNULL)
-    return proc, out
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        carry = b""
+        while block := self.proc.stdout.read1(_READ_SIZE):
+            block = carry + block
+            cut = block.rfind(b"\n") + 1
+            carry = block[cut:]
+            self.commits += _COMMIT_LINE.findall(block, 0, cut)
 
-
-def _finish_listing(repo: Path, proc: subprocess.Popen[bytes], out: IO[bytes]) -> list[bytes]:
-    code = proc.wait()
-    out.seek(0)
-    data = out.read()
-    out.close()
-    if code != 0:
-        raise StsleakError(f"git cat-file failed in {repo}: exit code {code} (corrupt repository?)")
-    return _COMMIT_LINE.findall(data)
+    def result(self) -> list[bytes]:
+        self.thread.join()
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+        code = self.proc.wait()
+        if code != 0:
+            raise StsleakError(f"git cat-file failed in {self.repo}: exit code {code} (corrupt repository?)")
+        return self.commits
 
 
 def _reachable_commits(repo: Path) -> list[bytes]:
@@ -138,7 +142,7 @@ class _LogReader:
 
 def _log_args(repo: Path, blobs: set[str]) -> list[str]:
     args = [git_path(), "-C", str(repo), "log", "--no-walk=unsorted", "--stdin", "--raw", "-z", "-c", "--root",
-            "--no-abbrev", "--no-renames", "--no-color", "--no-ext-diff", "--no-mailmap", _FORMAT]
+            "--no-abbrev", "--no-renames", "--no-color", "--no-ext-diff", _FORMAT]
     if len(blobs) <= _MAX_FIND_OBJECT:
         args += [f"--find-object={oid}" for oid in sorted(blobs)]
     return args
@@ -149,32 +153,48 @@ def _split(commits: list[bytes], parts: int) -> list[list[bytes]]:
     return [commits[i : i + size] for i in range(0, len(commits), size)]
 
 
+class _LogPart:
+    """One `git log --no-walk` over some commits, and the thread that parses its output."""
+
+    def __init__(self, repo: Path, commits: list[bytes], blobs: set[str]) -> None:
+        self.repo = repo
+        self.err = temp_file()
+        with stdin_file(b"\n".join(commits) + b"\n") as stdin:
+            self.proc = subprocess.Popen(_log_args(repo, blobs), stdin=stdin, stdout=subprocess.PIPE, stderr=self.err)
+        assert self.proc.stdout is not None
+        raise_pipe_size(self.proc.stdout.fileno())
+        self.reader = _LogReader(blobs)
+        self.thread = threading.Thread(target=self.reader.run, args=(self.proc,), daemon=True)
+        self.thread.start()
+
+    def finish(self) -> _LogReader:
+        self.thread.join()
+        code = self.close()
+        detail = last_error_line(self.err)
+        if self.reader.error is not None:
+            raise self.reader.error
+        if code != 0:
+            raise StsleakError(f"git log failed in {self.repo}: {detail or f'exit code {code}'} (corrupt repository?)")
+        return self.reader
+
+    def close(self) -> int:
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+        return self.proc.wait()
+
+
 def _walk(repo: Path, commits: list[bytes], blobs: set[str]) -> list[_LogReader]:
     """Show every listed commit once, in parallel parts; each part's reader keeps its findings."""
-    started = []
-    for part in _split(commits, max(1, min(_cores(), len(commits) // 500))):
-        err = temp_file()
-        with stdin_file(b"\n".join(part) + b"\n") as stdin:
-            proc = subprocess.Popen(_log_args(repo, blobs), stdin=stdin, stdout=subprocess.PIPE, stderr=err)
-        assert proc.stdout is not None
-        raise_pipe_size(proc.stdout.fileno())
-        reader = _LogReader(blobs)
-        thread = threading.Thread(target=reader.run, args=(proc,), daemon=True)
-        thread.start()
-        started.append((proc, err, reader, thread))
-    readers = []
-    for proc, err, reader, thread in started:
-        thread.join()
-        assert proc.stdout is not None
-        proc.stdout.close()
-        code = proc.wait()
-        detail = last_error_line(err)
-        if reader.error is not None:
-            raise reader.error
-        if code != 0:
-            raise StsleakError(f"git log failed in {repo}: {detail or f'exit code {code}'} (corrupt repository?)")
-        readers.append(reader)
-    return readers
+    parts: list[_LogPart] = []
+    try:
+        for chunk in _split(commits, max(1, min(cores(), len(commits) // 500))):
+            parts.append(_LogPart(repo, chunk, blobs))
+        return [part.finish() for part in parts]
+    finally:
+        for part in parts:
+            if part.proc.returncode is None:
+                part.proc.kill()
+                part.close()
 
 
 def _merge(found: dict[str, dict[str, Introduction]], readers: list[_LogReader]) -> None:
@@ -184,6 +204,10 @@ def _merge(found: dict[str, dict[str, Introduction]], readers: list[_LogReader])
             for path, intro in paths.items():
                 if path not in at or (intro.timestamp, intro.commit) < (at[path].timestamp, at[path].commit):
                     at[path] = intro
+
+
+def _sorted(found: dict[str, dict[str, Introduction]]) -> dict[str, list[Introduction]]:
+    return {blob: sorted(paths.values(), key=lambda i: (i.timestamp, i.path)) for blob, paths in found.items()}
 
 
 def introductions(repo: Path, blobs: set[str], since: str | None = None) -> dict[str, list[Introduction]]:
@@ -197,13 +221,51 @@ def introductions(repo: Path, blobs: set[str], since: str | None = None) -> dict
     else:
         # Reachable commits first, while git lists every object; then the commits no ref or
         # reflog reaches (amended or rebased away), which are few.
-        listing = _start_listing(repo)
+        lister = _CommitLister(repo)
         try:
             reachable = _reachable_commits(repo)
             _merge(found, _walk(repo, reachable, blobs) if reachable else [])
         finally:
-            every = _finish_listing(repo, *listing)
+            every = lister.result()
         seen = set(reachable)
         dangling = [oid for oid in every if oid not in seen]
         _merge(found, _walk(repo, dangling, blobs) if dangling else [])
-    return {blob: sorted(paths.values(), key=lambda i: (i.timestamp, i.path)) for blob, paths in found.items()}
+    return _sorted(found)
+
+
+def introductions_among(repo: Path, blobs: set[str], commits: list[bytes]) -> dict[str, list[Introduction]]:
+    """Like `introductions`, when the caller already has every commit of the object database
+    (scanner/sources/history.py lists them anyway): no second listing."""
+    if not blobs:
+        return {}
+    _reachable_commits(repo)  # only for its clear error when a ref names a commit that is gone
+    if not commits:
+        return {}
+    found: dict[str, dict[str, Introduction]] = {}
+    _merge(found, _walk(repo, commits, blobs))
+    return _sorted(found)
+
+
+class BackgroundIntroductions:
+    """`introductions` computed on a thread (git does the work on the other cores) while the
+    caller goes on, e.g. running detection; `result()` waits for it."""
+
+    def __init__(self, repo: Path, blobs: set[str], since: str | None, commits: list[bytes] | None) -> None:
+        self._found: dict[str, list[Introduction]] = {}
+        self._error: BaseException | None = None
+        args = (repo, blobs, commits) if since is None and commits is not None else (repo, blobs, since)
+        target = introductions_among if since is None and commits is not None else introductions
+        self._thread = threading.Thread(target=self._run, args=(target, args), daemon=True)
+        self._thread.start()
+
+    def _run(self, target: Callable[..., dict[str, list[Introduction]]], args: tuple[object, ...]) -> None:
+        try:
+            self._found = target(*args)
+        except BaseException as exc:  # re-raised by result()
+            self._error = exc
+
+    def result(self) -> dict[str, list[Introduction]]:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._found

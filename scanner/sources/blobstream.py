@@ -8,13 +8,13 @@ offset maps back to its blob by bisection. No Python code runs per object, so th
 pipe copy plus the scan. Blobs with a hit are returned as indices; the caller reads them again.
 
 Git writes a pipe in small pieces; a reader that wakes for each one costs git more than the
-reading itself. So after a short read the reader naps for a millisecond and lets the enlarged
-pipe fill up.
+reading itself. So after a short read the reader naps (about the time git needs to half-fill the
+enlarged pipe) and lets the pipe fill up.
 """
 
 from __future__ import annotations
 
-import os
+import io
 import subprocess
 import threading
 import time
@@ -28,8 +28,7 @@ from scanner.prefilter import BufferScanner, Prefilter
 from scanner.sources.gitcmd import git_path, last_error_line, raise_pipe_size, stdin_file, temp_file
 
 _BUFFER = 1 << 20
-_SHORT_READ = 1 << 18
-_NAP = 0.001
+_FILL_RATE = 250e6  # bytes/s one git process writes, roughly: a nap lets the pipe fill about halfway
 _SPLIT_MIN_BYTES = 8 << 20  # below this one git process is quicker than starting several
 
 
@@ -92,8 +91,10 @@ def _header_starts(blobs: BlobList, lo: int, hi: int) -> array:
 class _PartReader:
     """Reads one `cat-file --batch` stream and records which of its objects the prefilter hits."""
 
-    def __init__(self, fd: int, starts: array, scanner: BufferScanner, overlap: int) -> None:
+    def __init__(self, fd: int, starts: array, scanner: BufferScanner, overlap: int, pipe_size: int) -> None:
         self.fd, self.starts, self.scanner, self.overlap = fd, starts, scanner, overlap
+        self._short = pipe_size // 4  # a read shorter than this means git is behind: nap
+        self._nap = pipe_size / 2 / _FILL_RATE
         self.hits: list[int] = []
         self.read = 0
         self.error: BaseException | None = None
@@ -115,18 +116,18 @@ class _PartReader:
     def _run(self) -> None:
         buf = bytearray(_BUFFER + self.overlap)
         held = 0
-        with memoryview(buf) as view:
-            while n := os.readv(self.fd, [view[held:]]):
+        with memoryview(buf) as view, io.FileIO(self.fd, closefd=False) as pipe:
+            while n := pipe.readinto(view[held:]):  # one read(2) into the reused buffer
                 end = held + n
                 begin = max(self._resume - self._base, 0)
                 if begin < end:
                     self.scanner.scan(buf, begin, end, self._on_hit)
                 keep = min(max(end - self.overlap + 1, self._resume - self._base, 0), end)
-                buf[: end - keep] = view[keep:end]
+                buf[: end - keep] = bytes(view[keep:end])  # the few bytes a match may straddle
                 self._base += keep
                 held = end - keep
-                if n < _SHORT_READ:
-                    time.sleep(_NAP)
+                if n < self._short:
+                    time.sleep(self._nap)
         self.read = self._base + held
 
 
@@ -141,9 +142,9 @@ class _Part:
             self.proc = subprocess.Popen([git_path(), "-C", repo, "cat-file", "--batch", "--buffer"],
                                          stdin=stdin, stdout=subprocess.PIPE, stderr=self.err)
         assert self.proc.stdout is not None
-        raise_pipe_size(self.proc.stdout.fileno())
+        pipe_size = raise_pipe_size(self.proc.stdout.fileno())
         self.reader = _PartReader(self.proc.stdout.fileno(), self.starts, prefilter.buffer_scanner(),
-                                  prefilter.longest)
+                                  prefilter.longest, pipe_size)
         self.thread = threading.Thread(target=self.reader.run, daemon=True)
         self.thread.start()
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
+import os
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -13,10 +12,14 @@ from scanner.errors import StsleakError
 
 
 def git_path() -> str:
-    git = shutil.which("git")
-    if git is None:
-        raise StsleakError("git is not installed or not on PATH")
-    return git
+    """git on PATH (what shutil.which does, without importing shutil on the pre-commit path)."""
+    names = ("git.exe", "git") if os.name == "nt" else ("git",)
+    for directory in os.get_exec_path():
+        for name in names:
+            candidate = os.path.join(directory, name)
+            if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
+                return candidate
+    raise StsleakError("git is not installed or not on PATH")
 
 
 def run_git(repo: Path, *args: str, input_text: str | None = None, check: bool = True) -> str:
@@ -92,18 +95,30 @@ class BlobReader:
         self.close()
 
 
-def raise_pipe_size(fd: int, size: int = 1 << 20) -> None:
-    """Enlarge a pipe (Linux): git then blocks less often on a full pipe."""
+def cores() -> int:
+    """CPU cores this process may use, capped at 4: how many git processes to run side by side."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        usable = os.cpu_count() or 1
+    return max(1, min(usable, 4))
+
+
+def raise_pipe_size(fd: int, size: int = 1 << 20) -> int:
+    """Enlarge a pipe (Linux): git then blocks less often on a full pipe. Returns the size it
+    now has (64 KiB, the usual default, when that cannot be told)."""
     try:
         import fcntl
 
-        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), size)
+        return fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), size)
     except (OSError, ImportError, AttributeError):
-        pass
+        return 1 << 16
 
 
 def temp_file() -> IO[bytes]:
     """An unlinked temp file (for git's stdin, stderr or output); the caller closes it."""
+    import tempfile  # not at module level: the pre-commit path does without it
+
     return tempfile.TemporaryFile()
 
 

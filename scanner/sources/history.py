@@ -7,24 +7,27 @@
 2. scanner/sources/blobstream.py streams the blobs through the literal prefilter, in parallel
    parts, without a Python call per blob.
 3. Only blobs with a hit are read again and become chunks. Where a blob came from (path,
-   commit, author) is looked up later, and only for blobs that hold a finding
-   (scanner/provenance.py).
+   commit, author) is looked up only for blobs with a hit (scanner/provenance.py): HistoryScan
+   starts that walk in the background as soon as the stream is read, so git walks commits
+   while detection runs.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from scanner.errors import StsleakError
 from scanner.model import Chunk, ScanStats
 from scanner.prefilter import Prefilter
+from scanner.provenance import BackgroundIntroductions, Introduction
 from scanner.sources.blobstream import BlobList, hit_blobs
 from scanner.sources.gitcmd import (
+    cores,
     git_path,
     last_error_line,
     raise_pipe_size,
@@ -38,22 +41,22 @@ _READ_SIZE = 1 << 20
 _CHECK_FORMAT = "--batch-check=%(objecttype) %(objectsize) %(objectname)"
 _BLOB_LINE = re.compile(rb"blob (\d+) ([0-9a-f]+)\n")  # the literal start lets `re` skip ahead fast
 _MISSING_LINE = re.compile(rb"([0-9a-f]+) missing\n")
+_COMMIT_LINE = re.compile(rb"commit \d+ ([0-9a-f]+)\n")
 
 
-def _parts() -> int:
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, 4))
+@dataclass
+class _Listing:
+    blobs: BlobList = field(default_factory=BlobList)
+    commits: list[bytes] = field(default_factory=list)
 
 
 def _read_listing(proc: subprocess.Popen[bytes], err: IO[bytes], max_size: int, stats: ScanStats,
-                  repo: Path) -> BlobList:
-    """Parse `--batch-check` output as it comes: blobs within the size limit, in listing order."""
+                  repo: Path, commits: bool) -> _Listing:
+    """Parse `--batch-check` output as it comes: blobs within the size limit and commits, in order."""
     assert proc.stdout is not None
     raise_pipe_size(proc.stdout.fileno())
-    blobs = BlobList()
+    listing = _Listing()
+    blobs = listing.blobs
     carry = b""
     missing: list[bytes] = []
     while block := proc.stdout.read1(_READ_SIZE):
@@ -67,6 +70,8 @@ def _read_listing(proc: subprocess.Popen[bytes], err: IO[bytes], max_size: int, 
         for _ in range(len(found) - len(kept)):
             stats.skip("too-large")
         blobs.extend(kept)
+        if commits:
+            listing.commits += _COMMIT_LINE.findall(block, 0, cut)
         if b" missing\n" in block:
             missing += _MISSING_LINE.findall(block, 0, cut)
     proc.stdout.close()
@@ -76,15 +81,15 @@ def _read_listing(proc: subprocess.Popen[bytes], err: IO[bytes], max_size: int, 
         raise StsleakError(f"git cat-file failed in {repo}: {detail or f'exit code {code}'} (corrupt repository?)")
     if missing:
         raise StsleakError(f"object {missing[0].decode()} is missing: the repository is corrupt")
-    return blobs
+    return listing
 
 
-def _list_all(repo: Path, max_size: int, stats: ScanStats) -> BlobList:
+def _list_all(repo: Path, max_size: int, stats: ScanStats, commits: bool) -> _Listing:
     err = temp_file()
     proc = subprocess.Popen(
         [git_path(), "-C", str(repo), "cat-file", "--batch-all-objects", _CHECK_FORMAT, "--unordered"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
-    return _read_listing(proc, err, max_size, stats, repo)
+    return _read_listing(proc, err, max_size, stats, repo, commits)
 
 
 def _blobs_since(repo: Path, since: str) -> list[str]:
@@ -104,28 +109,52 @@ def _blobs_since(repo: Path, since: str) -> list[str]:
     return list(seen)
 
 
-def _list_since(repo: Path, since: str, max_size: int, stats: ScanStats) -> BlobList:
+def _list_since(repo: Path, since: str, max_size: int, stats: ScanStats) -> _Listing:
     oids = _blobs_since(repo, since)
     err = temp_file()
     with stdin_file("".join(f"{oid}\n" for oid in oids).encode()) as stdin:
         proc = subprocess.Popen([git_path(), "-C", str(repo), "cat-file", _CHECK_FORMAT, "--buffer"],
                                 stdin=stdin, stdout=subprocess.PIPE, stderr=err)
-    return _read_listing(proc, err, max_size, stats, repo)
+    return _read_listing(proc, err, max_size, stats, repo, False)
 
 
-def iter_history_chunks(
-    repo: Path,
-    since: str | None,
-    max_size: int,
-    prefilter: Prefilter,
-    stats: ScanStats,
-) -> Iterator[Chunk]:
-    """Blobs that pass the prefilter, as chunks with `blob` set and no path yet."""
-    blobs = _list_all(repo, max_size, stats) if since is None else _list_since(repo, since, max_size, stats)
-    if not len(blobs):
-        return
-    hits = hit_blobs(str(repo), blobs, prefilter, _parts())
-    for oid, data in read_blobs(repo, [blobs.oid(i) for i in hits]):
-        if data is None:
-            raise StsleakError(f"object {oid} is missing: the repository is corrupt")
-        yield Chunk(data=data, blob=oid)
+class HistoryScan:
+    """One history scan: the chunks to run detection on, then where their blobs came from.
+
+    Iterating yields the chunks. As soon as the stream is read, the provenance of every blob with
+    a hit starts in the background (git walks the commits on the other cores while detection
+    runs here); `introductions(blobs)` then waits for it. Use this object's `introductions`
+    instead of scanner.provenance.introductions to get that overlap (and no second listing).
+    """
+
+    def __init__(self, repo: Path, since: str | None, max_size: int, prefilter: Prefilter, stats: ScanStats) -> None:
+        self.repo, self.since, self.max_size, self.prefilter, self.stats = repo, since, max_size, prefilter, stats
+        self._provenance: BackgroundIntroductions | None = None
+
+    def __iter__(self) -> Iterator[Chunk]:
+        return self.chunks()
+
+    def chunks(self) -> Iterator[Chunk]:
+        if self.since is None:
+            listing = _list_all(self.repo, self.max_size, self.stats, commits=True)
+        else:
+            listing = _list_since(self.repo, self.since, self.max_size, self.stats)
+        blobs = listing.blobs
+        if not len(blobs):
+            return
+        oids = [blobs.oid(i) for i in hit_blobs(str(self.repo), blobs, self.prefilter, cores())]
+        if oids:
+            commits = listing.commits if self.since is None else None
+            self._provenance = BackgroundIntroductions(self.repo, set(oids), self.since, commits)
+        for oid, data in read_blobs(self.repo, oids):
+            if data is None:
+                raise StsleakError(f"object {oid} is missing: the repository is corrupt")
+            yield Chunk(data=data, blob=oid)
+
+    def introductions(self, blobs: set[str]) -> dict[str, list[Introduction]]:
+        """Where each of these blobs (all yielded by `chunks`) was introduced."""
+        if self._provenance is None or not blobs:
+            return {}
+        found = self._provenance.result()
+        return {blob: found[blob] for blob in blobs if blob in found}
+
