@@ -8,7 +8,6 @@ config file), format (text|json|sarif).
 from __future__ import annotations
 
 import argparse
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,8 @@ _KEYS = {"exclude", "max_file_size", "rules_dir", "format"}
 def _read(path: Path) -> dict[str, Any] | None:
     try:
         if path.name == "pyproject.toml":
+            import tomllib
+
             table = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("stsleak")
             return table if isinstance(table, dict) else None
         import yaml

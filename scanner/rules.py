@@ -70,7 +70,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     import yaml
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # libyaml's loader when present: the pre-commit path loads the rules on every commit.
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (OSError, yaml.YAMLError) as exc:
         raise StsleakError(f"cannot read rules file {path}: {exc.__class__.__name__}") from exc
     if not isinstance(data, dict):
