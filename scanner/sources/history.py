@@ -118,6 +118,26 @@ def _list_since(repo: Path, since: str, max_size: int, stats: ScanStats) -> _Lis
     return _read_listing(proc, err, max_size, stats, repo, False)
 
 
+class _ConnectivityCheck:
+    """git's own check that every object the refs and reflogs reach is present, in the background.
+
+    cat-file lists only the objects that exist, so a blob deleted from the object store would
+    otherwise go unnoticed and what it held unscanned.
+    """
+
+    def __init__(self, repo: Path) -> None:
+        self._err = temp_file()
+        self._proc = subprocess.Popen(
+            [git_path(), "-C", str(repo), "rev-list", "--objects", "--all", "--reflog", "--quiet"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._err)
+
+    def problem(self) -> str | None:
+        """None when every object is present; otherwise git's last error line."""
+        code = self._proc.wait()
+        detail = last_error_line(self._err)
+        return None if code == 0 else detail or f"git rev-list exit code {code}"
+
+
 class HistoryScan:
     """One history scan: the chunks to run detection on, then where their blobs came from.
 
@@ -130,11 +150,21 @@ class HistoryScan:
     def __init__(self, repo: Path, since: str | None, max_size: int, prefilter: Prefilter, stats: ScanStats) -> None:
         self.repo, self.since, self.max_size, self.prefilter, self.stats = repo, since, max_size, prefilter, stats
         self._provenance: BackgroundIntroductions | None = None
+        self._check: _ConnectivityCheck | None = None
 
     def __iter__(self) -> Iterator[Chunk]:
         return self.chunks()
 
     def chunks(self) -> Iterator[Chunk]:
+        try:
+            yield from self._chunks()
+        finally:
+            problem = self._check.problem() if self._check else None
+        if problem:
+            self.stats.errors.append(f"{self.repo}: the repository is corrupt ({problem}); objects it lacks "
+                                     "were not scanned (`git fsck` lists them)")
+
+    def _chunks(self) -> Iterator[Chunk]:
         if self.since is None:
             listing = _list_all(self.repo, self.max_size, self.stats, commits=True)
         else:
@@ -143,6 +173,8 @@ class HistoryScan:
         if not len(blobs):
             return
         oids = [blobs.oid(i) for i in hit_blobs(str(self.repo), blobs, self.prefilter, cores())]
+        if self.since is None:  # started once the stream is read: it then shares no core with it
+            self._check = _ConnectivityCheck(self.repo)
         if oids:
             commits = listing.commits if self.since is None else None
             self._provenance = BackgroundIntroductions(self.repo, set(oids), self.since, commits)
