@@ -7,8 +7,6 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from scanner import fakes
 from tests.core_helpers import assert_json_set, sha
 from tests.helpers import GitRepo, Run, stsleak
