@@ -42,6 +42,9 @@ def _add_scan_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     where.add_argument("--history", action="store_true",
                        help="scan every blob ever committed on any ref, plus unreachable objects")
     where.add_argument("--since", metavar="REV", help="scan history limited to commits after REV")
+    scan.add_argument("--tip", action="append", default=[], metavar="REV",
+                      help="with --since: only commits reachable from REV (repeatable; default: every ref), "
+                           "e.g. a pushed range --since BEFORE --tip AFTER")
     where.add_argument("--staged", action="store_true",
                        help="scan the staged changes (the index), as a pre-commit hook")
     scan.add_argument("--format", choices=("text", "json", "sarif"), default=None, help="report format (default text)")
@@ -139,11 +142,13 @@ def run_scan_command(args: argparse.Namespace) -> ExitCode:
     if mode in ("history", "staged") and len(paths) > 1:
         raise StsleakError(f"--{'staged' if args.staged else 'history'} takes one repository")
     apply_config(args, paths[0] if mode != "stdin" else Path("."))
+    if args.tip and not args.since:
+        raise StsleakError("--tip goes with --since")
     if args.fail_on == "live" and not getattr(args, "verify", False):
         raise StsleakError("--fail-on live needs --verify")
     rules = load_ruleset(tuple(Path(d) for d in args.rules_dir))
     request = ScanRequest(
-        mode=mode, paths=paths, since=args.since, max_size=args.max_file_size,
+        mode=mode, paths=paths, since=args.since, tips=tuple(args.tip), max_size=args.max_file_size,
         exclude=tuple(args.exclude), use_hyperscan=not args.no_hyperscan,
     )
     result = run_scan(request, rules)

@@ -26,6 +26,7 @@ class ScanRequest:
     mode: str  # files | history | staged | stdin
     paths: tuple[Path, ...] = (Path("."),)
     since: str | None = None
+    tips: tuple[str, ...] = ()  # with since: only commits reachable from these (default: every ref)
     max_size: int = 50 * 1024 * 1024
     exclude: tuple[str, ...] = ()
     use_hyperscan: bool = True
@@ -148,11 +149,11 @@ def _scan_history(request: ScanRequest, rules: RuleSet, stats: ScanStats, notes:
     if is_shallow(repo):
         notes.append(f"{repo} is a shallow clone: history beyond its depth was not scanned")
     prefilter = make_prefilter(rules.key_id_prefixes, request.use_hyperscan)
-    history = HistoryScan(repo, request.since, request.max_size, prefilter, stats)
+    history = HistoryScan(repo, request.since, request.max_size, prefilter, stats, request.tips)
     findings = place_in_history(list(_scan_chunks(history, rules, stats)), history.introductions)
     if request.since and findings:
         findings = drop_sets_present_at(repo, request.since, findings, rules)
-    if request.since is None and stats.blobs == 0:
+    if request.since is None and stats.blobs == 0 and not stats.errors:
         notes.append(f"{repo} holds no blobs (empty repository?): nothing to scan")
     return findings
 

@@ -1,12 +1,12 @@
 """Where a blob came from: the paths it was introduced at, by which commit, author and date.
 
-Looked up only for the blobs that hold a finding. Every commit in the object database (from
-`git cat-file --batch-all-objects`, so amended-away and otherwise unreachable commits count too;
-with `--since REV`, the commits after REV) is shown once with `git log --no-walk --raw -c`: its
-changes against its parents, a merge's only where it differs from every parent (a merge that
-takes a branch's file did not introduce it; the branch commit did). `--find-object` makes git
-itself drop every change that does not involve a wanted blob. The commit list is cut in parts,
-one git process per core.
+Looked up only for the blobs that hold a finding. Every commit in the object database (listed
+by `git cat-file --batch-all-objects` in scanner/sources/history.py, so amended-away and
+otherwise unreachable commits count too; with `--since REV`, the commits after REV) is shown
+once with `git log --no-walk --raw -c`: its changes against its parents, a merge's only where
+it differs from every parent (a merge that takes a branch's file did not introduce it; the
+branch commit did). `--find-object` makes git itself drop every change that does not involve a
+wanted blob. The commit list is cut in parts, one git process per core.
 
 A blob's introduction at a path is a commit whose tree has the blob there while a parent's does
 not; per path, the earliest such commit by committer time wins.
@@ -17,12 +17,12 @@ from __future__ import annotations
 import re
 import subprocess
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from scanner.errors import StsleakError
-from scanner.sources.gitcmd import cores, git_path, last_error_line, raise_pipe_size, run_git, stdin_file, temp_file
+from scanner.sources.gitcmd import cores, git_path, last_error_line, raise_pipe_size, stdin_file, temp_file
 
 _SEP = b"\x1f"
 _FORMAT = "--format=%x1f%H%x1f%ct%x1f%aI%x1f%an <%ae>"
@@ -38,51 +38,6 @@ class Introduction:
     author: str
     date: str  # ISO-8601, the author date
     timestamp: int  # committer time, for "earliest"
-
-
-class _CommitLister:
-    """Every commit id in the object database, collected on a thread from `cat-file --batch-check`
-    while the caller walks the reachable commits."""
-
-    def __init__(self, repo: Path) -> None:
-        self.repo = repo
-        self.commits: list[bytes] = []
-        self.proc = subprocess.Popen([git_path(), "-C", str(repo), "cat-file", "--batch-all-objects",
-                                      "--batch-check=%(objecttype) %(objectname)", "--unordered"],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        carry = b""
-        while block := self.proc.stdout.read1(_READ_SIZE):
-            block = carry + block
-            cut = block.rfind(b"\n") + 1
-            carry = block[cut:]
-            self.commits += _COMMIT_LINE.findall(block, 0, cut)
-
-    def result(self) -> list[bytes]:
-        self.thread.join()
-        assert self.proc.stdout is not None
-        self.proc.stdout.close()
-        code = self.proc.wait()
-        if code != 0:
-            raise StsleakError(f"git cat-file failed in {self.repo}: exit code {code} (corrupt repository?)")
-        return self.commits
-
-
-def _reachable_commits(repo: Path) -> list[bytes]:
-    """Commits on any ref or reflog, newest first; a clear error when one of them is gone."""
-    proc = subprocess.run([git_path(), "-C", str(repo), "rev-list", "--all", "--reflog"], capture_output=True)
-    if proc.returncode != 0:  # a ref or reflog names a commit that is gone
-        detail = (proc.stderr.decode(errors="replace").strip().splitlines() or ["exit code"])[-1]
-        raise StsleakError(f"git rev-list failed in {repo}: {detail} (corrupt repository?)")
-    return proc.stdout.split()
-
-
-def _commits_since(repo: Path, since: str) -> list[bytes]:
-    return [line.encode() for line in run_git(repo, "rev-list", "--all", f"^{since}").split()]
 
 
 @dataclass
@@ -210,36 +165,13 @@ def _sorted(found: dict[str, dict[str, Introduction]]) -> dict[str, list[Introdu
     return {blob: sorted(paths.values(), key=lambda i: (i.timestamp, i.path)) for blob, paths in found.items()}
 
 
-def introductions(repo: Path, blobs: set[str], since: str | None = None) -> dict[str, list[Introduction]]:
-    """For each blob id: one Introduction per path, at the earliest commit that put it there."""
-    if not blobs:
-        return {}
-    found: dict[str, dict[str, Introduction]] = {}
-    if since is not None:
-        commits = _commits_since(repo, since)
-        _merge(found, _walk(repo, commits, blobs) if commits else [])
-    else:
-        # Reachable commits first, while git lists every object; then the commits no ref or
-        # reflog reaches (amended or rebased away), which are few.
-        lister = _CommitLister(repo)
-        try:
-            reachable = _reachable_commits(repo)
-            _merge(found, _walk(repo, reachable, blobs) if reachable else [])
-        finally:
-            every = lister.result()
-        seen = set(reachable)
-        dangling = [oid for oid in every if oid not in seen]
-        _merge(found, _walk(repo, dangling, blobs) if dangling else [])
-    return _sorted(found)
+def introductions(repo: Path, blobs: set[str], commits: list[bytes]) -> dict[str, list[Introduction]]:
+    """For each blob id: one Introduction per path, at the earliest of `commits` that put it there.
 
-
-def introductions_among(repo: Path, blobs: set[str], commits: list[bytes]) -> dict[str, list[Introduction]]:
-    """Like `introductions`, when the caller already has every commit of the object database
-    (scanner/sources/history.py lists them anyway): no second listing."""
-    if not blobs:
-        return {}
-    _reachable_commits(repo)  # only for its clear error when a ref names a commit that is gone
-    if not commits:
+    `commits` is every commit of the object database (scanner/sources/history.py lists them
+    anyway), or with `--since`, the commits after REV.
+    """
+    if not blobs or not commits:
         return {}
     found: dict[str, dict[str, Introduction]] = {}
     _merge(found, _walk(repo, commits, blobs))
@@ -250,17 +182,15 @@ class BackgroundIntroductions:
     """`introductions` computed on a thread (git does the work on the other cores) while the
     caller goes on, e.g. running detection; `result()` waits for it."""
 
-    def __init__(self, repo: Path, blobs: set[str], since: str | None, commits: list[bytes] | None) -> None:
+    def __init__(self, repo: Path, blobs: set[str], commits: list[bytes]) -> None:
         self._found: dict[str, list[Introduction]] = {}
         self._error: BaseException | None = None
-        args = (repo, blobs, commits) if since is None and commits is not None else (repo, blobs, since)
-        target = introductions_among if since is None and commits is not None else introductions
-        self._thread = threading.Thread(target=self._run, args=(target, args), daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(repo, blobs, commits), daemon=True)
         self._thread.start()
 
-    def _run(self, target: Callable[..., dict[str, list[Introduction]]], args: tuple[object, ...]) -> None:
+    def _run(self, repo: Path, blobs: set[str], commits: list[bytes]) -> None:
         try:
-            self._found = target(*args)
+            self._found = introductions(repo, blobs, commits)
         except BaseException as exc:  # re-raised by result()
             self._error = exc
 

@@ -178,6 +178,22 @@ def test_since_unknown_revision(repo: GitRepo) -> None:
     run = stsleak("scan", "--since", "no-such-rev", str(repo.path))
     assert run.code == 2 and "Traceback" not in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
+    assert "unknown revision 'no-such-rev'" in run.stderr
+
+
+def test_since_with_tip_scans_only_that_range(repo: GitRepo, rng: random.Random) -> None:
+    mine, elsewhere = fakes.temporary(rng), fakes.temporary(rng)
+    base = repo.commit("base", {"README.md": "x\n"})
+    repo.git("checkout", "-q", "-b", "other")
+    repo.commit("other branch leak", {"other.ini": _ini(elsewhere)})
+    repo.git("checkout", "-q", "main")
+    tip = repo.commit("my leak", {"mine.ini": _ini(mine)})
+    every_ref = stsleak("scan", "--since", base, "--format", "json", str(repo.path))
+    assert {f["access_key_id"] for f in _findings(every_ref)} == {mine.access_key_id, elsewhere.access_key_id}
+    ranged = stsleak("scan", "--since", base, "--tip", tip, "--format", "json", str(repo.path))
+    assert (_one(ranged)["access_key_id"], _one(ranged)["commit"]) == (mine.access_key_id, tip)
+    lone = stsleak("scan", "--tip", tip, str(repo.path))
+    assert lone.code == 2 and "--tip goes with --since" in lone.stderr
 
 
 def test_empty_repo(repo: GitRepo) -> None:
@@ -237,7 +253,12 @@ def test_corrupt_repo_missing_blob_object(repo: GitRepo, creds: Creds) -> None:
 def test_corrupt_repo_missing_commit_object(repo: GitRepo, creds: Creds) -> None:
     commit = repo.commit("add", {"c.ini": _ini(creds)})
     _loose_blob_path(repo, commit).unlink()
-    _assert_one_line_error(stsleak("scan", "--history", str(repo.path)))
+    # The scan of everything else goes on: the blob is still there and its set is reported (with
+    # no commit to place it), and one warning line says the repository is corrupt.
+    run = stsleak("scan", "--history", "--format", "json", str(repo.path))
+    assert run.code == 1 and "Traceback" not in run.stderr
+    assert [f["access_key_id"] for f in run.json()["findings"]] == [creds.access_key_id]
+    assert len(run.stderr.strip().splitlines()) == 1 and "corrupt" in run.stderr
 
 
 def test_corrupt_repo_garbled_object(repo: GitRepo, creds: Creds) -> None:
@@ -246,7 +267,10 @@ def test_corrupt_repo_garbled_object(repo: GitRepo, creds: Creds) -> None:
     path = _loose_blob_path(repo, oid)
     path.chmod(0o644)
     path.write_bytes(b"this is not zlib data")
-    _assert_one_line_error(stsleak("scan", "--history", str(repo.path)))
+    run = stsleak("scan", "--history", "--format", "json", str(repo.path))  # the intact blob is still scanned
+    assert run.code == 1 and "Traceback" not in run.stderr
+    assert [f["access_key_id"] for f in run.json()["findings"]] == [creds.access_key_id]
+    assert "corrupt" in run.stderr
 
 
 def test_history_text_output_names_commit(repo: GitRepo, creds: Creds) -> None:

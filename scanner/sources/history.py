@@ -51,7 +51,7 @@ class _Listing:
 
 
 def _read_listing(proc: subprocess.Popen[bytes], err: IO[bytes], max_size: int, stats: ScanStats,
-                  repo: Path, commits: bool) -> _Listing:
+                  repo: Path) -> _Listing:
     """Parse `--batch-check` output as it comes: blobs within the size limit and commits, in order."""
     assert proc.stdout is not None
     raise_pipe_size(proc.stdout.fileno())
@@ -70,8 +70,7 @@ def _read_listing(proc: subprocess.Popen[bytes], err: IO[bytes], max_size: int, 
         for _ in range(len(found) - len(kept)):
             stats.skip("too-large")
         blobs.extend(kept)
-        if commits:
-            listing.commits += _COMMIT_LINE.findall(block, 0, cut)
+        listing.commits += _COMMIT_LINE.findall(block, 0, cut)
         if b" missing\n" in block:
             missing += _MISSING_LINE.findall(block, 0, cut)
     proc.stdout.close()
@@ -80,22 +79,38 @@ def _read_listing(proc: subprocess.Popen[bytes], err: IO[bytes], max_size: int, 
     if code != 0 or carry:
         raise StsleakError(f"git cat-file failed in {repo}: {detail or f'exit code {code}'} (corrupt repository?)")
     if missing:
-        raise StsleakError(f"object {missing[0].decode()} is missing: the repository is corrupt")
+        stats.errors.append(_corrupt(repo, f"{len(missing)} object(s) missing, e.g. {missing[0].decode()}"))
     return listing
 
 
-def _list_all(repo: Path, max_size: int, stats: ScanStats, commits: bool) -> _Listing:
+def _corrupt(repo: Path, problem: str) -> str:
+    return f"{repo}: the repository is corrupt ({problem}); objects it lacks were not scanned (`git fsck` lists them)"
+
+
+def _list_all(repo: Path, max_size: int, stats: ScanStats) -> _Listing:
     err = temp_file()
     proc = subprocess.Popen(
         [git_path(), "-C", str(repo), "cat-file", "--batch-all-objects", _CHECK_FORMAT, "--unordered"],
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
-    return _read_listing(proc, err, max_size, stats, repo, commits)
+    return _read_listing(proc, err, max_size, stats, repo)
 
 
-def _blobs_since(repo: Path, since: str) -> list[str]:
-    """Every blob a commit after REV (on any ref) put at some path: the result side of each change."""
-    run_git(repo, "rev-parse", "--verify", "--quiet", f"{since}^{{commit}}")
-    out = run_git(repo, "log", "--all", f"^{since}", "--raw", "-z", "-c", "--root", "--no-abbrev", "--no-renames",
+def since_revs(repo: Path, since: str, tips: tuple[str, ...] = ()) -> list[str]:
+    """rev-list arguments for "the commits after REV": reachable from the tips (default: every
+    ref), not from REV."""
+    for rev in (since, *tips):
+        if not run_git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False).strip():
+            raise StsleakError(f"unknown revision {rev!r} in {repo}: not a commit")
+    return [*(tips or ("--all",)), f"^{since}"]
+
+
+def _commits_since(repo: Path, revs: list[str]) -> list[bytes]:
+    return [line.encode() for line in run_git(repo, "rev-list", *revs, "--").split()]
+
+
+def _blobs_since(repo: Path, revs: list[str]) -> list[str]:
+    """Every blob a commit in `revs` put at some path: the result side of each change."""
+    out = run_git(repo, "log", *revs, "--raw", "-z", "-c", "--root", "--no-abbrev", "--no-renames",
                   "--no-color", "--no-ext-diff", "--format=", "--")
     seen: dict[str, None] = {}
     for token in out.split("\0"):
@@ -109,13 +124,13 @@ def _blobs_since(repo: Path, since: str) -> list[str]:
     return list(seen)
 
 
-def _list_since(repo: Path, since: str, max_size: int, stats: ScanStats) -> _Listing:
-    oids = _blobs_since(repo, since)
+def _list_since(repo: Path, revs: list[str], max_size: int, stats: ScanStats) -> _Listing:
+    oids = _blobs_since(repo, revs)
     err = temp_file()
     with stdin_file("".join(f"{oid}\n" for oid in oids).encode()) as stdin:
         proc = subprocess.Popen([git_path(), "-C", str(repo), "cat-file", _CHECK_FORMAT, "--buffer"],
                                 stdin=stdin, stdout=subprocess.PIPE, stderr=err)
-    return _read_listing(proc, err, max_size, stats, repo, False)
+    return _read_listing(proc, err, max_size, stats, repo)
 
 
 class _ConnectivityCheck:
@@ -130,6 +145,11 @@ class _ConnectivityCheck:
         self._proc = subprocess.Popen(
             [git_path(), "-C", str(repo), "rev-list", "--objects", "--all", "--reflog", "--quiet"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._err)
+
+    def cancel(self) -> None:
+        self._proc.kill()
+        self._proc.wait()
+        self._err.close()
 
     def problem(self) -> str | None:
         """None when every object is present; otherwise git's last error line."""
@@ -147,8 +167,10 @@ class HistoryScan:
     instead of scanner.provenance.introductions to get that overlap (and no second listing).
     """
 
-    def __init__(self, repo: Path, since: str | None, max_size: int, prefilter: Prefilter, stats: ScanStats) -> None:
+    def __init__(self, repo: Path, since: str | None, max_size: int, prefilter: Prefilter, stats: ScanStats,
+                 tips: tuple[str, ...] = ()) -> None:
         self.repo, self.since, self.max_size, self.prefilter, self.stats = repo, since, max_size, prefilter, stats
+        self.tips = tips
         self._provenance: BackgroundIntroductions | None = None
         self._check: _ConnectivityCheck | None = None
 
@@ -158,29 +180,32 @@ class HistoryScan:
     def chunks(self) -> Iterator[Chunk]:
         try:
             yield from self._chunks()
-        finally:
-            problem = self._check.problem() if self._check else None
+        except BaseException:  # an error, Ctrl-C or an abandoned iteration: stop git, don't wait
+            if self._check:
+                self._check.cancel()
+            raise
+        problem = self._check.problem() if self._check else None
         if problem:
-            self.stats.errors.append(f"{self.repo}: the repository is corrupt ({problem}); objects it lacks "
-                                     "were not scanned (`git fsck` lists them)")
+            self.stats.errors.append(_corrupt(self.repo, problem))
 
     def _chunks(self) -> Iterator[Chunk]:
         if self.since is None:
-            listing = _list_all(self.repo, self.max_size, self.stats, commits=True)
+            listing = _list_all(self.repo, self.max_size, self.stats)
+            commits = listing.commits
         else:
-            listing = _list_since(self.repo, self.since, self.max_size, self.stats)
+            revs = since_revs(self.repo, self.since, self.tips)
+            listing = _list_since(self.repo, revs, self.max_size, self.stats)
+            commits = _commits_since(self.repo, revs)
         blobs = listing.blobs
-        if not len(blobs):
-            return
-        oids = [blobs.oid(i) for i in hit_blobs(str(self.repo), blobs, self.prefilter, cores())]
+        oids = [blobs.oid(i) for i in hit_blobs(str(self.repo), blobs, self.prefilter, cores())] if len(blobs) else []
         if self.since is None:  # started once the stream is read: it then shares no core with it
             self._check = _ConnectivityCheck(self.repo)
         if oids:
-            commits = listing.commits if self.since is None else None
-            self._provenance = BackgroundIntroductions(self.repo, set(oids), self.since, commits)
+            self._provenance = BackgroundIntroductions(self.repo, set(oids), commits)
         for oid, data in read_blobs(self.repo, oids):
             if data is None:
-                raise StsleakError(f"object {oid} is missing: the repository is corrupt")
+                self.stats.errors.append(_corrupt(self.repo, f"object {oid} cannot be read"))
+                continue
             yield Chunk(data=data, blob=oid)
 
     def introductions(self, blobs: set[str]) -> dict[str, list[Introduction]]:

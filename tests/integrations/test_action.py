@@ -65,7 +65,8 @@ def _run_step(step: dict[str, Any], cwd: Path, env: dict[str, str], tmp_path: Pa
 
 def _scan_env(**overrides: str) -> dict[str, str]:
     env = {"REPO_PATH": ".", "HISTORY": "false", "SINCE": "", "FAIL_ON": "any", "VERIFY": "false",
-           "SARIF_FILE": "stsleak.sarif", "EXTRA_ARGS": "", "EVENT_NAME": "push", "PUSH_BEFORE": "", "PR_BASE": ""}
+           "SARIF_FILE": "stsleak.sarif", "EXTRA_ARGS": "", "EVENT_NAME": "push", "PUSH_BEFORE": "", "PR_BASE": "",
+           "PR_HEAD": "", "HEAD_SHA": ""}
     return {**env, **overrides}
 
 
@@ -94,6 +95,19 @@ def test_scan_step_on_push_scans_the_pushed_range(pushed, tmp_path: Path) -> Non
     failed, _ = _run_step(_step("Fail on findings"), repo.path, {"CODE": outputs["exit-code"], "FINDINGS": "1"},
                           tmp_path)
     assert failed.code == 1 and "1 AWS credential finding" in failed.stdout
+
+
+def test_scan_step_on_push_ignores_other_branches(pushed, rng: random.Random, tmp_path: Path) -> None:
+    repo, before, _old, new = pushed
+    head = repo.git("rev-parse", "HEAD").strip()
+    repo.git("checkout", "-q", "-b", "other")
+    repo.commit("elsewhere", {"other/creds.ini": ini(fakes.temporary(rng))})
+    repo.git("checkout", "-q", "main")
+    result, outputs = _run_step(_step("scan"), repo.path, _scan_env(PUSH_BEFORE=before, HEAD_SHA=head), tmp_path)
+    assert f"--since {before} --tip {head}" in result.stdout
+    sarif = json.loads((repo.path / "stsleak.sarif").read_text(encoding="utf-8"))
+    assert [r["properties"]["accessKeyId"] for r in sarif["runs"][0]["results"]] == [new.access_key_id]
+    assert outputs["findings"] == "1"
 
 
 @pytest.mark.parametrize("env", [
