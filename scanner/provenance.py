@@ -14,21 +14,19 @@ not; per path, the earliest such commit by committer time wins.
 
 from __future__ import annotations
 
-import re
-import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from scanner.errors import StsleakError
-from scanner.sources.gitcmd import cores, git_path, last_error_line, raise_pipe_size, stdin_file, temp_file
+from scanner.sources.gitcmd import ThreadedGit, cores, git_path, stdin_file
 
 _SEP = b"\x1f"
 _FORMAT = "--format=%x1f%H%x1f%ct%x1f%aI%x1f%an <%ae>"
 _MAX_FIND_OBJECT = 2000  # more wanted blobs than this: git shows every change, Python filters
 _READ_SIZE = 1 << 20
-_COMMIT_LINE = re.compile(rb"commit ([0-9a-f]+)\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +36,13 @@ class Introduction:
     author: str
     date: str  # ISO-8601, the author date
     timestamp: int  # committer time, for "earliest"
+
+
+def _keep_earliest(at: dict[str, Introduction], intro: Introduction) -> None:
+    """Per path, the earliest introduction by committer time (then commit id, for a stable tie)."""
+    current = at.get(intro.path)
+    if current is None or (intro.timestamp, intro.commit) < (current.timestamp, current.commit):
+        at[intro.path] = intro
 
 
 @dataclass
@@ -50,18 +55,17 @@ class _LogReader:
     _commit: list[str] = field(default_factory=list)
     _meta: bytes | None = None
 
-    def run(self, stream: subprocess.Popen[bytes]) -> None:
+    def run(self, stdout: IO[bytes]) -> None:
         try:
-            for token in self._tokens(stream):
+            for token in self._tokens(stdout):
                 self._take(token)
         except BaseException as exc:  # re-raised by the main thread
             self.error = exc
 
     @staticmethod
-    def _tokens(proc: subprocess.Popen[bytes]) -> Iterator[bytes]:
-        assert proc.stdout is not None
+    def _tokens(stdout: IO[bytes]) -> Iterator[bytes]:
         carry = b""
-        while block := proc.stdout.read1(_READ_SIZE):
+        while block := stdout.read1(_READ_SIZE):  # type: ignore[attr-defined]
             parts = (carry + block).split(b"\0")
             carry = parts.pop()
             yield from parts
@@ -89,10 +93,7 @@ class _LogReader:
             return
         commit, stamp, date, author = self._commit
         path = path_bytes.decode("utf-8", "replace")
-        intro = Introduction(path, commit, author, date, int(stamp))
-        at = self.found.setdefault(oid, {})
-        if path not in at or (intro.timestamp, intro.commit) < (at[path].timestamp, at[path].commit):
-            at[path] = intro
+        _keep_earliest(self.found.setdefault(oid, {}), Introduction(path, commit, author, date, int(stamp)))
 
 
 def _log_args(repo: Path, blobs: set[str]) -> list[str]:
@@ -113,29 +114,18 @@ class _LogPart:
 
     def __init__(self, repo: Path, commits: list[bytes], blobs: set[str]) -> None:
         self.repo = repo
-        self.err = temp_file()
         with stdin_file(b"\n".join(commits) + b"\n") as stdin:
-            self.proc = subprocess.Popen(_log_args(repo, blobs), stdin=stdin, stdout=subprocess.PIPE, stderr=self.err)
-        assert self.proc.stdout is not None
-        raise_pipe_size(self.proc.stdout.fileno())
+            self.git = ThreadedGit(_log_args(repo, blobs), stdin)
         self.reader = _LogReader(blobs)
-        self.thread = threading.Thread(target=self.reader.run, args=(self.proc,), daemon=True)
-        self.thread.start()
+        self.git.start(lambda: self.reader.run(self.git.stdout))
 
     def finish(self) -> _LogReader:
-        self.thread.join()
-        code = self.close()
-        detail = last_error_line(self.err)
+        code, detail = self.git.finish()
         if self.reader.error is not None:
             raise self.reader.error
         if code != 0:
             raise StsleakError(f"git log failed in {self.repo}: {detail or f'exit code {code}'} (corrupt repository?)")
         return self.reader
-
-    def close(self) -> int:
-        assert self.proc.stdout is not None
-        self.proc.stdout.close()
-        return self.proc.wait()
 
 
 def _walk(repo: Path, commits: list[bytes], blobs: set[str]) -> list[_LogReader]:
@@ -147,18 +137,15 @@ def _walk(repo: Path, commits: list[bytes], blobs: set[str]) -> list[_LogReader]
         return [part.finish() for part in parts]
     finally:
         for part in parts:
-            if part.proc.returncode is None:
-                part.proc.kill()
-                part.close()
+            part.git.stop()  # a no-op for the parts that finished
 
 
 def _merge(found: dict[str, dict[str, Introduction]], readers: list[_LogReader]) -> None:
     for reader in readers:
         for oid, paths in reader.found.items():
             at = found.setdefault(oid, {})
-            for path, intro in paths.items():
-                if path not in at or (intro.timestamp, intro.commit) < (at[path].timestamp, at[path].commit):
-                    at[path] = intro
+            for intro in paths.values():
+                _keep_earliest(at, intro)
 
 
 def _sorted(found: dict[str, dict[str, Introduction]]) -> dict[str, list[Introduction]]:

@@ -15,8 +15,6 @@ enlarged pipe) and lets the pipe fill up.
 from __future__ import annotations
 
 import io
-import subprocess
-import threading
 import time
 from array import array
 from bisect import bisect_right
@@ -25,7 +23,7 @@ from typing import IO
 
 from scanner.errors import StsleakError
 from scanner.prefilter import BufferScanner, Prefilter
-from scanner.sources.gitcmd import git_path, last_error_line, raise_pipe_size, stdin_file, temp_file
+from scanner.sources.gitcmd import ThreadedGit, git_path, stdin_file
 
 _BUFFER = 1 << 20
 _FILL_RATE = 250e6  # bytes/s one git process writes, roughly: a nap lets the pipe fill about halfway
@@ -137,34 +135,21 @@ class _Part:
     def __init__(self, repo: str, blobs: BlobList, lo: int, hi: int, prefilter: Prefilter) -> None:
         self.lo = lo
         self.starts = _header_starts(blobs, lo, hi)
-        self.err = temp_file()
         with blobs.stdin(lo, hi) as stdin:
-            self.proc = subprocess.Popen([git_path(), "-C", repo, "cat-file", "--batch", "--buffer"],
-                                         stdin=stdin, stdout=subprocess.PIPE, stderr=self.err)
-        assert self.proc.stdout is not None
-        pipe_size = raise_pipe_size(self.proc.stdout.fileno())
-        self.reader = _PartReader(self.proc.stdout.fileno(), self.starts, prefilter.buffer_scanner(),
-                                  prefilter.longest, pipe_size)
-        self.thread = threading.Thread(target=self.reader.run, daemon=True)
-        self.thread.start()
+            self.git = ThreadedGit([git_path(), "-C", repo, "cat-file", "--batch", "--buffer"], stdin)
+        self.reader = _PartReader(self.git.stdout.fileno(), self.starts, prefilter.buffer_scanner(),
+                                  prefilter.longest, self.git.pipe_size)
+        self.git.start(self.reader.run)
 
     def finish(self) -> tuple[list[int], str | None]:
         """Wait for the part; its hits (as indices into the whole list) and its failure, if any."""
-        self.thread.join()
-        code = self.close()
-        detail = last_error_line(self.err)
+        code, detail = self.git.finish()
         if self.reader.error is not None:
             raise self.reader.error
         expected = self.starts[-1]
         if code != 0 or self.reader.read != expected:
             return [], detail or f"exit code {code}, {self.reader.read} of {expected} bytes"
         return [self.lo + i for i in self.reader.hits], None
-
-    def close(self) -> int:
-        """Close our end of the pipe (git stops with SIGPIPE if still writing) and reap git."""
-        assert self.proc.stdout is not None
-        self.proc.stdout.close()
-        return self.proc.wait()
 
 
 def hit_blobs(repo: str, blobs: BlobList, prefilter: Prefilter, parts: int) -> list[int]:
@@ -176,9 +161,7 @@ def hit_blobs(repo: str, blobs: BlobList, prefilter: Prefilter, parts: int) -> l
         results = [part.finish() for part in started]
     finally:
         for part in started:
-            if part.proc.returncode is None:
-                part.proc.kill()
-                part.close()
+            part.git.stop()  # a no-op for the parts that finished
     problems = [problem for _, problem in results if problem]
     if problems:
         raise StsleakError(f"git cat-file failed in {repo}: {problems[0]} (corrupt repository?)")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -158,3 +159,44 @@ def read_blobs(repo: Path, oids: list[str]) -> Iterator[tuple[str, bytes | None]
     finally:
         proc.stdout.close()
         proc.wait()
+
+
+class ThreadedGit:
+    """A git process whose stdout a thread reads while the caller goes on; stderr to a temp file.
+
+    `finish()` waits for both and returns git's exit code and last error line. On any error path
+    call `stop()`: git is killed before the reading thread is joined and only then is the pipe
+    closed, so the thread never reads a file descriptor number that has been reused.
+    """
+
+    def __init__(self, args: list[str], stdin: IO[bytes]) -> None:
+        self._err = temp_file()
+        self.proc = subprocess.Popen(args, stdin=stdin, stdout=subprocess.PIPE, stderr=self._err)
+        assert self.proc.stdout is not None
+        self.stdout = self.proc.stdout
+        self.pipe_size = raise_pipe_size(self.stdout.fileno())
+        self._thread: threading.Thread | None = None
+        self._done = False
+
+    def start(self, read: Callable[[], None]) -> None:
+        self._thread = threading.Thread(target=read, daemon=True)
+        self._thread.start()
+
+    def finish(self) -> tuple[int, str]:
+        if self._thread:
+            self._thread.join()
+        self.stdout.close()
+        code = self.proc.wait()
+        self._done = True
+        return code, last_error_line(self._err)
+
+    def stop(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        self.proc.kill()
+        if self._thread:
+            self._thread.join()
+        self.stdout.close()
+        self.proc.wait()
+        self._err.close()
