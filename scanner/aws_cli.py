@@ -93,7 +93,11 @@ def after_scan(result: ScanResult, args: argparse.Namespace) -> None:
         f"{f.access_key_id}: verification failed: {f.verification.error}"
         for f in result.findings if f.verification and f.verification.status == "error")
     if args.revoke:
-        plans = _revoke(result.findings, None, args, options, sys.stderr)
+        try:
+            plans = _revoke(result.findings, None, args, options, sys.stderr)
+        except StsleakError as exc:  # e.g. no operator credentials: the scan's report still matters
+            result.stats.errors.append(f"revocation not done: {exc}")
+            return
         result.stats.errors.extend(f"{p.label}: revocation {p.status}: {p.message}" for p in plans
                                    if p.status in ("failed", "refused"))
 
@@ -169,15 +173,20 @@ def _load_report(path: str) -> tuple[dict[str, Any], list[Finding]]:
         rows = report["findings"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise StsleakError(f"cannot read report {path}: {exc}") from None
+    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+        raise StsleakError(f"{path} is not a stsleak JSON report (its findings are not a list of objects)")
     if rows and not any("verification" in row for row in rows):
         raise StsleakError(f"{path} has no verification results: make it with `stsleak scan --verify --format json`")
     known = {f.name for f in dataclasses.fields(Verification)}
-    findings = [Finding(
-        rule=row.get("rule", ""), access_key_id=row.get("access_key_id", ""), secret=None, session_token=None,
-        account_id=row.get("account_id"), path=row.get("path"), line=row.get("line", 0),
-        verification=Verification(**{k: v for k, v in row["verification"].items() if k in known})
-        if row.get("verification") else None,
-    ) for row in rows]
+    try:
+        findings = [Finding(
+            rule=row.get("rule", ""), access_key_id=row.get("access_key_id", ""), secret=None, session_token=None,
+            account_id=row.get("account_id"), path=row.get("path"), line=row.get("line", 0),
+            verification=Verification(**{k: v for k, v in row["verification"].items() if k in known})
+            if row.get("verification") else None,
+        ) for row in rows]
+    except (AttributeError, TypeError) as exc:
+        raise StsleakError(f"{path} is not a stsleak JSON report ({exc.__class__.__name__})") from None
     return report, findings
 
 

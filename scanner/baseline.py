@@ -35,12 +35,13 @@ def _load(path: Path) -> dict[str, Any]:
 def known_hashes(path: Path) -> tuple[set[str], set[str]]:
     """(stsleak fingerprints, detect-secrets SHA-1 hashes) recorded in a baseline file."""
     data = _load(path)
-    fingerprints = {e["fingerprint"] for e in data.get("findings", []) if isinstance(e, dict) and "fingerprint" in e}
-    sha1s: set[str] = set()
+    findings = data.get("findings", [])
     results = data.get("results", {})
-    if isinstance(results, dict):
-        for entries in results.values():
-            sha1s.update(e["hashed_secret"] for e in entries if isinstance(e, dict) and "hashed_secret" in e)
+    if not isinstance(findings, list) or not isinstance(results, dict):
+        raise StsleakError(f"baseline {path} is neither an stsleak nor a detect-secrets baseline")
+    fingerprints = {str(e["fingerprint"]) for e in findings if isinstance(e, dict) and "fingerprint" in e}
+    sha1s = {str(e["hashed_secret"]) for entries in results.values() if isinstance(entries, list)
+             for e in entries if isinstance(e, dict) and "hashed_secret" in e}
     return fingerprints, sha1s
 
 

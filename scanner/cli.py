@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from scanner import __version__
+from scanner.config import FORMATS, parse_size
 from scanner.errors import ExitCode, StsleakError
 
 EXIT_CODES_HELP = """exit codes:
@@ -19,12 +20,8 @@ EXIT_CODES_HELP = """exit codes:
 
 
 def _size(text: str) -> int:
-    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
-    text = text.strip().lower().rstrip("b")
     try:
-        if text and text[-1] in units:
-            return int(float(text[:-1]) * units[text[-1]])
-        return int(text)
+        return parse_size(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 50M)") from None
 
@@ -47,7 +44,7 @@ def _add_scan_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
                            "e.g. a pushed range --since BEFORE --tip AFTER")
     where.add_argument("--staged", action="store_true",
                        help="scan the staged changes (the index), as a pre-commit hook")
-    scan.add_argument("--format", choices=("text", "json", "sarif"), default=None, help="report format (default text)")
+    scan.add_argument("--format", choices=FORMATS, default=None, help="report format (default text)")
     scan.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
     scan.add_argument("--show-secrets", action="store_true", help="show secrets and tokens in full in the report")
     scan.add_argument("--no-color", action="store_true", help="no ANSI colours in text output")
@@ -152,6 +149,7 @@ def run_scan_command(args: argparse.Namespace) -> ExitCode:
         exclude=tuple(args.exclude), use_hyperscan=not args.no_hyperscan,
     )
     result = run_scan(request, rules)
+    every_finding = list(result.findings)  # --write-baseline records all, also those --baseline hides
     if args.baseline:
         from scanner.baseline import filter_new
 
@@ -162,7 +160,7 @@ def run_scan_command(args: argparse.Namespace) -> ExitCode:
     if args.write_baseline:
         from scanner.baseline import write_baseline
 
-        write_baseline(result.findings, Path(args.write_baseline))
+        write_baseline(every_finding, Path(args.write_baseline))
     _write(render(args.format, result, rules, args.show_secrets, _use_color(args), args.quiet), args.output)
     for message in result.stats.errors:
         print(f"stsleak: warning: {message}", file=sys.stderr)
@@ -197,4 +195,12 @@ def main(argv: list[str] | None = None) -> int:
         print("stsleak: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        return int(ExitCode.ERROR)
+    except Exception as exc:  # a bug of ours: still one line, never a secret, never a traceback
+        if os.environ.get("STSLEAK_DEBUG"):
+            raise
+        from scanner.reports.redact import scrub
+
+        print(f"stsleak: error: internal error ({exc.__class__.__name__}: {scrub(str(exc), [])}); "
+              "set STSLEAK_DEBUG=1 for the traceback", file=sys.stderr)
         return int(ExitCode.ERROR)

@@ -51,8 +51,33 @@ def find_config(start: Path) -> tuple[Path, dict[str, Any]] | None:
     return None
 
 
-def _as_list(value: Any) -> list[str]:
-    return [value] if isinstance(value, str) else [str(v) for v in value or []]
+FORMATS = ("text", "json", "sarif")
+
+
+def parse_size(text: str) -> int:
+    """'50M', '10k', '1G' or a number of bytes; ValueError otherwise."""
+    units = {"k": 1024, "m": 1024**2, "g": 1024**3}
+    text = text.strip().lower().removesuffix("b")
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
+
+
+def _as_list(path: Path, key: str, value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    raise StsleakError(f"{path}: {key} must be a string or a list of strings")
+
+
+def _max_size(path: Path, value: Any) -> int:
+    try:
+        return value if isinstance(value, int) and not isinstance(value, bool) else parse_size(str(value))
+    except ValueError:
+        raise StsleakError(f"{path}: max_file_size must be a size such as 50M, not {value!r}") from None
 
 
 def apply_config(args: argparse.Namespace, start: Path) -> None:
@@ -65,14 +90,13 @@ def apply_config(args: argparse.Namespace, start: Path) -> None:
         if unknown:
             raise StsleakError(f"{path}: unknown config key(s): {', '.join(sorted(unknown))}")
         base = path.parent
-        args.rules_dir = [str(base / d) for d in _as_list(config.get("rules_dir"))] + list(args.rules_dir)
-        args.exclude = _as_list(config.get("exclude")) + list(args.exclude)
+        args.rules_dir = [str(base / d) for d in _as_list(path, "rules_dir", config.get("rules_dir"))] + args.rules_dir
+        args.exclude = _as_list(path, "exclude", config.get("exclude")) + list(args.exclude)
+        if args.format is None and config.get("format", DEFAULT_FORMAT) not in FORMATS:
+            raise StsleakError(f"{path}: format must be text, json or sarif, not {config['format']!r}")
+        if args.max_file_size is None and "max_file_size" in config:
+            args.max_file_size = _max_size(path, config["max_file_size"])
     if args.format is None:
         args.format = config.get("format", DEFAULT_FORMAT)
-        if args.format not in ("text", "json", "sarif"):
-            raise StsleakError(f"config: format must be text, json or sarif, not {args.format!r}")
     if args.max_file_size is None:
-        from scanner.cli import _size
-
-        raw = config.get("max_file_size", DEFAULT_MAX_SIZE)
-        args.max_file_size = raw if isinstance(raw, int) else _size(str(raw))
+        args.max_file_size = DEFAULT_MAX_SIZE

@@ -11,7 +11,7 @@ import pytest
 
 from scanner import fakes
 from tests.core_helpers import assert_json_set, only, scan_bytes
-from tests.helpers import Run, stsleak
+from tests.helpers import GitRepo, Run, stsleak
 
 Creds = fakes.FakeCredentials
 
@@ -253,3 +253,18 @@ def test_unreadable_directory_is_reported_even_as_root(tmp_path: Path, monkeypat
     assert [Path(c.path or "").name for c in chunks] == ["b.txt"]
     (error,) = stats.errors
     assert "locked" in error and "cannot read directory (Permission denied)" in error
+
+
+def test_file_name_that_is_not_utf8_is_scanned(tmp_path: Path, creds: Creds) -> None:
+    content = _ini(creds)
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / os.fsdecode(b"caf\xe9.env")).write_text(content)
+    repo = GitRepo(tmp_path / "repo")
+    (repo.path / os.fsdecode(b"caf\xe9.env")).write_text(content)
+    repo.git("add", "-A")
+    for where in (plain, repo.path):
+        for fmt in ("text", "json"):
+            run = stsleak("scan", "--format", fmt, ".", cwd=where)
+            assert run.code == 1, run.stderr
+            assert creds.access_key_id in run.stdout and "Traceback" not in run.stderr

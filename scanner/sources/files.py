@@ -10,12 +10,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from scanner.model import Chunk, ScanStats
-from scanner.sources.gitcmd import git_path, is_work_tree, run_git
+from scanner.sources.gitcmd import git_path, is_work_tree, run_git_bytes
 
 
 def _display(path: Path) -> str:
+    """The path as reported: relative to the current directory when under it; a name that is not
+    valid UTF-8 shows U+FFFD where its bad bytes are."""
     rel = os.path.relpath(path)
-    return path.as_posix() if rel.startswith("..") else Path(rel).as_posix()
+    shown = path.as_posix() if rel.startswith("..") else Path(rel).as_posix()
+    return shown.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def excluded(display_path: str, patterns: tuple[str, ...]) -> bool:
@@ -35,10 +38,10 @@ def _under(path: Path, root: Path) -> str:
 
 
 def _git_files(root: Path) -> Iterator[Path]:
-    out = run_git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--deduplicate")
-    for name in dict.fromkeys(out.split("\0")):
-        if name:
-            yield root / name
+    out = run_git_bytes(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--deduplicate")
+    for name in dict.fromkeys(out.split(b"\0")):
+        if name:  # os.fsdecode: a name that is not valid UTF-8 still opens (surrogate escapes)
+            yield root / os.fsdecode(name)
 
 
 def _walk(root: Path, stats: ScanStats) -> Iterator[Path]:

@@ -23,19 +23,17 @@ def git_path() -> str:
     raise StsleakError("git is not installed or not on PATH")
 
 
-def run_git(repo: Path, *args: str, input_text: str | None = None, check: bool = True) -> str:
-    proc = subprocess.run(
-        [git_path(), "-C", str(repo), *args],
-        input=input_text,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-    )
+def run_git_bytes(repo: Path, *args: str, check: bool = True) -> bytes:
+    """git's stdout as bytes (paths need not be UTF-8); a one-line error when it fails."""
+    proc = subprocess.run([git_path(), "-C", str(repo), *args], capture_output=True)
     if check and proc.returncode != 0:
-        detail = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
-        raise StsleakError(f"git {args[0]} failed in {repo}: {detail}")
+        lines = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise StsleakError(f"git {args[0]} failed in {repo}: {lines[-1] if lines else f'exit code {proc.returncode}'}")
     return proc.stdout
+
+
+def run_git(repo: Path, *args: str, check: bool = True) -> str:
+    return run_git_bytes(repo, *args, check=check).decode("utf-8", errors="replace")
 
 
 def is_work_tree(path: Path) -> bool:

@@ -193,3 +193,16 @@ def test_config_exclude_applies_to_staged(repo: GitRepo, rng: random.Random) -> 
     repo.git("add", "-A")
     result = stsleak("scan", "--staged", "--format", "json", str(repo.path))
     assert _keys(result.stdout) == [real.access_key_id]
+
+
+def test_updating_a_baseline_in_place_keeps_what_it_held(repo: GitRepo, tmp_path: Path, rng: random.Random) -> None:
+    old, new = fakes.temporary(rng), fakes.temporary(rng)
+    repo.commit("old leak", {"legacy/creds.ini": ini(old)})
+    baseline = tmp_path / "baseline.json"
+    stsleak("scan", "--history", "--write-baseline", str(baseline), str(repo.path))
+    repo.commit("new leak", {"app/creds.ini": ini(new)})
+    update = stsleak("scan", "--history", "--baseline", str(baseline), "--write-baseline", str(baseline),
+                     "--format", "json", str(repo.path))
+    assert _keys(update.stdout) == [new.access_key_id]  # reports only what is new ...
+    recorded = {e["access_key_id"] for e in json.loads(baseline.read_text(encoding="utf-8"))["findings"]}
+    assert recorded == {old.access_key_id, new.access_key_id}  # ... and records everything
