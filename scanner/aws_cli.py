@@ -110,6 +110,7 @@ def _revoke(findings: list[Finding], roles: list[str] | None, args: argparse.Nam
             out: TextIO) -> list[Any]:
     from scanner.audit import AuditLog
     from scanner.aws_session import Operator
+    from scanner.reports.revocation_plan import render_outcomes, render_plans
     from scanner.revocation import role_target, run_revocation, targets_from_findings
 
     targets = targets_from_findings(findings) if roles is None else [role_target(r, args.session) for r in roles]
@@ -138,33 +139,6 @@ def _ask(plans: list[Any], out: TextIO) -> bool:
     out.write("Apply this plan? [y/N] ")
     out.flush()
     return sys.stdin.readline().strip().lower() in ("y", "yes")
-
-
-def render_plans(plans: list[Any], applying: bool) -> str:
-    head = "revocation plan" + ("" if applying else " (DRY RUN: nothing is changed; --yes applies it)")
-    lines = [head]
-    for plan in plans:
-        lines.append(f"- {plan.label}  [{plan.scope} scope]  {plan.status.upper()}")
-        if plan.message:
-            lines.append(f"    {plan.message}")
-        if plan.status != "planned":
-            continue
-        lines.append(f"    cutoff (UTC):      {plan.cutoff}")
-        what = f"iam:{plan.operation}" + (f" {plan.policy_name}" if plan.policy_name else "")
-        lines.append(f"    call:              {what}")
-        if "PolicyDocument" in plan.params:
-            lines.append(f"    policy:            {plan.params['PolicyDocument']}")
-        if plan.trusted_principals is not None:
-            lines.append(f"    trusted by:        {', '.join(plan.trusted_principals) or 'nobody'}")
-        if plan.instance_profiles is not None:
-            lines.append(f"    instance profiles: {', '.join(plan.instance_profiles) or 'none'}")
-        lines += [f"    note: {caveat}" for caveat in plan.caveats]
-        lines += [f"    finding: {f.access_key_id} at {f.path}:{f.line}" for f in plan.target.findings]
-    return "\n".join(lines) + "\n"
-
-
-def render_outcomes(plans: list[Any]) -> str:
-    return "".join(f"{p.status}: {p.label}" + (f" ({p.message})" if p.message else "") + "\n" for p in plans)
 
 
 def _load_report(path: str) -> tuple[dict[str, Any], list[Finding]]:

@@ -124,9 +124,9 @@ def _read_secret(aws: Emulator, finding: Any) -> str:
 
 def _story(aws: Emulator, workdir: Path) -> ExitCode:
     from scanner.audit import AuditLog
-    from scanner.aws_cli import render_outcomes, render_plans
     from scanner.aws_session import AwsOptions, Operator
     from scanner.findings import ScanRequest, run_scan
+    from scanner.reports.revocation_plan import render_outcomes, render_plans
     from scanner.reports.text import finding_block
     from scanner.revocation import run_revocation, targets_from_findings
     from scanner.rules import load_ruleset

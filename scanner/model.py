@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +90,6 @@ class Finding:
     expected_parts: tuple[PartKind, ...] = ()
     verification: Verification | None = None
     revocation: Revocation | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def secret_sha256(self) -> str | None:

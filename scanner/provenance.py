@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO
 
 from scanner.errors import StsleakError
-from scanner.sources.gitcmd import ThreadedGit, cores, git_path, stdin_file
+from scanner.sources.gitcmd import ThreadedGit, cores, git_path, raw_change_result, stdin_file
 
 _SEP = b"\x1f"
 _FORMAT = "--format=%x1f%H%x1f%ct%x1f%aI%x1f%an <%ae>"
@@ -84,12 +84,8 @@ class _LogReader:
             self._meta = token
 
     def _change(self, meta: bytes, path_bytes: bytes) -> None:
-        parents = len(meta) - len(meta.lstrip(b":"))
-        fields = meta[parents:].split()
-        if len(fields) <= 2 * parents + 1 or not self._commit:
-            return
-        oid = fields[2 * parents + 1].decode()  # the result side (all zeros for a deletion)
-        if oid not in self.blobs:
+        oid = raw_change_result(meta)
+        if oid not in self.blobs or not self._commit:
             return
         commit, stamp, date, author = self._commit
         path = path_bytes.decode("utf-8", "replace")

@@ -19,7 +19,6 @@ ROLE_POLICY_NAME = "AWSRevokeOlderSessions"
 SESSION_POLICY_NAME = "StsleakRevokedSessions"
 USER_POLICY_NAME = "AWSRevokeOlderSessions"
 ROLE_INLINE_LIMIT = 10_240  # all inline policies of a role together, non-whitespace characters
-USER_INLINE_LIMIT = 2_048
 VERSION = "2012-10-17"
 
 Policy = dict[str, Any]

@@ -5,8 +5,6 @@ from __future__ import annotations
 from scanner.findings import ScanResult
 from scanner.rules import RuleSet
 
-FORMATS = ("text", "json", "sarif")
-
 
 def render(
     fmt: str, result: ScanResult, rules: RuleSet, show_secrets: bool = False, color: bool = False, quiet: bool = False

@@ -46,7 +46,8 @@ def is_work_tree(path: Path) -> bool:
 
 
 def require_repo(repo: Path) -> Path:
-    """The repository's top-level dir (or git dir for a bare repo); a clear error otherwise."""
+    """`repo` itself when git can work in it (a work tree, a subdirectory or a bare repository);
+    a clear one-line error otherwise."""
     if not repo.exists():
         raise StsleakError(f"no such directory: {repo}")
     proc = subprocess.run(
@@ -198,3 +199,15 @@ class ThreadedGit:
         self.stdout.close()
         self.proc.wait()
         self._err.close()
+
+
+def raw_change_result(meta: bytes) -> str | None:
+    """The result-side object id of one `git log --raw -c` change record (`::100644 100644 100644
+    a b c MM`: one mode and id per parent, then the result's), or None for a deletion or a
+    malformed record."""
+    parents = len(meta) - len(meta.lstrip(b":"))
+    fields = meta[parents:].split()
+    if len(fields) <= 2 * parents + 1:
+        return None
+    oid = fields[2 * parents + 1].decode()
+    return oid if oid.strip("0") else None

@@ -31,8 +31,10 @@ from scanner.sources.gitcmd import (
     git_path,
     last_error_line,
     raise_pipe_size,
+    raw_change_result,
     read_blobs,
     run_git,
+    run_git_bytes,
     stdin_file,
     temp_file,
 )
@@ -110,18 +112,11 @@ def _commits_since(repo: Path, revs: list[str]) -> list[bytes]:
 
 def _blobs_since(repo: Path, revs: list[str]) -> list[str]:
     """Every blob a commit in `revs` put at some path: the result side of each change."""
-    out = run_git(repo, "log", *revs, "--raw", "-z", "-c", "--root", "--no-abbrev", "--no-renames",
-                  "--no-color", "--no-ext-diff", "--format=", "--")
-    seen: dict[str, None] = {}
-    for token in out.split("\0"):
-        token = token.lstrip("\n")
-        if token.startswith(":"):
-            fields = token.lstrip(":").split()
-            parents = len(token) - len(token.lstrip(":"))
-            oid = fields[2 * parents + 1] if len(fields) > 2 * parents + 1 else ""
-            if oid.strip("0"):
-                seen.setdefault(oid)
-    return list(seen)
+    out = run_git_bytes(repo, "log", *revs, "--raw", "-z", "-c", "--root", "--no-abbrev", "--no-renames",
+                        "--no-color", "--no-ext-diff", "--format=", "--")
+    changes = (token.lstrip(b"\n") for token in out.split(b"\0"))
+    results = (raw_change_result(token) for token in changes if token.startswith(b":"))
+    return list(dict.fromkeys(oid for oid in results if oid))
 
 
 def _list_since(repo: Path, revs: list[str], max_size: int, stats: ScanStats) -> _Listing:
