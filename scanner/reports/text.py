@@ -32,6 +32,8 @@ def _verification(f: Finding, color: bool) -> str | None:
         line += f"\n  role: {v.role_arn}"
     if v.error:
         line += f"  ({v.error})"
+    if v.note:
+        line += f"\n  note: {v.note}"
     return line
 
 
