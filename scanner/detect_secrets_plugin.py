@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Generator, Iterable
-from functools import lru_cache
+from functools import cached_property
 from pathlib import Path
 from re import Pattern
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -39,25 +39,14 @@ if TYPE_CHECKING:
 SECRET_TYPE = "AWS Temporary Credential Set"
 
 
-@lru_cache(maxsize=1)
-def _rules() -> RuleSet:
-    from scanner.rules import load_ruleset
-
-    return load_ruleset()
-
-
-def complete_sets(text: str) -> list[tuple[str, str, str]]:
+def complete_sets(text: str, rules: RuleSet) -> list[tuple[str, str, str]]:
     """(key id, secret, session token) of every complete credential set in `text`."""
     from scanner.findings import credential_sets
 
-    found = credential_sets(text.encode("utf-8", "surrogatepass"), _rules())
+    found = credential_sets(text.encode("utf-8", "surrogatepass"), rules)
     if found is None:
         return []
     return [s.values for s in found[1] if s.secret is not None and s.token is not None]  # type: ignore[misc]
-
-
-def _may_hold_key_id(line: str) -> bool:
-    return any(prefix in line for prefix in _rules().key_id_prefixes)
 
 
 class AWSTemporaryCredentialSetDetector(RegexBasedDetector):
@@ -71,12 +60,21 @@ class AWSTemporaryCredentialSetDetector(RegexBasedDetector):
     secret_type = SECRET_TYPE
     denylist: ClassVar[Iterable[Pattern[str]]] = ()
 
+    @cached_property
+    def rules(self) -> RuleSet:
+        from scanner.rules import load_ruleset
+
+        return load_ruleset()
+
+    def _may_hold_key_id(self, line: str) -> bool:
+        return any(prefix in line for prefix in self.rules.key_id_prefixes)
+
     def analyze_string(self, string: str) -> Generator[str, None, None]:
         """Key ids of the complete sets wholly inside `string` (e.g. `detect-secrets scan --string`)."""
-        if not _may_hold_key_id(string):
+        if not self._may_hold_key_id(string):
             return
         seen: set[str] = set()
-        for key_id, _secret, _token in complete_sets(string):
+        for key_id, _secret, _token in complete_sets(string, self.rules):
             if key_id not in seen:
                 seen.add(key_id)
                 yield key_id
@@ -89,14 +87,14 @@ class AWSTemporaryCredentialSetDetector(RegexBasedDetector):
         context: CodeSnippet | None = None,
         **kwargs: Any,
     ) -> set[PotentialSecret]:
-        if not _may_hold_key_id(line):
+        if not self._may_hold_key_id(line):
             return set()
         if context is None or not context.lines:
             return super().analyze_line(filename=filename, line=line, line_number=line_number, **kwargs)
         from detect_secrets.core.potential_secret import PotentialSecret
 
         window = "\n".join(str(x).rstrip("\n") for x in context.lines)
-        keys = {key_id for key_id, _secret, _token in complete_sets(window) if key_id in line}
+        keys = {key_id for key_id, _secret, _token in complete_sets(window, self.rules) if key_id in line}
         return {
             PotentialSecret(type=self.secret_type, filename=filename, secret=key_id, line_number=line_number)
             for key_id in sorted(keys)
