@@ -62,6 +62,14 @@ def is_shallow(repo: Path) -> bool:
     return run_git(repo, "rev-parse", "--is-shallow-repository", check=False).strip() == "true"
 
 
+def _read_object(stdout: IO[bytes]) -> bytes | None:
+    """One `cat-file --batch` answer: the header line, then the content (None: missing)."""
+    header = stdout.readline().split()
+    if len(header) != 3:
+        return None
+    return stdout.read(int(header[2]) + 1)[:-1]
+
+
 class BlobReader:
     """`git cat-file --batch` kept open: read many blobs by id through one process."""
 
@@ -77,11 +85,7 @@ class BlobReader:
         assert self._proc.stdin and self._proc.stdout
         self._proc.stdin.write(oid.encode() + b"\n")
         self._proc.stdin.flush()
-        header = self._proc.stdout.readline().split()
-        if len(header) != 3:
-            return None
-        data = self._proc.stdout.read(int(header[2]) + 1)
-        return data[:-1]
+        return _read_object(self._proc.stdout)
 
     def close(self) -> None:
         if self._proc.stdin:
@@ -149,12 +153,7 @@ def read_blobs(repo: Path, oids: list[str]) -> Iterator[tuple[str, bytes | None]
     assert proc.stdout is not None
     try:
         for oid in oids:
-            header = proc.stdout.readline().split()
-            if len(header) != 3:
-                yield oid, None
-                continue
-            data = proc.stdout.read(int(header[2]) + 1)
-            yield oid, data[:-1]
+            yield oid, _read_object(proc.stdout)
     finally:
         proc.stdout.close()
         proc.wait()

@@ -20,11 +20,10 @@ _NULL = "0" * 40
 def _staged_entries(repo: Path) -> list[tuple[str, str, str]]:
     """(new blob, old blob or null, path) for each staged change."""
     has_head = run_git(repo, "rev-parse", "--verify", "--quiet", "HEAD", check=False).strip() != ""
-    base = ["HEAD"]
+    # On an unborn branch the index is compared with the empty tree.
+    base = "HEAD" if has_head else run_git(repo, "hash-object", "-t", "tree", "/dev/null").strip()
     args = ["diff", "--cached", "--raw", "-z", "--no-abbrev", "-M", "--diff-filter=ACMRT", "--no-ext-diff"]
-    if not has_head:  # unborn branch: compare the index with the empty tree
-        base = [run_git(repo, "hash-object", "-t", "tree", "/dev/null").strip()]
-    fields = run_git(repo, *args, *base, "--").split("\0")
+    fields = run_git(repo, *args, base, "--").split("\0")
     entries = []
     i = 0
     while i < len(fields) - 1:
