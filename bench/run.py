@@ -11,7 +11,7 @@ stsleak Python process and, after the slash, of the largest process in its tree,
 - optionally the same on a real repo (--repo PATH; no plant list, so no check);
 - `stsleak scan --staged` with 10 changed files of typical size (one holds a credential);
 - `stsleak scan .` on a 5,000-file work tree (files/s and MB/s);
-- verification of 1,000 credential sets against a moto server (scanner/sts_identity.py).
+- verification of 1,000 credential sets against a moto server (scanner/verification/sts.py).
 
 A row reports FAIL when a planted credential was not found where it was planted; speed that
 loses findings does not count. --quick (small repo, one run) is for the smoke test.
@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 import synth  # noqa: E402
 
-from scanner import fakes  # noqa: E402
+from scanner.testing import fakes  # noqa: E402
 
 _GIT_ENV = {"GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.com", "GIT_COMMITTER_NAME": "Bench",
             "GIT_COMMITTER_EMAIL": "bench@example.com", "GIT_CONFIG_NOSYSTEM": "1"}

@@ -1,7 +1,7 @@
 """Synthetic benchmark inputs: a large git history built with `git fast-import`, with planted
 credentials in every place history scanning must reach.
 
-Every credential is generated at run time by scanner/fakes.py (seeded, so runs are comparable)
+Every credential is generated at run time by scanner/testing/fakes.py (seeded, so runs are comparable)
 and lives only under bench/.work/, which git ignores. The noise text is lowercase code-like lines
 that can never contain a key-id prefix, so every finding the scanner reports is a planted one.
 
@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from scanner import fakes
+from scanner.testing import fakes
 
 GENERATOR_VERSION = 4
 _EPOCH = 1_600_000_000

@@ -1,7 +1,7 @@
 """Verify N fake credential sets against a moto server; prints one JSON line with the timing.
 
 Run by bench/run.py as its own process: `python bench/verify_bench.py URL N`. The credential
-sets are generated here at run time (scanner/fakes.py); moto runs with auth off, so each call
+sets are generated here at run time (scanner/testing/fakes.py); moto runs with auth off, so each call
 is a real signed GetCallerIdentity round trip that gets an answer.
 """
 
@@ -15,9 +15,9 @@ import time
 
 def main(url: str, count: int) -> int:
     started = time.perf_counter()
-    from scanner import fakes
     from scanner.aws_session import AwsOptions, LeakedStsClient
-    from scanner.sts_identity import verify_sets
+    from scanner.testing import fakes
+    from scanner.verification.sts import verify_sets
 
     rng = random.Random(7)
     sets = [fakes.temporary(rng) for _ in range(count)]

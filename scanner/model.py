@@ -20,6 +20,13 @@ class Chunk:
     previous: bytes | None = None  # staged changes: the content this replaces (its findings are not new)
 
 
+class ScanMode(StrEnum):
+    FILES = "files"
+    HISTORY = "history"
+    STAGED = "staged"
+    STDIN = "stdin"
+
+
 class PartKind(StrEnum):
     KEY_ID = "key_id"
     SECRET = "secret"
@@ -125,3 +132,10 @@ class ScanStats:
 
     def skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+
+@dataclass
+class ScanResult:
+    findings: list[Finding]
+    stats: ScanStats
+    notes: list[str] = field(default_factory=list)

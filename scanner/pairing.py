@@ -20,9 +20,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scanner import filters
+from scanner.detection import filters
+from scanner.detection.candidates import detect
+from scanner.detection.decoding import to_text, unescape
+from scanner.detection.rules import RuleSet
 from scanner.model import Candidate, PartKind
-from scanner.rules import RuleSet
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,3 +108,14 @@ def _dedupe(sets: list[CredentialSet]) -> list[CredentialSet]:
         seen.add(s.values)
         result.append(s)
     return result
+
+
+def credential_sets(data: bytes, rules: RuleSet) -> tuple[str, list[CredentialSet]] | None:
+    """Decoded text and the credential sets in it; None when the data is binary."""
+    raw = to_text(data)
+    if raw is None:
+        return None
+    if not any(prefix in raw for prefix in rules.key_id_prefixes):
+        return raw, []  # no key id, so nothing to pair: skip unescaping and detection
+    text = unescape(raw)
+    return text, pair(detect(text, rules), rules)

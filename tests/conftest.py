@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner import fakes
+from scanner.testing import fakes
 from tests.helpers import GitRepo
 
 

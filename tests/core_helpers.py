@@ -6,10 +6,10 @@ import hashlib
 from functools import lru_cache
 from typing import Any
 
-from scanner import fakes
-from scanner.findings import findings_in_chunk
+from scanner.detection.rules import RuleSet, load_ruleset
 from scanner.model import Chunk, Finding, ScanStats
-from scanner.rules import RuleSet, load_ruleset
+from scanner.pipeline import findings_in_chunk
+from scanner.testing import fakes
 
 # The JSON contract (issue 2 + README "JSON output"): every finding carries exactly these keys,
 # plus secret/session_token with --show-secrets and verification/revocation when asked for.

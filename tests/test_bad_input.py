@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner import fakes
+from scanner.testing import fakes
 from tests.core_helpers import assert_json_set, only, scan_bytes
 from tests.helpers import GitRepo, Run, stsleak
 
@@ -249,7 +249,7 @@ def test_unreadable_directory_is_reported_even_as_root(tmp_path: Path, monkeypat
 
     monkeypatch.setattr(os, "scandir", scandir)
     stats = ScanStats()
-    chunks = list(files.iter_file_chunks([tmp_path], 1 << 20, (), stats))
+    chunks = list(files.iter_file_chunks([tmp_path], 1 << 20, stats))
     assert [Path(c.path or "").name for c in chunks] == ["b.txt"]
     (error,) = stats.errors
     assert "locked" in error and "cannot read directory (Permission denied)" in error

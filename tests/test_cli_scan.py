@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from scanner import fakes
+from scanner.testing import fakes
 from tests.helpers import GitRepo, stsleak
 
 Creds = fakes.FakeCredentials

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from scanner import fakes
-from scanner.filters import key_id_looks_like_words
+from scanner.detection.filters import key_id_looks_like_words
+from scanner.testing import fakes
 from tests.core_helpers import (
     FINDING_KEYS,
     STATS_KEYS,

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from scanner import fakes
+from scanner.testing import fakes
 from tests.core_helpers import assert_json_set, sha
 from tests.helpers import GitRepo, Run, stsleak
 

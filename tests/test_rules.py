@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from scanner import fakes
-from scanner.account import account_id_from_key_id
-from scanner.rules import default_rules_dir
+from scanner.detection.account import account_id_from_key_id
+from scanner.detection.rules import default_rules_dir
+from scanner.testing import fakes
 from tests.core_helpers import ruleset, scan_text, sha
 
 
@@ -112,9 +112,9 @@ def test_account_id_reported_in_findings(rng: random.Random) -> None:
 
 
 def test_label_added_in_yaml_is_used_without_code_change(tmp_path: Path, rng: random.Random) -> None:
-    from scanner.findings import findings_in_chunk
+    from scanner.detection.rules import load_ruleset
     from scanner.model import Chunk, ScanStats
-    from scanner.rules import load_ruleset
+    from scanner.pipeline import findings_in_chunk
 
     (tmp_path / "extra.yaml").write_text("secret:\n  labels: [vault_blob]\nrules: []\n")
     key, secret = fakes.key_id("AKIA", rng), "".join("Q" if c.isdigit() else c for c in fakes.secret(rng))

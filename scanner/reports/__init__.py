@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from scanner.findings import ScanResult
-from scanner.rules import RuleSet
+from scanner.detection.rules import RuleSet
+from scanner.model import ScanResult
 
 
 def render(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 from typing import Any
 
-from scanner.findings import ScanResult
-from scanner.model import Finding
+from scanner.errors import StsleakError
+from scanner.model import Finding, ScanResult, Verification
 
 VERSION = 1
 
@@ -56,3 +57,26 @@ def report_dict(result: ScanResult, show_secrets: bool = False) -> dict[str, Any
 
 def render_json(result: ScanResult, show_secrets: bool = False) -> str:
     return json.dumps(report_dict(result, show_secrets), indent=2) + "\n"
+
+
+def load_report(path: str) -> tuple[dict[str, Any], list[Finding]]:
+    try:
+        report = json.loads(Path(path).read_text(encoding="utf-8"))
+        rows = report["findings"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise StsleakError(f"cannot read report {path}: {exc}") from None
+    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+        raise StsleakError(f"{path} is not a stsleak JSON report (its findings are not a list of objects)")
+    if rows and not any("verification" in row for row in rows):
+        raise StsleakError(f"{path} has no verification results: make it with `stsleak scan --verify --format json`")
+    known = {f.name for f in dataclasses.fields(Verification)}
+    try:
+        findings = [Finding(
+            rule=row.get("rule", ""), access_key_id=row.get("access_key_id", ""), secret=None, session_token=None,
+            account_id=row.get("account_id"), path=row.get("path"), line=row.get("line", 0),
+            verification=Verification(**{k: v for k, v in row["verification"].items() if k in known})
+            if row.get("verification") else None,
+        ) for row in rows]
+    except (AttributeError, TypeError) as exc:
+        raise StsleakError(f"{path} is not a stsleak JSON report ({exc.__class__.__name__})") from None
+    return report, findings

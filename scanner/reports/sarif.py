@@ -7,10 +7,9 @@ import urllib.parse
 from typing import Any
 
 from scanner import __version__
-from scanner.findings import ScanResult
-from scanner.model import Finding
-from scanner.reports.redact import redact
-from scanner.rules import RuleSet
+from scanner.detection.rules import RuleSet
+from scanner.model import Finding, ScanResult
+from scanner.redact import redact
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {"error": "error", "warning": "warning", "note": "note"}

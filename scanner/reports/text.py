@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from scanner.findings import ScanResult
-from scanner.model import Finding
-from scanner.reports.redact import redact
+from scanner.model import Finding, ScanResult
+from scanner.redact import redact
 
 _RED, _YELLOW, _GREEN, _DIM, _BOLD, _RESET = "\033[31m", "\033[33m", "\033[32m", "\033[2m", "\033[1m", "\033[0m"
 

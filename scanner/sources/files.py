@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import stat
 import subprocess
@@ -10,7 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from scanner.model import Chunk, ScanStats
-from scanner.sources.gitcmd import git_path, is_work_tree, run_git_bytes
+from scanner.sources import PathFilter
+from scanner.sources.git.run import git_path, is_work_tree, run_git_bytes
 
 
 def _display(path: Path) -> str:
@@ -19,14 +19,6 @@ def _display(path: Path) -> str:
     rel = os.path.relpath(path)
     shown = path.as_posix() if rel.startswith("..") else Path(rel).as_posix()
     return shown.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-
-
-def excluded(display_path: str, patterns: tuple[str, ...]) -> bool:
-    parts = display_path.split("/")
-    return any(
-        fnmatch.fnmatch(display_path, pat) or any(fnmatch.fnmatch(part, pat) for part in parts)
-        for pat in patterns
-    )
 
 
 def _under(path: Path, root: Path) -> str:
@@ -110,7 +102,9 @@ def _read(path: Path, max_size: int, stats: ScanStats) -> bytes | None:
         return None
 
 
-def iter_file_chunks(paths: list[Path], max_size: int, exclude: tuple[str, ...], stats: ScanStats) -> Iterator[Chunk]:
+def iter_file_chunks(paths: list[Path], max_size: int, stats: ScanStats,
+                     is_excluded: PathFilter | None = None) -> Iterator[Chunk]:
+    """`is_excluded` is asked of the shown path and of the path under the scanned root."""
     for root in paths:
         if not root.exists():
             problem = "broken symbolic link" if root.is_symlink() else "no such file or directory"
@@ -118,7 +112,7 @@ def iter_file_chunks(paths: list[Path], max_size: int, exclude: tuple[str, ...],
             continue
         for path in _expand(root, stats):
             shown = _display(path)
-            if exclude and (excluded(shown, exclude) or excluded(_under(path, root), exclude)):
+            if is_excluded and (is_excluded(shown) or is_excluded(_under(path, root))):
                 stats.skip("excluded")
                 continue
             data = _read(path, max_size, stats)

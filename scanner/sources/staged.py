@@ -12,7 +12,7 @@ from pathlib import Path
 
 from scanner.errors import StsleakError
 from scanner.model import Chunk, ScanStats
-from scanner.sources.gitcmd import BlobReader, is_work_tree, run_git
+from scanner.sources.git.run import BlobReader, is_work_tree, run_git
 
 _NULL = "0" * 40
 

@@ -7,7 +7,7 @@ import random
 import socket
 from pathlib import Path
 
-from scanner import fakes
+from scanner.testing import fakes
 from tests.aws.conftest import ALLOW_ALL, World
 from tests.helpers import stsleak
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from scanner.revocation import role_target, trust_principals, unmodifiable_reason
-from scanner.revocation_policy import (
+from scanner.revocation.plan import role_target, trust_principals, unmodifiable_reason
+from scanner.revocation.policy import (
     iso_z,
     merge_session_policy,
     policy_size,

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from scanner.revocation_policy import ROLE_POLICY_NAME, SESSION_POLICY_NAME, session_statement
+from scanner.revocation.policy import ROLE_POLICY_NAME, SESSION_POLICY_NAME, session_statement
 from tests.aws.conftest import World
 from tests.helpers import Run, stsleak
 

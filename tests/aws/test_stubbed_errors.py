@@ -11,12 +11,12 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 
-from scanner import fakes
-from scanner.audit import AuditLog
 from scanner.aws_session import AwsOptions, LeakedStsClient, Operator
 from scanner.model import Finding
-from scanner.revocation import AuditedCalls, Plan, Target, apply_plan
-from scanner.sts_identity import verify_findings
+from scanner.revocation.audit import AuditLog
+from scanner.revocation.plan import AuditedCalls, Plan, Target, apply_plan
+from scanner.testing import fakes
+from scanner.verification.sts import verify_findings
 
 OPTIONS = AwsOptions(region="us-east-1", endpoint_url="http://127.0.0.1:9", operator_keys=(
     "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", None))

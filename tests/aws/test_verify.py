@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from scanner.account import account_id_from_key_id
+from scanner.detection.account import account_id_from_key_id
 from tests.aws.conftest import World
 from tests.helpers import stsleak
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from scanner import fakes
+from scanner.testing import fakes
 from tests.helpers import GitRepo, Run
 from tests.integrations.util import CHECKOUT, ini, run
 

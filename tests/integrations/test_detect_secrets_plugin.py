@@ -8,7 +8,8 @@ import random
 from pathlib import Path
 from typing import Any
 
-from scanner import detect_secrets_plugin, fakes
+from scanner.integrations import detect_secrets_plugin
+from scanner.testing import fakes
 from tests.helpers import GitRepo, stsleak
 from tests.integrations.util import ini, run, venv_program
 

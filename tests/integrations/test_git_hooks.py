@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner import fakes
+from scanner.testing import fakes
 from tests.helpers import GitRepo, Run, stsleak
 from tests.integrations.util import CHECKOUT, assert_no_secrets, ini, run
 

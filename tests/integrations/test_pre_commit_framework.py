@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scanner import fakes
+from scanner.testing import fakes
 from tests.helpers import GitRepo
 from tests.integrations.conftest import pre_commit_config
 from tests.integrations.util import CHECKOUT, assert_no_secrets, ini, run, venv_program

@@ -17,7 +17,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from scanner import fakes
+from scanner.testing import fakes
 from tests.helpers import GitRepo, stsleak
 from tests.integrations.util import ini
 

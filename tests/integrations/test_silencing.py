@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner import fakes
+from scanner.testing import fakes
 from tests.helpers import GitRepo, stsleak
 from tests.integrations.util import assert_no_secrets, ini, run, venv_program
 

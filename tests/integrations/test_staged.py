@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from scanner import fakes
+from scanner.testing import fakes
 from tests.helpers import GitRepo, stsleak
 from tests.integrations.util import assert_no_secrets, ini
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from scanner import fakes
+from scanner.testing import fakes
 from tests.helpers import GIT_ENV, Run
 
 CHECKOUT = Path(__file__).resolve().parents[2]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from scanner.revocation import Plan
+    from scanner.revocation.plan import Plan
 
 
 def render_plans(plans: list[Plan], applying: bool) -> str:

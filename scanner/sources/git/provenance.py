@@ -1,7 +1,7 @@
 """Where a blob came from: the paths it was introduced at, by which commit, author and date.
 
 Looked up only for the blobs that hold a finding. Every commit in the object database (listed
-by `git cat-file --batch-all-objects` in scanner/sources/history.py, so amended-away and
+by `git cat-file --batch-all-objects` in scanner/sources/git/history.py, so amended-away and
 otherwise unreachable commits count too; with `--since REV`, the commits after REV) is shown
 once with `git log --no-walk --raw -c`: its changes against its parents, a merge's only where
 it differs from every parent (a merge that takes a branch's file did not introduce it; the
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO
 
 from scanner.errors import StsleakError
-from scanner.sources.gitcmd import ThreadedGit, cores, git_path, raw_change_result, stdin_file
+from scanner.sources.git.run import ThreadedGit, cores, git_path, raw_change_result, stdin_file
 
 _SEP = b"\x1f"
 _FORMAT = "--format=%x1f%H%x1f%ct%x1f%aI%x1f%an <%ae>"
@@ -151,7 +151,7 @@ def _sorted(found: dict[str, dict[str, Introduction]]) -> dict[str, list[Introdu
 def introductions(repo: Path, blobs: set[str], commits: list[bytes]) -> dict[str, list[Introduction]]:
     """For each blob id: one Introduction per path, at the earliest of `commits` that put it there.
 
-    `commits` is every commit of the object database (scanner/sources/history.py lists them
+    `commits` is every commit of the object database (scanner/sources/git/history.py lists them
     anyway), or with `--since`, the commits after REV.
     """
     if not blobs or not commits:

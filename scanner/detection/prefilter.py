@@ -15,23 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable
-from typing import Protocol
 
-OnHit = Callable[[int], int]
-"""Called with a match's end offset in the buffer; returns the offset to go on scanning from."""
-
-
-class BufferScanner(Protocol):
-    def scan(self, buf: bytearray, start: int, end: int, on_hit: OnHit) -> None: ...
-
-
-class Prefilter(Protocol):
-    longest: int  # length of the longest literal: a match spans at most this many bytes
-
-    def __call__(self, data: bytes | bytearray | memoryview) -> bool: ...
-
-    def buffer_scanner(self) -> BufferScanner: ...
+from scanner.sources import BufferScanner, OnHit, Prefilter
 
 
 def prefix_literals(prefixes: tuple[str, ...]) -> list[bytes]:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner.errors import StsleakError
-from scanner.reports.redact import scrub
+from scanner.redact import scrub
 
 
 def default_audit_path() -> Path:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from scanner import filters
+from scanner.detection import filters
+from scanner.detection.rules import RuleSet
 from scanner.model import Candidate, PartKind
-from scanner.rules import RuleSet
 
 _TOKEN_REACH = 16_384  # how far past a window's end a token is read in one search; longer ones are finished after
 _SECRET_REACH = 64  # past a window's end, enough to see that a 40-char run goes on (then it is no secret)

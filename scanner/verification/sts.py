@@ -10,10 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from scanner.aws_session import AwsOptions, LeakedStsClient, Operator, failure_from
-from scanner.canaries import canary_owner
 from scanner.errors import StsleakError
 from scanner.model import Finding, PartKind, Verification
-from scanner.reports.redact import scrub
+from scanner.redact import scrub
+from scanner.verification.canaries import canary_owner
 
 EXPIRED_CODES = frozenset({"ExpiredToken", "ExpiredTokenException"})
 INVALID_CODES = frozenset({"InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException",

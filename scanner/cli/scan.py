@@ -1,4 +1,4 @@
-"""Command line: parse arguments, wire the stages, map outcomes to exit codes. No logic hides here."""
+"""`stsleak scan`: files, history, staged changes or stdin -> report; optionally verify and revoke."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import os
 import sys
 from pathlib import Path
 
-from scanner import __version__
-from scanner.config import FORMATS, parse_size
+from scanner.cli.aws_args import add_verify_options, aws_options
+from scanner.cli.config import FORMATS, parse_size
 from scanner.errors import ExitCode, StsleakError
+from scanner.model import ScanResult
 
 EXIT_CODES_HELP = """exit codes:
   0  no findings
@@ -26,7 +27,7 @@ def _size(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 50M)") from None
 
 
-def _add_scan_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     scan = sub.add_parser(
         "scan",
         help="scan files, git history, staged changes or stdin for AWS credentials",
@@ -64,30 +65,8 @@ def _add_scan_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     scan.add_argument("--fail-on", choices=("any", "live"), default=None,
                       help="exit non-zero on any finding (default) or only on live ones (needs --verify)")
     scan.add_argument("--config", metavar="FILE", help="config file (default: .stsleak.yaml or pyproject.toml)")
-    from scanner import aws_cli
-
-    aws_cli.add_scan_options(scan)
+    add_verify_options(scan)
     return scan
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="stsleak",
-        description="Find leaked AWS credentials in files and git history; verify and revoke them.",
-        epilog=EXIT_CODES_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"stsleak {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    _add_scan_parser(sub)
-    hook = sub.add_parser("install-hook", help="install stsleak as this repository's git pre-commit hook")
-    hook.add_argument("repo", nargs="?", default=".", help="repository (default '.')")
-    hook.add_argument("--force", action="store_true", help="replace an existing hook that is not stsleak's")
-    hook.add_argument("--type", choices=("pre-commit", "pre-push"), default="pre-commit", dest="hook_type")
-    from scanner import aws_cli
-
-    aws_cli.add_commands(sub)
-    return parser
 
 
 def _mode(args: argparse.Namespace) -> str:
@@ -126,11 +105,11 @@ def _exit_code(findings: list, errors: list[str], fail_on: str) -> ExitCode:
     return ExitCode.ERROR if errors else ExitCode.CLEAN
 
 
-def run_scan_command(args: argparse.Namespace) -> ExitCode:
-    from scanner.config import apply_config
-    from scanner.findings import ScanRequest, run_scan
+def run(args: argparse.Namespace) -> ExitCode:
+    from scanner.cli.config import apply_config
+    from scanner.detection.rules import load_ruleset
+    from scanner.pipeline import ScanRequest, run_scan
     from scanner.reports import render
-    from scanner.rules import load_ruleset
 
     mode = _mode(args)
     if mode == "stdin" and len(args.paths) > 1:
@@ -151,14 +130,12 @@ def run_scan_command(args: argparse.Namespace) -> ExitCode:
     result = run_scan(request, rules)
     every_finding = list(result.findings)  # --write-baseline records all, also those --baseline hides
     if args.baseline:
-        from scanner.baseline import filter_new
+        from scanner.silencing.baseline import filter_new
 
         result.findings = filter_new(result.findings, Path(args.baseline))
-    from scanner import aws_cli
-
-    aws_cli.after_scan(result, args)
+    verify_and_revoke(result, args)
     if args.write_baseline:
-        from scanner.baseline import write_baseline
+        from scanner.silencing.baseline import write_baseline
 
         write_baseline(every_finding, Path(args.write_baseline))
     _write(render(args.format, result, rules, args.show_secrets, _use_color(args), args.quiet), args.output)
@@ -170,37 +147,24 @@ def run_scan_command(args: argparse.Namespace) -> ExitCode:
     return _exit_code(result.findings, result.stats.errors, args.fail_on)
 
 
-def run_install_hook(args: argparse.Namespace) -> ExitCode:
-    from scanner.hook_install import install_hook
+def verify_and_revoke(result: ScanResult, args: argparse.Namespace) -> None:
+    if args.revoke and not args.verify:
+        raise StsleakError("--revoke needs --verify (only live credentials are revoked)")
+    if not args.verify:
+        return
+    from scanner.cli.revoke import revoke_findings
+    from scanner.verification.sts import verify_findings
 
-    print(install_hook(Path(args.repo), args.hook_type, args.force))
-    return ExitCode.CLEAN
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "scan":
-            return int(run_scan_command(args))
-        if args.command == "install-hook":
-            return int(run_install_hook(args))
-        from scanner import aws_cli
-
-        return int(aws_cli.run_command(args))
-    except StsleakError as exc:
-        print(f"stsleak: error: {exc}", file=sys.stderr)
-        return int(exc.exit_code)
-    except KeyboardInterrupt:
-        print("stsleak: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return int(ExitCode.ERROR)
-    except Exception as exc:  # a bug of ours: still one line, never a secret, never a traceback
-        if os.environ.get("STSLEAK_DEBUG"):
-            raise
-        from scanner.reports.redact import scrub
-
-        print(f"stsleak: error: internal error ({exc.__class__.__name__}: {scrub(str(exc), [])}); "
-              "set STSLEAK_DEBUG=1 for the traceback", file=sys.stderr)
-        return int(ExitCode.ERROR)
+    options = aws_options(args)
+    result.notes.extend(verify_findings(result.findings, options, verify_canaries=args.verify_canaries))
+    result.stats.errors.extend(
+        f"{f.access_key_id}: verification failed: {f.verification.error}"
+        for f in result.findings if f.verification and f.verification.status == "error")
+    if args.revoke:
+        try:
+            plans = revoke_findings(result.findings, None, args, options, sys.stderr)
+        except StsleakError as exc:  # e.g. no operator credentials: the scan's report still matters
+            result.stats.errors.append(f"revocation not done: {exc}")
+            return
+        result.stats.errors.extend(f"{p.label}: revocation {p.status}: {p.message}" for p in plans
+                                   if p.status in ("failed", "refused"))

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
-from scanner.errors import StsleakError
-from scanner.sources.gitcmd import require_repo, run_git
+from scanner.errors import ExitCode, StsleakError
+from scanner.sources.git.run import require_repo, run_git
 
 MARKER = "stsleak-hook"
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the scanner package
 
 
 def hook_source(hook_type: str) -> Path:
@@ -35,3 +36,15 @@ def install_hook(repo: Path, hook_type: str = "pre-commit", force: bool = False)
     target.write_text(source, encoding="utf-8")
     os.chmod(target, 0o755)
     return f"installed stsleak {hook_type} hook at {target}"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    hook = sub.add_parser("install-hook", help="install stsleak as this repository's git pre-commit hook")
+    hook.add_argument("repo", nargs="?", default=".", help="repository (default '.')")
+    hook.add_argument("--force", action="store_true", help="replace an existing hook that is not stsleak's")
+    hook.add_argument("--type", choices=("pre-commit", "pre-push"), default="pre-commit", dest="hook_type")
+
+
+def run(args: argparse.Namespace) -> ExitCode:
+    print(install_hook(Path(args.repo), args.hook_type, args.force))
+    return ExitCode.CLEAN

@@ -8,6 +8,7 @@ apply) -> the same read is now denied. Nothing leaves this machine.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
@@ -123,14 +124,14 @@ def _read_secret(aws: Emulator, finding: Any) -> str:
 
 
 def _story(aws: Emulator, workdir: Path) -> ExitCode:
-    from scanner.audit import AuditLog
     from scanner.aws_session import AwsOptions, Operator
-    from scanner.findings import ScanRequest, run_scan
-    from scanner.reports.revocation_plan import render_outcomes, render_plans
+    from scanner.detection.rules import load_ruleset
+    from scanner.pipeline import ScanRequest, run_scan
+    from scanner.reports.plan import render_outcomes, render_plans
     from scanner.reports.text import finding_block
-    from scanner.revocation import run_revocation, targets_from_findings
-    from scanner.rules import load_ruleset
-    from scanner.sts_identity import verify_findings
+    from scanner.revocation.audit import AuditLog
+    from scanner.revocation.plan import run_revocation, targets_from_findings
+    from scanner.verification.sts import verify_findings
 
     _step(1, f"Seed the emulated account: role {ROLE} (S3 full access, alice in its trust policy), "
              f"decoy role {DECOY}, bucket {BUCKET} with {SECRET_FILE}")
@@ -202,3 +203,12 @@ def run_demo(keep: bool = False) -> ExitCode:
             import shutil
 
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    demo = sub.add_parser("demo", help="the whole story on an emulated AWS (moto on 127.0.0.1)")
+    demo.add_argument("--keep", action="store_true", help="keep the throw-away repository and print its path")
+
+
+def run(args: argparse.Namespace) -> ExitCode:
+    return run_demo(keep=args.keep)

@@ -1,29 +1,32 @@
-"""The scan pipeline: source chunks -> detection -> pairing -> Findings (placed in history)."""
+"""The scan pipeline: a source's chunks -> detection -> pairing -> silencing -> Findings (placed in history).
+
+This is the one place the stages before verification are wired together; silencing (allow markers,
+excludes) is applied here and nowhere else.
+"""
 
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from scanner.account import account_id_from_key_id
-from scanner.decoding import to_text, unescape
-from scanner.detection import detect
-from scanner.model import Chunk, Finding, ScanStats
-from scanner.pairing import CredentialSet, pair
-from scanner.rules import RuleSet
+from scanner.detection.account import account_id_from_key_id
+from scanner.detection.rules import RuleSet
+from scanner.model import Chunk, Finding, ScanMode, ScanResult, ScanStats
+from scanner.pairing import CredentialSet, credential_sets
+from scanner.silencing.excludes import excluded
+from scanner.silencing.markers import allowed_by_marker
 
 if TYPE_CHECKING:
-    from scanner.provenance import Introduction
-
-ALLOW_MARKERS = ("stsleak:allow", "pragma: allowlist secret")
+    from scanner.sources.git.provenance import Introduction
 
 
 @dataclass(frozen=True)
 class ScanRequest:
-    mode: str  # files | history | staged | stdin
+    mode: ScanMode
     paths: tuple[Path, ...] = (Path("."),)
     since: str | None = None
     tips: tuple[str, ...] = ()  # with since: only commits reachable from these (default: every ref)
@@ -32,40 +35,26 @@ class ScanRequest:
     use_hyperscan: bool = True
 
 
-@dataclass
-class ScanResult:
-    findings: list[Finding]
-    stats: ScanStats
-    notes: list[str] = field(default_factory=list)
+class LineIndex:
+    """Line numbers of positions in one text, from one pass over it (bisect over newline offsets)."""
+
+    def __init__(self, text: str) -> None:
+        self._newlines: list[int] = []
+        self._text = text
+        self._done = 0
+
+    def line_of(self, pos: int) -> int:
+        if pos > self._done:  # index lazily, up to the furthest position asked for
+            find, newlines = self._text.find, self._newlines
+            at = find("\n", self._done)
+            while 0 <= at < pos:
+                newlines.append(at)
+                at = find("\n", at + 1)
+            self._done = pos  # every newline before pos is recorded
+        return bisect_left(self._newlines, pos) + 1
 
 
-def _line_of(text: str, pos: int) -> int:
-    return text.count("\n", 0, pos) + 1
-
-
-def _line_text(text: str, pos: int) -> str:
-    start = text.rfind("\n", 0, pos) + 1
-    end = text.find("\n", pos)
-    return text[start : end if end >= 0 else len(text)]
-
-
-def _allowed(text: str, cset: CredentialSet) -> bool:
-    parts = [p for p in (cset.key, cset.secret, cset.token) if p is not None]
-    return any(marker in _line_text(text, p.start) for p in parts for marker in ALLOW_MARKERS)
-
-
-def credential_sets(data: bytes, rules: RuleSet) -> tuple[str, list[CredentialSet]] | None:
-    """Decoded text and the credential sets in it; None when the data is binary."""
-    raw = to_text(data)
-    if raw is None:
-        return None
-    if not any(prefix in raw for prefix in rules.key_id_prefixes):
-        return raw, []  # no key id, so nothing to pair: skip unescaping and detection
-    text = unescape(raw)
-    return text, pair(detect(text, rules), rules)
-
-
-def _finding(cset: CredentialSet, text: str, chunk: Chunk, rules: RuleSet) -> Finding:
+def _finding(cset: CredentialSet, lines: LineIndex, chunk: Chunk, rules: RuleSet) -> Finding:
     rule = rules.rule_for(cset.key.value)
     return Finding(
         rule=rule.id,
@@ -74,7 +63,7 @@ def _finding(cset: CredentialSet, text: str, chunk: Chunk, rules: RuleSet) -> Fi
         session_token=cset.token.value if cset.token else None,
         account_id=account_id_from_key_id(cset.key.value),
         path=chunk.path,
-        line=_line_of(text, cset.key.start),
+        line=lines.line_of(cset.key.start),
         blob=chunk.blob,
         commit=chunk.commit,
         author=chunk.author,
@@ -83,19 +72,30 @@ def _finding(cset: CredentialSet, text: str, chunk: Chunk, rules: RuleSet) -> Fi
     )
 
 
+def _positions(cset: CredentialSet) -> list[int]:
+    return [p.start for p in (cset.key, cset.secret, cset.token) if p is not None]
+
+
 def findings_in_chunk(chunk: Chunk, rules: RuleSet, stats: ScanStats) -> list[Finding]:
     found = credential_sets(chunk.data, rules)
     if found is None:
         stats.skip("binary")
         return []
     text, sets = found
-    findings = [_finding(s, text, chunk, rules) for s in sets if not _allowed(text, s)]
+    lines = LineIndex(text)
+    findings = [_finding(s, lines, chunk, rules) for s in sets if not allowed_by_marker(text, _positions(s))]
     if findings and chunk.previous is not None:
-        before = credential_sets(chunk.previous, rules)
-        if before is not None:
-            old = {s.values for s in before[1]}
-            findings = [f for f in findings if f.credential_key not in old]
+        findings = drop_sets_already_in(chunk.previous, findings, rules)
     return findings
+
+
+def drop_sets_already_in(previous: bytes, findings: list[Finding], rules: RuleSet) -> list[Finding]:
+    """A set the replaced content already held was not introduced by this change."""
+    before = credential_sets(previous, rules)
+    if before is None:
+        return findings
+    old = {s.values for s in before[1]}
+    return [f for f in findings if f.credential_key not in old]
 
 
 def _scan_chunks(chunks: Iterable[Chunk], rules: RuleSet, stats: ScanStats) -> Iterator[Finding]:
@@ -129,21 +129,26 @@ def place_in_history(findings: list[Finding], lookup: IntroductionLookup) -> lis
 
 def drop_sets_present_at(repo: Path, rev: str, findings: list[Finding], rules: RuleSet) -> list[Finding]:
     """--since REV: a set that was already at that path in REV's tree was not introduced after REV."""
-    from scanner.sources.gitcmd import BlobReader
+    from scanner.sources.git.run import BlobReader
 
-    known: dict[str, set[tuple[str, str | None, str | None]]] = {}
+    kept: list[Finding] = []
     with BlobReader(repo) as reader:
-        for path in {f.path for f in findings if f.path and "\n" not in f.path}:
+        by_path: dict[str, list[Finding]] = {}
+        for f in findings:
+            if f.path and "\n" not in f.path:
+                by_path.setdefault(f.path, []).append(f)
+            else:
+                kept.append(f)
+        for path, at_path in by_path.items():
             data = reader.read(f"{rev}:{path}")
-            found = credential_sets(data, rules) if data is not None else None
-            known[path] = {s.values for s in found[1]} if found else set()
-    return [f for f in findings if not (f.path and f.credential_key in known.get(f.path, set()))]
+            kept += at_path if data is None else drop_sets_already_in(data, at_path, rules)
+    return kept
 
 
 def _scan_history(request: ScanRequest, rules: RuleSet, stats: ScanStats, notes: list[str]) -> list[Finding]:
-    from scanner.prefilter import make_prefilter
-    from scanner.sources.gitcmd import is_shallow, require_repo
-    from scanner.sources.history import HistoryScan
+    from scanner.detection.prefilter import make_prefilter
+    from scanner.sources.git.history import HistoryScan
+    from scanner.sources.git.run import is_shallow, require_repo
 
     repo = require_repo(request.paths[0])
     if is_shallow(repo):
@@ -159,30 +164,29 @@ def _scan_history(request: ScanRequest, rules: RuleSet, stats: ScanStats, notes:
 
 
 def _chunks(request: ScanRequest, stats: ScanStats) -> Iterable[Chunk]:
-    if request.mode == "stdin":
+    if request.mode == ScanMode.STDIN:
         from scanner.sources.stdin import iter_stdin_chunks
 
         return iter_stdin_chunks(stats)
-    if request.mode == "staged":
+    if request.mode == ScanMode.STAGED:
         from scanner.sources.staged import iter_staged_chunks
 
         return iter_staged_chunks(request.paths[0], request.max_size, stats)
     from scanner.sources.files import iter_file_chunks
 
-    return iter_file_chunks(list(request.paths), request.max_size, request.exclude, stats)
+    is_excluded = (lambda path: excluded(path, request.exclude)) if request.exclude else None
+    return iter_file_chunks(list(request.paths), request.max_size, stats, is_excluded)
 
 
 def run_scan(request: ScanRequest, rules: RuleSet) -> ScanResult:
     started = time.perf_counter()
     stats = ScanStats()
     notes: list[str] = []
-    if request.mode == "history":
+    if request.mode == ScanMode.HISTORY:
         findings = _scan_history(request, rules, stats, notes)
     else:
         findings = list(_scan_chunks(_chunks(request, stats), rules, stats))
-    if request.exclude and request.mode in ("history", "staged"):
-        from scanner.sources.files import excluded
-
+    if request.exclude and request.mode in (ScanMode.HISTORY, ScanMode.STAGED):
         findings = [f for f in findings if not (f.path and excluded(f.path, request.exclude))]
     stats.seconds = round(time.perf_counter() - started, 3)
     return ScanResult(findings, stats, notes)

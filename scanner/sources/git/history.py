@@ -4,10 +4,10 @@
    packed, reachable or not: amended, rebased-away and unmerged work included) with its type and
    size, in pack order. Trees, commits and blobs over the size limit are dropped here, before
    git inflates anything. (`--since REV`: the blobs the commits after REV put at some path.)
-2. scanner/sources/blobstream.py streams the blobs through the literal prefilter, in parallel
+2. scanner/sources/git/blobstream.py streams the blobs through the literal prefilter, in parallel
    parts, without a Python call per blob.
 3. Only blobs with a hit are read again and become chunks. Where a blob came from (path,
-   commit, author) is looked up only for blobs with a hit (scanner/provenance.py): HistoryScan
+   commit, author) is looked up only for blobs with a hit (scanner/sources/git/provenance.py): HistoryScan
    starts that walk in the background as soon as the stream is read, so git walks commits
    while detection runs.
 """
@@ -23,10 +23,10 @@ from typing import IO
 
 from scanner.errors import StsleakError
 from scanner.model import Chunk, ScanStats
-from scanner.prefilter import Prefilter
-from scanner.provenance import BackgroundIntroductions, Introduction
-from scanner.sources.blobstream import BlobList, hit_blobs
-from scanner.sources.gitcmd import (
+from scanner.sources import Prefilter
+from scanner.sources.git.blobstream import BlobList, hit_blobs
+from scanner.sources.git.provenance import BackgroundIntroductions, Introduction
+from scanner.sources.git.run import (
     cores,
     git_path,
     last_error_line,

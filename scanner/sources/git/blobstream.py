@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from scanner.errors import StsleakError
-from scanner.prefilter import BufferScanner, Prefilter
-from scanner.sources.gitcmd import ThreadedGit, git_path, stdin_file
+from scanner.sources import BufferScanner, Prefilter
+from scanner.sources.git.run import ThreadedGit, git_path, stdin_file
 
 _BUFFER = 1 << 20
 _FILL_RATE = 250e6  # bytes/s one git process writes, roughly: a nap lets the pipe fill about halfway

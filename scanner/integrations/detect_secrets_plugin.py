@@ -3,7 +3,8 @@
 Load it with detect-secrets' own option (the module needs stsleak importable, e.g. installed in
 the same environment; a source checkout is found next to this file):
 
-    detect-secrets scan --plugin "$(python -c 'import scanner.detect_secrets_plugin as m; print(m.__file__)')"
+    detect-secrets scan --plugin "$(python -c 'import scanner.integrations.detect_secrets_plugin as m
+    print(m.__file__)')"
 
 detect-secrets reads a file line by line and hands each plugin the line plus a few lines of context
 (five either side). This plugin reports a line holding an access key id when that key id pairs, by
@@ -28,20 +29,20 @@ from detect_secrets.plugins.base import RegexBasedDetector
 try:  # loaded by file path: make a source checkout importable when stsleak is not installed
     import scanner  # noqa: F401
 except ImportError:  # pragma: no cover - exercised only outside an environment with stsleak
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 if TYPE_CHECKING:
     from detect_secrets.core.potential_secret import PotentialSecret
     from detect_secrets.util.code_snippet import CodeSnippet
 
-    from scanner.rules import RuleSet
+    from scanner.detection.rules import RuleSet
 
 SECRET_TYPE = "AWS Temporary Credential Set"
 
 
 def complete_sets(text: str, rules: RuleSet) -> list[tuple[str, str, str]]:
     """(key id, secret, session token) of every complete credential set in `text`."""
-    from scanner.findings import credential_sets
+    from scanner.pairing import credential_sets
 
     found = credential_sets(text.encode("utf-8", "surrogatepass"), rules)
     if found is None:
@@ -62,7 +63,7 @@ class AWSTemporaryCredentialSetDetector(RegexBasedDetector):
 
     @cached_property
     def rules(self) -> RuleSet:
-        from scanner.rules import load_ruleset
+        from scanner.detection.rules import load_ruleset
 
         return load_ruleset()
 

@@ -10,7 +10,7 @@ from typing import Any
 from scanner.errors import StsleakError
 from scanner.model import PartKind
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the scanner package
 
 
 def default_rules_dir() -> Path:

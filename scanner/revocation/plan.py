@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from scanner.audit import AuditLog
 from scanner.aws_session import AwsFailure, Operator, failure_from
 from scanner.model import Finding, Revocation
-from scanner.revocation_policy import (
+from scanner.revocation.audit import AuditLog
+from scanner.revocation.policy import (
     ROLE_INLINE_LIMIT,
     ROLE_POLICY_NAME,
     SESSION_POLICY_NAME,
@@ -339,7 +339,7 @@ def apply_plan(plan: Plan, calls: AuditedCalls, operator_account: str | None) ->
 def _fresh_plans(targets: list[Target], scope: str, calls: AuditedCalls, account: str | None) -> list[Plan]:
     from datetime import UTC, datetime
 
-    from scanner.revocation_policy import iso_z
+    from scanner.revocation.policy import iso_z
 
     cutoff = iso_z(datetime.now(UTC))
     plans = [plan_target(t, scope, cutoff, calls, account) for t in targets]

@@ -1,0 +1,71 @@
+"""Command line: parse the arguments, dispatch to one module per command, map errors to exit codes.
+
+Each command module has `add_parser(subparsers)` and `run(args) -> ExitCode`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from scanner import __version__
+from scanner.errors import ExitCode, StsleakError
+
+# command name -> module (imported only when needed: a pre-commit run must not import boto3)
+COMMANDS = {
+    "scan": "scanner.cli.scan",
+    "revoke": "scanner.cli.revoke",
+    "demo": "scanner.cli.demo",
+    "install-hook": "scanner.cli.install_hook",
+}
+
+EXIT_CODES_HELP = """exit codes:
+  0  no findings
+  1  findings
+  2  usage or runtime error (one line on stderr)
+  3  with --verify: at least one credential is live
+  4  a revocation failed or was refused
+"""
+
+
+def _module(command: str):
+    return importlib.import_module(COMMANDS[command])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stsleak",
+        description="Find leaked AWS credentials in files and git history; verify and revoke them.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"stsleak {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        _module(command).add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(_module(args.command).run(args))
+    except StsleakError as exc:
+        print(f"stsleak: error: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print("stsleak: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return int(ExitCode.ERROR)
+    except Exception as exc:  # a bug of ours: still one line, never a secret, never a traceback
+        if os.environ.get("STSLEAK_DEBUG"):
+            raise
+        from scanner.redact import scrub
+
+        print(f"stsleak: error: internal error ({exc.__class__.__name__}: {scrub(str(exc), [])}); "
+              "set STSLEAK_DEBUG=1 for the traceback", file=sys.stderr)
+        return int(ExitCode.ERROR)

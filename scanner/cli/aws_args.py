@@ -1,0 +1,46 @@
+"""AWS options shared by the commands that talk to AWS (scan --verify, revoke). Imports boto3 only when used."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from scanner.errors import StsleakError
+
+
+def add_aws_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("AWS")
+    group.add_argument("--region", help="region for STS/IAM endpoints (default: AWS_REGION or the partition's)")
+    group.add_argument("--partition", choices=("aws", "aws-cn", "aws-us-gov"), default="aws",
+                       help="partition whose endpoints to use when no --region is given (default aws)")
+    group.add_argument("--endpoint-url", help="send every AWS call here (also: AWS_ENDPOINT_URL, "
+                                              "AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL_IAM)")
+    group.add_argument("--profile", help="the operator's AWS profile (revocation and role details)")
+
+
+def add_revoke_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scope", choices=("role", "session"), default="role",
+                        help="revoke all sessions of the role issued before now (default) or only the leaked ones")
+    parser.add_argument("--yes", action="store_true", help="apply the revocation plan (default: dry run)")
+    parser.add_argument("--audit-log", metavar="FILE",
+                        help="append every revocation call to FILE (JSON lines; default: user state dir)")
+
+
+def add_verify_options(scan: argparse.ArgumentParser) -> None:
+    scan.add_argument("--verify", action="store_true", help="ask STS who each credential set belongs to")
+    scan.add_argument("--verify-canaries", action="store_true",
+                      help="also verify keys of known canary accounts (this sets the canary off)")
+    scan.add_argument("--concurrency", type=int, default=8, metavar="N", help="parallel STS calls (default 8)")
+    scan.add_argument("--revoke", action="store_true", help="with --verify: revoke live credentials (see revoke)")
+    add_revoke_options(scan)
+    add_aws_options(scan)
+
+
+def aws_options(args: argparse.Namespace) -> Any:
+    from scanner.aws_session import AwsOptions
+
+    concurrency = getattr(args, "concurrency", 8)
+    if concurrency < 1:
+        raise StsleakError("--concurrency must be at least 1")
+    return AwsOptions(region=args.region, endpoint_url=args.endpoint_url, profile=args.profile,
+                      partition=args.partition, concurrency=concurrency)
