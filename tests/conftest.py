@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from scanner.testing import fakes
-from tests.helpers import GitRepo
+from tests.support.cli import GitRepo
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from scanner.testing import fakes
-from tests.core_helpers import assert_json_set, only, scan_bytes
-from tests.helpers import GitRepo, Run, stsleak
+from tests.support.cli import GitRepo, Run, stsleak
+from tests.support.core import assert_json_set, only, scan_bytes
 
 Creds = fakes.FakeCredentials
 

@@ -6,7 +6,7 @@ import random
 from pathlib import Path
 
 from scanner.testing import fakes
-from tests.helpers import GitRepo, stsleak
+from tests.support.cli import GitRepo, stsleak
 
 Creds = fakes.FakeCredentials
 

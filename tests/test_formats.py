@@ -11,7 +11,8 @@ import pytest
 
 from scanner.detection.filters import key_id_looks_like_words
 from scanner.testing import fakes
-from tests.core_helpers import (
+from tests.support.cli import stsleak
+from tests.support.core import (
     FINDING_KEYS,
     STATS_KEYS,
     assert_json_set,
@@ -22,7 +23,6 @@ from tests.core_helpers import (
     scan_text,
     sha,
 )
-from tests.helpers import stsleak
 
 Creds = fakes.FakeCredentials
 

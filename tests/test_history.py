@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from scanner.testing import fakes
-from tests.core_helpers import assert_json_set, sha
-from tests.helpers import GitRepo, Run, stsleak
+from tests.support.cli import GitRepo, Run, stsleak
+from tests.support.core import assert_json_set, sha
 
 Creds = fakes.FakeCredentials
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import Run, stsleak
+from tests.support.cli import Run, stsleak
 
 
 def _one_line_error(run: Run, words: str) -> None:

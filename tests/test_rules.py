@@ -12,7 +12,7 @@ import yaml
 from scanner.detection.account import account_id_from_key_id
 from scanner.detection.rules import default_rules_dir
 from scanner.testing import fakes
-from tests.core_helpers import ruleset, scan_text, sha
+from tests.support.core import ruleset, scan_text, sha
 
 
 def _rule_docs() -> list[dict[str, Any]]:

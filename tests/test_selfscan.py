@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.helpers import stsleak
+from tests.support.cli import stsleak
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,7 +8,7 @@ import pytest
 
 from scanner.aws_session import AwsOptions, LeakedStsClient, Operator, partition_of_region
 from tests.aws.conftest import World
-from tests.helpers import stsleak
+from tests.support.cli import stsleak
 
 
 @pytest.mark.parametrize(("options", "endpoint"), [

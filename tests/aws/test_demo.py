@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.helpers import stsleak
+from tests.support.cli import stsleak
 
 
 def test_demo_tells_the_whole_story(tmp_path) -> None:

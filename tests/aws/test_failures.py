@@ -9,7 +9,7 @@ from pathlib import Path
 
 from scanner.testing import fakes
 from tests.aws.conftest import ALLOW_ALL, World
-from tests.helpers import stsleak
+from tests.support.cli import stsleak
 
 
 def _closed_port_url() -> str:

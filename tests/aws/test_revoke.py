@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from scanner.revocation.policy import ROLE_POLICY_NAME, SESSION_POLICY_NAME, session_statement
 from tests.aws.conftest import World
-from tests.helpers import Run, stsleak
+from tests.support.cli import Run, stsleak
 
 CUTOFF = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 

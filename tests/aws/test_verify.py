@@ -9,7 +9,7 @@ from pathlib import Path
 
 from scanner.detection.account import account_id_from_key_id
 from tests.aws.conftest import World
-from tests.helpers import stsleak
+from tests.support.cli import stsleak
 
 
 def _scan_json(world: World, path: Path, *extra: str, operator: bool = True):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import GitRepo
-from tests.integrations.util import CHECKOUT, run, venv_program
+from tests.support.cli import GitRepo
+from tests.support.programs import CHECKOUT, run, venv_program
 
 PRE_COMMIT_HOOKS = ("stsleak", "stsleak-files", "stsleak-pre-push")
 

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from scanner.testing import fakes
-from tests.helpers import GitRepo, Run
-from tests.integrations.util import CHECKOUT, ini, run
+from tests.support.cli import GitRepo, Run
+from tests.support.programs import CHECKOUT, ini, run
 
 ACTION = CHECKOUT / "action.yml"
 

@@ -10,8 +10,8 @@ from typing import Any
 
 from scanner.integrations import detect_secrets_plugin
 from scanner.testing import fakes
-from tests.helpers import GitRepo, stsleak
-from tests.integrations.util import ini, run, venv_program
+from tests.support.cli import GitRepo, stsleak
+from tests.support.programs import ini, run, venv_program
 
 PLUGIN = Path(detect_secrets_plugin.__file__).resolve()
 TYPE = detect_secrets_plugin.SECRET_TYPE

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from scanner.testing import fakes
-from tests.helpers import GitRepo, Run, stsleak
-from tests.integrations.util import CHECKOUT, assert_no_secrets, ini, run
+from tests.support.cli import GitRepo, Run, stsleak
+from tests.support.programs import CHECKOUT, assert_no_secrets, ini, run
 
 
 def _commit(repo: GitRepo, *args: str) -> Run:

@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 from scanner.testing import fakes
-from tests.helpers import GitRepo
 from tests.integrations.conftest import pre_commit_config
-from tests.integrations.util import CHECKOUT, assert_no_secrets, ini, run, venv_program
+from tests.support.cli import GitRepo
+from tests.support.programs import CHECKOUT, assert_no_secrets, ini, run, venv_program
 
 
 @pytest.fixture

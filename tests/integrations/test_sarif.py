@@ -18,8 +18,8 @@ import jsonschema
 import pytest
 
 from scanner.testing import fakes
-from tests.helpers import GitRepo, stsleak
-from tests.integrations.util import ini
+from tests.support.cli import GitRepo, stsleak
+from tests.support.programs import ini
 
 SCHEMA_PATH = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
 

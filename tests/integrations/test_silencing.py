@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from scanner.testing import fakes
-from tests.helpers import GitRepo, stsleak
-from tests.integrations.util import assert_no_secrets, ini, run, venv_program
+from tests.support.cli import GitRepo, stsleak
+from tests.support.programs import assert_no_secrets, ini, run, venv_program
 
 
 def _keys(result_stdout: str) -> list[str]:

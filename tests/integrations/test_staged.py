@@ -7,8 +7,8 @@ import random
 import pytest
 
 from scanner.testing import fakes
-from tests.helpers import GitRepo, stsleak
-from tests.integrations.util import assert_no_secrets, ini
+from tests.support.cli import GitRepo, stsleak
+from tests.support.programs import assert_no_secrets, ini
 
 
 def _scan(repo: GitRepo) -> tuple[int, list[dict]]:

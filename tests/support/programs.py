@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from scanner.testing import fakes
-from tests.helpers import GIT_ENV, Run
+from tests.support.cli import GIT_ENV, Run
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
