@@ -139,3 +139,4 @@ class ScanResult:
     findings: list[Finding]
     stats: ScanStats
     notes: list[str] = field(default_factory=list)
+    mode: ScanMode | None = None

@@ -189,4 +189,4 @@ def run_scan(request: ScanRequest, rules: RuleSet) -> ScanResult:
     if request.exclude and request.mode in (ScanMode.HISTORY, ScanMode.STAGED):
         findings = [f for f in findings if not (f.path and excluded(f.path, request.exclude))]
     stats.seconds = round(time.perf_counter() - started, 3)
-    return ScanResult(findings, stats, notes)
+    return ScanResult(findings, stats, notes, request.mode)

@@ -11,6 +11,7 @@ import os
 import sys
 
 from scanner import __version__
+from scanner.cli.parser import StsleakParser, examples_epilog
 from scanner.errors import ExitCode, StsleakError
 
 # command name -> module (imported only when needed: a pre-commit run must not import boto3)
@@ -34,17 +35,27 @@ def _module(command: str):
     return importlib.import_module(COMMANDS[command])
 
 
+def _with_examples(parser: argparse.ArgumentParser, command: str) -> None:
+    examples = examples_epilog(command)
+    if examples:
+        parser.epilog = f"{parser.epilog.rstrip()}\n\n{examples}" if parser.epilog else examples
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = StsleakParser(
         prog="stsleak",
         description="Find leaked AWS credentials in files and git history; verify and revoke them.",
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"stsleak {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=StsleakParser)
     for command in COMMANDS:
         _module(command).add_parser(sub)
+    for command, command_parser in sub.choices.items():
+        _with_examples(command_parser, command)
+    _with_examples(parser, "")
     return parser
 
 

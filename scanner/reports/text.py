@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from scanner.model import Finding, ScanResult
 from scanner.redact import redact
+from scanner.reports.advice import next_steps
 
 _RED, _YELLOW, _GREEN, _DIM, _BOLD, _RESET = "\033[31m", "\033[33m", "\033[32m", "\033[2m", "\033[1m", "\033[0m"
 
@@ -83,4 +84,7 @@ def render_text(result: ScanResult, show_secrets: bool = False, color: bool = Fa
     blocks = [finding_block(f, show_secrets, color) for f in result.findings]
     if not quiet:
         blocks.append(summary(result))
+        steps = next_steps(result)
+        if steps:
+            blocks.append("\n".join(steps))
     return "\n\n".join(blocks) + "\n" if blocks else ""

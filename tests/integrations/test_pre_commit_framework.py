@@ -38,6 +38,7 @@ def test_commit_with_credential_is_refused(framework_repo: GitRepo, pre_commit_h
     assert result.code != 0, output
     assert "stsleak (AWS credentials in staged changes)" in output and "Failed" in output
     assert "config/aws.ini:2" in output  # the staged path and the key id's line
+    assert "git restore --staged config/aws.ini" in output  # the next step, in the hook's own output
     assert creds.access_key_id in output
     assert_no_secrets(result, creds)
     assert framework_repo.git("rev-list", "--count", "HEAD").strip() == "1"  # nothing was committed
