@@ -19,6 +19,7 @@ COMMANDS = {
     "revoke": "scanner.cli.revoke",
     "demo": "scanner.cli.demo",
     "install-hook": "scanner.cli.install_hook",
+    "rules": "scanner.cli.rules",
 }
 
 EXIT_CODES_HELP = """exit codes:
