@@ -19,6 +19,7 @@ COMMANDS = {
     "revoke": "scanner.cli.revoke",
     "demo": "scanner.cli.demo",
     "install-hook": "scanner.cli.install_hook",
+    "hook": "scanner.cli.hook",
     "rules": "scanner.cli.rules",
 }
 
