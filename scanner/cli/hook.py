@@ -12,6 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from scanner.cli.groups import one_action
 from scanner.errors import ExitCode, StsleakError
 
 EPILOG = """examples:
@@ -24,14 +25,12 @@ Bypass once, after review: git push --no-verify   Silence a line: add "stsleak:a
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = sub.add_parser("hook", help="run as a git hook (pre-push: scan only what a push sends)",
-                            description="Git hook entry points, run by the scripts in hooks/.",
-                            epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    kinds = parser.add_subparsers(dest="hook", required=True, metavar="HOOK")
-    push = kinds.add_parser("pre-push", help="refuse a push whose new commits hold an AWS credential",
-                            epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    push = one_action(sub, "hook", "pre-push", (
+        "run as a git hook (pre-push: scan only what a push sends)",
+        "Git hook entry points, run by the scripts in hooks/.",
+        "refuse a push whose new commits hold an AWS credential"), EPILOG)
     push.add_argument("git_args", nargs="*", metavar="ARG", help="what git passes: the remote's name and URL")
-    return parser
+    return push
 
 
 def _refusal(status: int) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scanner.cli.groups import one_action
 from scanner.detection.rules import Rule, RuleSet, load_ruleset, rule_files
 from scanner.errors import ExitCode
 from scanner.model import Chunk, Finding, PartKind, ScanStats, sha256_hex
@@ -95,15 +96,13 @@ def check_examples(rules: RuleSet, rng: random.Random | None = None) -> list[Exa
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    parser = sub.add_parser("rules", help="check detection rules: run every example and negative example",
-                            description="Work with detection rules (rules/*.yaml and --rules-dir).",
-                            epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    actions = parser.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
-    check = actions.add_parser("check", help="run every example and negative example; exit 1 on a failure",
-                               epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    check = one_action(sub, "rules", "check", (
+        "check detection rules: run every example and negative example",
+        "Work with detection rules (rules/*.yaml and --rules-dir).",
+        "run every example and negative example; exit 1 on a failure"), EPILOG)
     check.add_argument("--rules-dir", action="append", default=[], metavar="DIR",
                        help="also check the rules in DIR (YAML files, merged with the shipped rules)")
-    return parser
+    return check
 
 
 def run(args: argparse.Namespace) -> ExitCode:
