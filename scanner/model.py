@@ -27,6 +27,24 @@ class ScanMode(StrEnum):
     STDIN = "stdin"
 
 
+class VerificationStatus(StrEnum):
+    """What STS said about a credential set."""
+
+    LIVE = "live"
+    EXPIRED = "expired"
+    INVALID = "invalid"
+    UNVERIFIABLE = "unverifiable"  # a part needed to sign is missing
+    ERROR = "error"  # network, throttling or an STS error: unknown
+    SKIPPED = "skipped"  # e.g. a canary account
+
+
+class ReportFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+    SARIF = "sarif"
+    GITHUB = "github"  # workflow-command annotations + step summary, for GitHub Actions
+
+
 class PartKind(StrEnum):
     KEY_ID = "key_id"
     SECRET = "secret"
@@ -48,7 +66,7 @@ class Candidate:
 class Verification:
     """What STS said about a credential set (issue: verification)."""
 
-    status: str  # live | expired | invalid | unverifiable | error | skipped
+    status: VerificationStatus
     arn: str | None = None
     user_id: str | None = None
     account: str | None = None

@@ -11,14 +11,10 @@ import pytest
 
 from scanner.testing import fakes
 from tests.support.cli import GitRepo, Run, stsleak
-from tests.support.core import assert_json_set, only, scan_bytes
+from tests.support.core import assert_json_set, ini, only, scan_bytes
 
 Creds = fakes.FakeCredentials
 
-
-def _ini(creds: Creds) -> str:
-    return (f"[default]\naws_access_key_id = {creds.access_key_id}\n"
-            f"aws_secret_access_key = {creds.secret_access_key}\naws_session_token = {creds.session_token}\n")
 
 
 def _json_scan(*args: str, cwd: Path) -> Run:
@@ -42,7 +38,7 @@ def test_missing_path_other_paths_still_scanned(tmp_path: Path) -> None:
 
 
 def test_missing_path_does_not_hide_findings(tmp_path: Path, creds: Creds) -> None:
-    (tmp_path / "leak.ini").write_text(_ini(creds))
+    (tmp_path / "leak.ini").write_text(ini(creds))
     run = _json_scan("nope.txt", "leak.ini", cwd=tmp_path)
     assert run.code == 1  # findings win over errors (README, exit codes)
     assert_json_set(only(run.json()["findings"]), creds)
@@ -60,7 +56,7 @@ def test_explicit_broken_symlink(tmp_path: Path) -> None:
 
 def test_broken_symlink_inside_directory_is_counted(tmp_path: Path, creds: Creds) -> None:
     (tmp_path / "dangling").symlink_to(tmp_path / "gone")
-    (tmp_path / "leak.ini").write_text(_ini(creds))
+    (tmp_path / "leak.ini").write_text(ini(creds))
     run = _json_scan(".", cwd=tmp_path)
     assert run.code == 1 and run.json()["stats"]["skipped"] == {"broken-symlink": 1}
 
@@ -68,7 +64,7 @@ def test_broken_symlink_inside_directory_is_counted(tmp_path: Path, creds: Creds
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
 def test_fifo_is_skipped_not_waited_on(tmp_path: Path, creds: Creds) -> None:
     os.mkfifo(tmp_path / "pipe")
-    (tmp_path / "leak.ini").write_text(_ini(creds))
+    (tmp_path / "leak.ini").write_text(ini(creds))
     run = stsleak("scan", "--format", "json", ".", cwd=tmp_path, timeout=30)
     assert run.code == 1
     assert run.json()["stats"]["skipped"] == {"not-a-regular-file": 1}
@@ -80,7 +76,7 @@ def test_fifo_is_skipped_not_waited_on(tmp_path: Path, creds: Creds) -> None:
 def test_file_that_fails_to_read_even_as_root(tmp_path: Path, creds: Creds) -> None:
     # Reading /proc/self/mem at offset 0 fails with EIO for every user, root included.
     (tmp_path / "unreadable").symlink_to("/proc/self/mem")
-    (tmp_path / "leak.ini").write_text(_ini(creds))
+    (tmp_path / "leak.ini").write_text(ini(creds))
     run = _json_scan("unreadable", "leak.ini", cwd=tmp_path)
     assert run.code == 1
     (line,) = _warnings(run)
@@ -92,7 +88,7 @@ def test_file_that_fails_to_read_even_as_root(tmp_path: Path, creds: Creds) -> N
 @pytest.mark.skipif(sys.platform == "win32" or os.geteuid() == 0, reason="root reads a chmod 000 file")
 def test_permission_denied_file(tmp_path: Path, creds: Creds) -> None:
     secret_file = tmp_path / "locked.ini"
-    secret_file.write_text(_ini(creds))
+    secret_file.write_text(ini(creds))
     secret_file.chmod(0)
     (tmp_path / "clean.txt").write_text("x\n")
     try:
@@ -123,7 +119,7 @@ def test_directory_symlink_loop(tmp_path: Path, creds: Creds) -> None:
     (tmp_path / "a" / "b").mkdir(parents=True)
     (tmp_path / "a" / "b" / "up").symlink_to(tmp_path / "a", target_is_directory=True)
     (tmp_path / "a" / "self").symlink_to(".", target_is_directory=True)
-    (tmp_path / "a" / "b" / "leak.ini").write_text(_ini(creds))
+    (tmp_path / "a" / "b" / "leak.ini").write_text(ini(creds))
     run = stsleak("scan", "--format", "json", "a", cwd=tmp_path, timeout=30)
     assert run.code == 1, run.stderr
     report = run.json()
@@ -144,7 +140,7 @@ def test_binary_file_skipped_and_noted(tmp_path: Path, creds: Creds) -> None:
 
 
 def test_file_over_max_size_skipped_and_noted(tmp_path: Path, creds: Creds) -> None:
-    (tmp_path / "big.log").write_text("x" * 4096 + "\n" + _ini(creds))
+    (tmp_path / "big.log").write_text("x" * 4096 + "\n" + ini(creds))
     (tmp_path / "small.ini").write_text("x\n")
     run = _json_scan("--max-file-size", "2k", ".", cwd=tmp_path)
     assert run.code == 0
@@ -159,31 +155,31 @@ def test_bad_max_file_size(tmp_path: Path) -> None:
 
 
 def test_invalid_utf8_around_credential(creds: Creds) -> None:
-    data = b"\xc3(garbage\x80\x81\n" + _ini(creds).encode() + b"\xe2\x28\xa1 more \xf0\x90\n"
+    data = b"\xc3(garbage\x80\x81\n" + ini(creds).encode() + b"\xe2\x28\xa1 more \xf0\x90\n"
     finding = only(scan_bytes(data))
     assert finding.secret == creds.secret_access_key and finding.line == 3
 
 
 def test_latin1_text_opening_with_utf16_bom_bytes(creds: Creds) -> None:
-    data = b"\xff\xfe\xc3(garbage\x80\x81\n" + _ini(creds).encode() + b"\xe2\x28\xa1 more \xf0\x90\n"
+    data = b"\xff\xfe\xc3(garbage\x80\x81\n" + ini(creds).encode() + b"\xe2\x28\xa1 more \xf0\x90\n"
     finding = only(scan_bytes(data))
     assert finding.secret == creds.secret_access_key and finding.line == 3
 
 
 def test_invalid_utf8_through_the_cli(tmp_path: Path, creds: Creds) -> None:
-    (tmp_path / "mixed.ini").write_bytes(b"\xc0\xc1 \xfe\n" + _ini(creds).encode("latin-1") + b"\xff\n")
+    (tmp_path / "mixed.ini").write_bytes(b"\xc0\xc1 \xfe\n" + ini(creds).encode("latin-1") + b"\xff\n")
     assert_json_set(only(_json_scan(".", cwd=tmp_path).json()["findings"]), creds)
 
 
 def test_utf8_with_bom_and_non_ascii_text(creds: Creds) -> None:
-    data = codecs.BOM_UTF8 + ("# clé d'accès — ключ\n" + _ini(creds)).encode("utf-8")
+    data = codecs.BOM_UTF8 + ("# clé d'accès — ключ\n" + ini(creds)).encode("utf-8")
     assert only(scan_bytes(data)).line == 3
 
 
 @pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
 def test_utf16_with_bom(encoding: str, tmp_path: Path, creds: Creds) -> None:
     bom = codecs.BOM_UTF16_LE if encoding.endswith("le") else codecs.BOM_UTF16_BE
-    (tmp_path / "creds.ini").write_bytes(bom + ("# é\r\n" + _ini(creds)).encode(encoding))
+    (tmp_path / "creds.ini").write_bytes(bom + ("# é\r\n" + ini(creds)).encode(encoding))
     run = _json_scan(".", cwd=tmp_path)
     finding = only(run.json()["findings"])
     assert_json_set(finding, creds)
@@ -192,12 +188,12 @@ def test_utf16_with_bom(encoding: str, tmp_path: Path, creds: Creds) -> None:
 
 @pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
 def test_utf16_without_bom(encoding: str, creds: Creds) -> None:
-    finding = only(scan_bytes(_ini(creds).encode(encoding)))
+    finding = only(scan_bytes(ini(creds).encode(encoding)))
     assert finding.secret == creds.secret_access_key
 
 
 def test_stdin(creds: Creds) -> None:
-    run = stsleak("scan", "--format", "json", "-", input_text="some log\n" + _ini(creds))
+    run = stsleak("scan", "--format", "json", "-", input_text="some log\n" + ini(creds))
     assert run.code == 1, run.stderr
     finding = only(run.json()["findings"])
     assert_json_set(finding, creds)
@@ -256,7 +252,7 @@ def test_unreadable_directory_is_reported_even_as_root(tmp_path: Path, monkeypat
 
 
 def test_file_name_that_is_not_utf8_is_scanned(tmp_path: Path, creds: Creds) -> None:
-    content = _ini(creds)
+    content = ini(creds)
     plain = tmp_path / "plain"
     plain.mkdir()
     (plain / os.fsdecode(b"caf\xe9.env")).write_text(content)

@@ -7,13 +7,10 @@ from pathlib import Path
 
 from scanner.testing import fakes
 from tests.support.cli import GitRepo, stsleak
+from tests.support.core import env_file
 
 Creds = fakes.FakeCredentials
 
-
-def _env(creds: Creds) -> str:
-    return (f"AWS_ACCESS_KEY_ID={creds.access_key_id}\nAWS_SECRET_ACCESS_KEY={creds.secret_access_key}\n"
-            f"AWS_SESSION_TOKEN={creds.session_token}\n")
 
 
 def _paths(run_stdout: str) -> list[str]:
@@ -23,7 +20,7 @@ def _paths(run_stdout: str) -> list[str]:
 
 
 def test_default_path_is_current_directory(tmp_path: Path, creds: Creds) -> None:
-    (tmp_path / ".env").write_text(_env(creds))
+    (tmp_path / ".env").write_text(env_file(creds))
     run = stsleak("scan", "--format", "json", cwd=tmp_path)
     assert run.code == 1 and _paths(run.stdout) == [".env"]
 
@@ -37,10 +34,10 @@ def test_clean_directory_exits_zero(tmp_path: Path) -> None:
 
 def test_work_tree_scans_tracked_and_untracked_not_ignored(repo: GitRepo, rng: random.Random) -> None:
     tracked, untracked, ignored = (fakes.temporary(rng) for _ in range(3))
-    repo.commit("init", {".gitignore": "secret.env\nbuild/\n", "tracked.env": _env(tracked)})
-    repo.write("untracked.env", _env(untracked))
-    repo.write("secret.env", _env(ignored))
-    repo.write("build/out.env", _env(ignored))
+    repo.commit("init", {".gitignore": "secret.env\nbuild/\n", "tracked.env": env_file(tracked)})
+    repo.write("untracked.env", env_file(untracked))
+    repo.write("secret.env", env_file(ignored))
+    repo.write("build/out.env", env_file(ignored))
     run = stsleak("scan", "--format", "json", str(repo.path))
     assert run.code == 1
     keys = {f["access_key_id"] for f in run.json()["findings"]}
@@ -48,13 +45,13 @@ def test_work_tree_scans_tracked_and_untracked_not_ignored(repo: GitRepo, rng: r
 
 
 def test_work_tree_scan_from_inside_reports_relative_paths(repo: GitRepo, creds: Creds) -> None:
-    repo.commit("init", {"sub/dir/c.env": _env(creds)})
+    repo.commit("init", {"sub/dir/c.env": env_file(creds)})
     run = stsleak("scan", "--format", "json", cwd=repo.path / "sub")
     assert _paths(run.stdout) == ["dir/c.env"]
 
 
 def test_work_tree_file_deleted_but_still_in_index(repo: GitRepo, creds: Creds) -> None:
-    repo.commit("init", {"c.env": _env(creds), "x.txt": "x\n"})
+    repo.commit("init", {"c.env": env_file(creds), "x.txt": "x\n"})
     (repo.path / "c.env").unlink()
     run = stsleak("scan", "--format", "json", str(repo.path))
     assert run.code == 0 and "Traceback" not in run.stderr
@@ -63,8 +60,8 @@ def test_work_tree_file_deleted_but_still_in_index(repo: GitRepo, creds: Creds) 
 def test_several_paths(tmp_path: Path, rng: random.Random) -> None:
     a, b = fakes.temporary(rng), fakes.temporary(rng)
     (tmp_path / "one").mkdir()
-    (tmp_path / "one" / "a.env").write_text(_env(a))
-    (tmp_path / "b.env").write_text(_env(b))
+    (tmp_path / "one" / "a.env").write_text(env_file(a))
+    (tmp_path / "b.env").write_text(env_file(b))
     run = stsleak("scan", "--format", "json", "one", "b.env", cwd=tmp_path)
     assert _paths(run.stdout) == ["b.env", "one/a.env"]
 
@@ -72,15 +69,15 @@ def test_several_paths(tmp_path: Path, rng: random.Random) -> None:
 def test_exclude(tmp_path: Path, rng: random.Random) -> None:
     a, b = fakes.temporary(rng), fakes.temporary(rng)
     (tmp_path / "fixtures").mkdir()
-    (tmp_path / "fixtures" / "a.env").write_text(_env(a))
-    (tmp_path / "b.env").write_text(_env(b))
+    (tmp_path / "fixtures" / "a.env").write_text(env_file(a))
+    (tmp_path / "b.env").write_text(env_file(b))
     run = stsleak("scan", "--format", "json", "--exclude", "fixtures", ".", cwd=tmp_path)
     assert _paths(run.stdout) == ["b.env"]
     assert run.json()["stats"]["skipped"] == {"excluded": 1}
 
 
 def test_no_color_and_no_ansi_when_piped(tmp_path: Path, creds: Creds) -> None:
-    (tmp_path / "c.env").write_text(_env(creds))
+    (tmp_path / "c.env").write_text(env_file(creds))
     for args in (["--no-color"], []):
         run = stsleak("scan", *args, ".", cwd=tmp_path, env={"NO_COLOR": ""})
         assert "\x1b[" not in run.stdout
@@ -88,8 +85,8 @@ def test_no_color_and_no_ansi_when_piped(tmp_path: Path, creds: Creds) -> None:
 
 def test_text_block_per_finding(tmp_path: Path, rng: random.Random) -> None:
     sets = [fakes.temporary(rng) for _ in range(2)]
-    (tmp_path / "a.env").write_text(_env(sets[0]))
-    (tmp_path / "b.env").write_text(_env(sets[1]))
+    (tmp_path / "a.env").write_text(env_file(sets[0]))
+    (tmp_path / "b.env").write_text(env_file(sets[1]))
     run = stsleak("scan", ".", cwd=tmp_path)
     assert run.code == 1
     blocks = run.stdout.strip().split("\n\n")
@@ -116,7 +113,7 @@ def test_scan_imports_no_boto3(tmp_path: Path) -> None:
 
 def test_ignored_directory_named_explicitly_is_scanned(repo: GitRepo, creds: Creds) -> None:
     repo.commit("init", {".gitignore": "build/\n", "README.md": "x\n"})
-    repo.write("build/out/app.env", _env(creds))
+    repo.write("build/out/app.env", env_file(creds))
     assert stsleak("scan", str(repo.path)).code == 0  # ignored: not part of the work tree scan
     run = stsleak("scan", "--format", "json", "build", cwd=repo.path)
     assert run.code == 1 and _paths(run.stdout) == ["build/out/app.env"]

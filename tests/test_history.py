@@ -9,14 +9,10 @@ from typing import Any
 
 from scanner.testing import fakes
 from tests.support.cli import GitRepo, Run, stsleak
-from tests.support.core import assert_json_set, sha
+from tests.support.core import assert_json_set, ini, sha
 
 Creds = fakes.FakeCredentials
 
-
-def _ini(creds: Creds, profile: str = "default") -> str:
-    return (f"[{profile}]\naws_access_key_id = {creds.access_key_id}\n"
-            f"aws_secret_access_key = {creds.secret_access_key}\naws_session_token = {creds.session_token}\n")
 
 
 def _history(repo: Path, *extra: str) -> Run:
@@ -43,7 +39,7 @@ def _author_date(repo: GitRepo, commit: str) -> tuple[str, str]:
 
 def test_added_then_deleted(repo: GitRepo, creds: Creds) -> None:
     repo.commit("readme", {"README.md": "hello\n"})
-    added = repo.commit("add creds", {"config/creds.ini": _ini(creds)})
+    added = repo.commit("add creds", {"config/creds.ini": ini(creds)})
     (repo.path / "config/creds.ini").unlink()
     repo.commit("remove creds")
     repo.commit("more", {"README.md": "hello again\n"})
@@ -81,7 +77,7 @@ def test_only_on_unmerged_branch(repo: GitRepo, creds: Creds) -> None:
 
 def _amend_away(repo: GitRepo, creds: Creds) -> str:
     repo.commit("init", {"README.md": "x\n"})
-    leaked = repo.commit("oops", {"creds.ini": _ini(creds)})
+    leaked = repo.commit("oops", {"creds.ini": ini(creds)})
     (repo.path / "creds.ini").unlink()
     repo.git("add", "-A")
     repo.git("commit", "-q", "--amend", "--allow-empty", "-m", "clean")
@@ -107,7 +103,7 @@ def test_only_in_unreachable_commit_after_reflog_expiry(repo: GitRepo, creds: Cr
 
 def test_unreachable_blob_without_commit(repo: GitRepo, creds: Creds) -> None:
     repo.commit("init", {"README.md": "x\n"})
-    repo.write("staged.ini", _ini(creds))
+    repo.write("staged.ini", ini(creds))
     repo.git("add", "staged.ini")
     repo.git("rm", "-q", "--cached", "staged.ini")
     (repo.path / "staged.ini").unlink()
@@ -119,8 +115,8 @@ def test_unreachable_blob_without_commit(repo: GitRepo, creds: Creds) -> None:
 
 
 def test_blob_at_several_paths(repo: GitRepo, creds: Creds) -> None:
-    first = repo.commit("a", {"a/creds.ini": _ini(creds)})
-    second = repo.commit("copy", {"b/creds.ini": _ini(creds)})
+    first = repo.commit("a", {"a/creds.ini": ini(creds)})
+    second = repo.commit("copy", {"b/creds.ini": ini(creds)})
     (repo.path / "c").mkdir()
     repo.git("mv", "a/creds.ini", "c/moved.ini")
     third = repo.commit("move")
@@ -131,24 +127,24 @@ def test_blob_at_several_paths(repo: GitRepo, creds: Creds) -> None:
 
 
 def test_set_reported_once_per_path_at_introducing_commit(repo: GitRepo, creds: Creds) -> None:
-    introduced = repo.commit("add", {"creds.ini": _ini(creds)})
+    introduced = repo.commit("add", {"creds.ini": ini(creds)})
     for i in range(4):
-        repo.commit(f"edit {i}", {"creds.ini": f"# revision {i}\n" + _ini(creds) + f"region = r{i}\n"})
+        repo.commit(f"edit {i}", {"creds.ini": f"# revision {i}\n" + ini(creds) + f"region = r{i}\n"})
     finding = _one(_history(repo.path))
     assert (finding["path"], finding["commit"], finding["line"]) == ("creds.ini", introduced, 2)
 
 
 def test_set_moved_within_file_is_not_reported_again(repo: GitRepo, creds: Creds) -> None:
-    introduced = repo.commit("add", {"creds.ini": _ini(creds)})
-    repo.commit("prepend", {"creds.ini": "# header\n" * 5 + _ini(creds)})
+    introduced = repo.commit("add", {"creds.ini": ini(creds)})
+    repo.commit("prepend", {"creds.ini": "# header\n" * 5 + ini(creds)})
     finding = _one(_history(repo.path))
     assert finding["commit"] == introduced
 
 
 def test_two_sets_in_one_file_across_commits(repo: GitRepo, rng: random.Random) -> None:
     a, b = fakes.temporary(rng), fakes.temporary(rng)
-    first = repo.commit("a", {"creds.ini": _ini(a)})
-    second = repo.commit("b", {"creds.ini": _ini(a) + "\n" + _ini(b, "other")})
+    first = repo.commit("a", {"creds.ini": ini(a)})
+    second = repo.commit("b", {"creds.ini": ini(a) + "\n" + ini(b, "other")})
     by_key = {f["access_key_id"]: f for f in _findings(_history(repo.path))}
     assert by_key[a.access_key_id]["commit"] == first
     assert by_key[b.access_key_id]["commit"] == second
@@ -157,9 +153,9 @@ def test_two_sets_in_one_file_across_commits(repo: GitRepo, rng: random.Random) 
 
 def test_since_limits_to_later_commits(repo: GitRepo, rng: random.Random) -> None:
     old, new = fakes.temporary(rng), fakes.temporary(rng)
-    repo.commit("old leak", {"old.ini": _ini(old)})
+    repo.commit("old leak", {"old.ini": ini(old)})
     base = repo.commit("clean", {"README.md": "x\n"})
-    later = repo.commit("new leak", {"new.ini": _ini(new)})
+    later = repo.commit("new leak", {"new.ini": ini(new)})
     run = stsleak("scan", "--since", base, "--format", "json", str(repo.path))
     finding = _one(run)
     assert (finding["access_key_id"], finding["commit"], finding["path"]) == (new.access_key_id, later, "new.ini")
@@ -167,7 +163,7 @@ def test_since_limits_to_later_commits(repo: GitRepo, rng: random.Random) -> Non
 
 
 def test_since_with_nothing_new(repo: GitRepo, creds: Creds) -> None:
-    head = repo.commit("leak", {"c.ini": _ini(creds)})
+    head = repo.commit("leak", {"c.ini": ini(creds)})
     run = stsleak("scan", "--since", head, "--format", "json", str(repo.path))
     assert run.code == 0 and run.json()["findings"] == []
     assert "empty repository" not in run.stderr
@@ -185,9 +181,9 @@ def test_since_with_tip_scans_only_that_range(repo: GitRepo, rng: random.Random)
     mine, elsewhere = fakes.temporary(rng), fakes.temporary(rng)
     base = repo.commit("base", {"README.md": "x\n"})
     repo.git("checkout", "-q", "-b", "other")
-    repo.commit("other branch leak", {"other.ini": _ini(elsewhere)})
+    repo.commit("other branch leak", {"other.ini": ini(elsewhere)})
     repo.git("checkout", "-q", "main")
-    tip = repo.commit("my leak", {"mine.ini": _ini(mine)})
+    tip = repo.commit("my leak", {"mine.ini": ini(mine)})
     every_ref = stsleak("scan", "--since", base, "--format", "json", str(repo.path))
     assert {f["access_key_id"] for f in _findings(every_ref)} == {mine.access_key_id, elsewhere.access_key_id}
     ranged = stsleak("scan", "--since", base, "--tip", tip, "--format", "json", str(repo.path))
@@ -205,9 +201,9 @@ def test_empty_repo(repo: GitRepo) -> None:
 
 def test_shallow_clone_gives_a_note_and_scans(tmp_path: Path, repo: GitRepo, rng: random.Random) -> None:
     old, new = fakes.temporary(rng), fakes.temporary(rng)
-    repo.commit("old", {"old.ini": _ini(old)})
+    repo.commit("old", {"old.ini": ini(old)})
     repo.commit("drop", {"old.ini": "gone\n"})
-    repo.commit("new", {"new.ini": _ini(new)})
+    repo.commit("new", {"new.ini": ini(new)})
     clone = tmp_path / "shallow"
     subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{repo.path}", str(clone)], check=True,
                    capture_output=True)
@@ -243,7 +239,7 @@ def _assert_one_line_error(run: Run) -> None:
 
 
 def test_corrupt_repo_missing_blob_object(repo: GitRepo, creds: Creds) -> None:
-    repo.commit("add", {"c.ini": _ini(creds), "other.txt": "hello\n"})
+    repo.commit("add", {"c.ini": ini(creds), "other.txt": "hello\n"})
     _loose_blob_path(repo, repo.git("rev-parse", "HEAD:c.ini").strip()).unlink()
     run = stsleak("scan", "--history", str(repo.path))
     _assert_one_line_error(run)
@@ -251,7 +247,7 @@ def test_corrupt_repo_missing_blob_object(repo: GitRepo, creds: Creds) -> None:
 
 
 def test_corrupt_repo_missing_commit_object(repo: GitRepo, creds: Creds) -> None:
-    commit = repo.commit("add", {"c.ini": _ini(creds)})
+    commit = repo.commit("add", {"c.ini": ini(creds)})
     _loose_blob_path(repo, commit).unlink()
     # The scan of everything else goes on: the blob is still there and its set is reported (with
     # no commit to place it), and one warning line says the repository is corrupt.
@@ -262,7 +258,7 @@ def test_corrupt_repo_missing_commit_object(repo: GitRepo, creds: Creds) -> None
 
 
 def test_corrupt_repo_garbled_object(repo: GitRepo, creds: Creds) -> None:
-    repo.commit("add", {"c.ini": _ini(creds), "other.txt": "hello\n"})
+    repo.commit("add", {"c.ini": ini(creds), "other.txt": "hello\n"})
     oid = repo.git("rev-parse", "HEAD:other.txt").strip()
     path = _loose_blob_path(repo, oid)
     path.chmod(0o644)
@@ -274,7 +270,7 @@ def test_corrupt_repo_garbled_object(repo: GitRepo, creds: Creds) -> None:
 
 
 def test_history_text_output_names_commit(repo: GitRepo, creds: Creds) -> None:
-    commit = repo.commit("leak", {"c.ini": _ini(creds)})
+    commit = repo.commit("leak", {"c.ini": ini(creds)})
     run = stsleak("scan", "--history", str(repo.path))
     assert run.code == 1
     assert f"c.ini:2  commit {commit[:12]} by Test Author <author@example.com>" in run.stdout
@@ -282,7 +278,7 @@ def test_history_text_output_names_commit(repo: GitRepo, creds: Creds) -> None:
 
 
 def test_history_stats_count_blobs(repo: GitRepo, creds: Creds) -> None:
-    repo.commit("leak", {"c.ini": _ini(creds), "d.txt": "x\n"})
+    repo.commit("leak", {"c.ini": ini(creds), "d.txt": "x\n"})
     stats = _history(repo.path).json()["stats"]
     assert stats["blobs"] == 2 and stats["files"] == 0 and stats["bytes"] > 0
 
@@ -294,7 +290,7 @@ def test_history_binary_blob_with_credential_is_skipped(repo: GitRepo, creds: Cr
 
 
 def test_history_run_from_inside_the_repo(repo: GitRepo, creds: Creds) -> None:
-    commit = repo.commit("leak", {"sub/c.ini": _ini(creds)})
+    commit = repo.commit("leak", {"sub/c.ini": ini(creds)})
     run = stsleak("scan", "--history", "--format", "json", cwd=repo.path / "sub")
     finding = _one(run)
     assert (finding["path"], finding["commit"]) == ("sub/c.ini", commit)
@@ -303,7 +299,7 @@ def test_history_run_from_inside_the_repo(repo: GitRepo, creds: Creds) -> None:
 def test_merged_branch_reports_the_branch_commit(repo: GitRepo, creds: Creds) -> None:
     repo.commit("init", {"README.md": "x\n"})
     repo.git("checkout", "-q", "-b", "feature")
-    on_branch = repo.commit("leak", {"c.ini": _ini(creds)})
+    on_branch = repo.commit("leak", {"c.ini": ini(creds)})
     repo.git("checkout", "-q", "main")
     repo.commit("main work", {"main.txt": "y\n"})
     repo.git("merge", "-q", "--no-ff", "-m", "merge", "feature")
@@ -312,7 +308,7 @@ def test_merged_branch_reports_the_branch_commit(repo: GitRepo, creds: Creds) ->
 
 
 def test_same_set_in_different_files_reported_per_path(repo: GitRepo, creds: Creds) -> None:
-    first = repo.commit("a", {"a.ini": _ini(creds)})
+    first = repo.commit("a", {"a.ini": ini(creds)})
     second = repo.commit("b", {"b.env": f"AWS_ACCESS_KEY_ID={creds.access_key_id}\n"
                                         f"AWS_SECRET_ACCESS_KEY={creds.secret_access_key}\n"
                                         f"AWS_SESSION_TOKEN={creds.session_token}\n"})
@@ -322,16 +318,16 @@ def test_same_set_in_different_files_reported_per_path(repo: GitRepo, creds: Cre
 
 
 def test_since_reports_old_set_copied_to_a_new_path(repo: GitRepo, creds: Creds) -> None:
-    repo.commit("old leak", {"old.ini": _ini(creds)})
+    repo.commit("old leak", {"old.ini": ini(creds)})
     base = repo.commit("clean", {"README.md": "x\n"})
-    copied = repo.commit("copy", {"copy.ini": _ini(creds)})
+    copied = repo.commit("copy", {"copy.ini": ini(creds)})
     findings = _findings(stsleak("scan", "--since", base, "--format", "json", str(repo.path)))
     assert [(f["path"], f["commit"]) for f in findings] == [("copy.ini", copied)]
 
 
 def test_since_does_not_report_set_already_there_before_rev(repo: GitRepo, creds: Creds) -> None:
-    repo.commit("old leak", {"c.ini": _ini(creds)})
+    repo.commit("old leak", {"c.ini": ini(creds)})
     base = repo.commit("clean", {"README.md": "x\n"})
-    repo.commit("edit", {"c.ini": _ini(creds) + "region = eu-west-1\n"})
+    repo.commit("edit", {"c.ini": ini(creds) + "region = eu-west-1\n"})
     run = stsleak("scan", "--since", base, "--format", "json", str(repo.path))
     assert _findings(run) == []

@@ -20,6 +20,8 @@ COMMANDS = {
     "revoke": "scanner.cli.revoke",
     "demo": "scanner.cli.demo",
     "install-hook": "scanner.cli.install_hook",
+    "hook": "scanner.cli.hook",
+    "rules": "scanner.cli.rules",
 }
 
 EXIT_CODES_HELP = """exit codes:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner.errors import StsleakError
+from scanner.model import ReportFormat
 
 DEFAULT_MAX_SIZE = 50 * 1024 * 1024
 DEFAULT_FORMAT = "text"
@@ -51,7 +52,7 @@ def find_config(start: Path) -> tuple[Path, dict[str, Any]] | None:
     return None
 
 
-FORMATS = ("text", "json", "sarif")
+FORMATS = tuple(ReportFormat)
 
 
 def parse_size(text: str) -> int:
@@ -93,7 +94,7 @@ def apply_config(args: argparse.Namespace, start: Path) -> None:
         args.rules_dir = [str(base / d) for d in _as_list(path, "rules_dir", config.get("rules_dir"))] + args.rules_dir
         args.exclude = _as_list(path, "exclude", config.get("exclude")) + list(args.exclude)
         if args.format is None and config.get("format", DEFAULT_FORMAT) not in FORMATS:
-            raise StsleakError(f"{path}: format must be text, json or sarif, not {config['format']!r}")
+            raise StsleakError(f"{path}: format must be one of {', '.join(FORMATS)}, not {config['format']!r}")
         if args.max_file_size is None and "max_file_size" in config:
             args.max_file_size = _max_size(path, config["max_file_size"])
     if args.format is None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from scanner.cli.aws_args import add_verify_options, aws_options
 from scanner.cli.config import FORMATS, parse_size
 from scanner.errors import ExitCode, StsleakError
-from scanner.model import ScanResult
+from scanner.model import ReportFormat, ScanResult, VerificationStatus
 
 EXIT_CODES_HELP = """exit codes:
   0  no findings
@@ -25,6 +25,13 @@ def _size(text: str) -> int:
         return parse_size(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 50M)") from None
+
+
+def _extra_report(text: str) -> tuple[ReportFormat, str]:
+    fmt, sep, path = text.partition(":")
+    if not sep or not path or fmt not in FORMATS:
+        raise argparse.ArgumentTypeError(f"not FORMAT:FILE with FORMAT one of {', '.join(FORMATS)}: {text!r}")
+    return ReportFormat(fmt), path
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -47,6 +54,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                        help="scan the staged changes (the index), as a pre-commit hook")
     scan.add_argument("--format", choices=FORMATS, default=None, help="report format (default text)")
     scan.add_argument("--output", "-o", metavar="FILE", help="write the report to FILE instead of stdout")
+    scan.add_argument("--report", action="append", default=[], type=_extra_report, metavar="FORMAT:FILE",
+                      help="also write a FORMAT report to FILE (repeatable), e.g. --report sarif:out.sarif")
     scan.add_argument("--show-secrets", action="store_true", help="show secrets and tokens in full in the report")
     scan.add_argument("--no-color", action="store_true", help="no ANSI colours in text output")
     scan.add_argument("--quiet", "-q", action="store_true",
@@ -95,7 +104,7 @@ def _use_color(args: argparse.Namespace) -> bool:
 
 
 def _exit_code(findings: list, errors: list[str], fail_on: str) -> ExitCode:
-    live = any(f.verification and f.verification.status == "live" for f in findings)
+    live = any(f.verification and f.verification.status == VerificationStatus.LIVE for f in findings)
     if fail_on == "live":
         return ExitCode.LIVE if live else ExitCode.ERROR if errors else ExitCode.CLEAN
     if live:
@@ -139,6 +148,12 @@ def run(args: argparse.Namespace) -> ExitCode:
 
         write_baseline(every_finding, Path(args.write_baseline))
     _write(render(args.format, result, rules, args.show_secrets, _use_color(args), args.quiet), args.output)
+    for fmt, path in args.report:
+        _write(render(fmt, result, rules, args.show_secrets, False, args.quiet), path)
+    if ReportFormat.GITHUB in (args.format, *(fmt for fmt, _ in args.report)):
+        from scanner.reports.github import append_step_summary
+
+        append_step_summary(result)
     for message in result.stats.errors:
         print(f"stsleak: warning: {message}", file=sys.stderr)
     if not args.quiet:
@@ -159,7 +174,7 @@ def verify_and_revoke(result: ScanResult, args: argparse.Namespace) -> None:
     result.notes.extend(verify_findings(result.findings, options, verify_canaries=args.verify_canaries))
     result.stats.errors.extend(
         f"{f.access_key_id}: verification failed: {f.verification.error}"
-        for f in result.findings if f.verification and f.verification.status == "error")
+        for f in result.findings if f.verification and f.verification.status == VerificationStatus.ERROR)
     if args.revoke:
         try:
             plans = revoke_findings(result.findings, None, args, options, sys.stderr)

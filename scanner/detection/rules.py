@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scanner.detection.rule_schema import SECTIONS, check_rules_file
 from scanner.errors import StsleakError
 from scanner.model import PartKind
 
@@ -66,7 +67,7 @@ def _alternation(words: list[str]) -> str:
     return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def _read_yaml(path: Path, extra: bool) -> dict[str, Any]:
     import yaml
 
     try:
@@ -76,13 +77,14 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise StsleakError(f"cannot read rules file {path}: {exc.__class__.__name__}") from exc
     if not isinstance(data, dict):
         raise StsleakError(f"rules file {path} is not a mapping")
+    check_rules_file(path, data, extra)
     return data
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    """Extra rule files add labels, prefixes, allowlist entries and rules to the shipped ones."""
+    """Later files add labels, prefixes, allowlist entries and rules (lists are appended)."""
     merged = dict(base)
-    for section in ("secret", "session_token", "allowlist", "key_id"):
+    for section in SECTIONS:
         if section in extra:
             combined = dict(merged.get(section, {}))
             for key, value in extra[section].items():
@@ -92,27 +94,33 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
                     combined[key] = value
             merged[section] = combined
     merged["rules"] = list(base.get("rules", [])) + list(extra.get("rules", []))
-    for key in ("pairing_window", "label_separator"):
+    for key in ("pairing_window", "label_separator"):  # shipped files only: check_rules_file refuses extras
         if key in extra:
             merged[key] = extra[key]
     return merged
 
 
-def load_ruleset(extra_dirs: tuple[Path, ...] = ()) -> RuleSet:
-    files = sorted(default_rules_dir().glob("*.yaml"))
+def rule_files(extra_dirs: tuple[Path, ...] = ()) -> list[tuple[Path, bool]]:
+    """The shipped rule files, then each extra directory's: (path, is_extra)."""
+    files = [(path, False) for path in sorted(default_rules_dir().glob("*.yaml"))]
     for directory in extra_dirs:
         if not directory.is_dir():
             raise StsleakError(f"rules directory not found: {directory}")
-        files += sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml"))
+        files += [(path, True) for path in sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml"))]
+    return files
+
+
+def load_ruleset(extra_dirs: tuple[Path, ...] = ()) -> RuleSet:
+    files = rule_files(extra_dirs)
     if not files:
         raise StsleakError("no rule files found")
     data: dict[str, Any] = {}
-    for path in files:
-        data = _merge(data, _read_yaml(path)) if data else _read_yaml(path)
+    for path, extra in files:
+        data = _merge(data, _read_yaml(path, extra)) if data else _read_yaml(path, extra)
     try:
-        return compile_ruleset(data, tuple(files))
-    except (KeyError, TypeError, re.error) as exc:
-        raise StsleakError(f"invalid rules: {exc}") from exc
+        return compile_ruleset(data, tuple(path for path, _ in files))
+    except (KeyError, TypeError, ValueError, re.error) as exc:
+        raise StsleakError(f"invalid rules: {exc.__class__.__name__}: {exc}") from exc
 
 
 def compile_ruleset(data: dict[str, Any], sources: tuple[Path, ...] = ()) -> RuleSet:

@@ -9,7 +9,7 @@ from typing import Any
 from scanner import __version__
 from scanner.detection.rules import RuleSet
 from scanner.model import Finding, ScanResult
-from scanner.redact import redact
+from scanner.reports.message import describe
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {"error": "error", "warning": "warning", "note": "note"}
@@ -30,32 +30,12 @@ def _rule(rule: Any) -> dict[str, Any]:
     }
 
 
-def _message(f: Finding, show_secrets: bool) -> str:
-    text = f"AWS access key id {f.access_key_id}"
-    if f.account_id:
-        text += f" (account {f.account_id})"
-    parts = []
-    if f.secret:
-        parts.append(f"secret {redact(f.secret, show_secrets)}")
-    if f.session_token:
-        parts.append(f"session token {redact(f.session_token, show_secrets)}")
-    if parts:
-        text += " with " + " and ".join(parts)
-    if f.missing:
-        text += f"; missing: {', '.join(f.missing)}"
-    if f.verification:
-        text += f"; verification: {f.verification.status}"
-        if f.verification.arn:
-            text += f" ({f.verification.arn})"
-    return text + "."
-
-
 def _result(f: Finding, rule_index: dict[str, int], show_secrets: bool) -> dict[str, Any]:
     result: dict[str, Any] = {
         "ruleId": f.rule,
         "ruleIndex": rule_index.get(f.rule, 0),
         "level": "error",
-        "message": {"text": _message(f, show_secrets)},
+        "message": {"text": describe(f, show_secrets)},
         "partialFingerprints": {"stsleakCredential/v1": f.fingerprint},
         "properties": {
             "accessKeyId": f.access_key_id,

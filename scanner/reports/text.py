@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scanner.model import Finding, ScanResult
+from scanner.model import Finding, ScanResult, VerificationStatus
 from scanner.redact import redact
 from scanner.reports.advice import next_steps
 
@@ -24,7 +24,8 @@ def _verification(f: Finding, color: bool) -> str | None:
     v = f.verification
     if v is None:
         return None
-    tone = {"live": _RED, "expired": _GREEN, "invalid": _GREEN}.get(v.status, _YELLOW)
+    tone = {VerificationStatus.LIVE: _RED, VerificationStatus.EXPIRED: _GREEN,
+            VerificationStatus.INVALID: _GREEN}.get(v.status, _YELLOW)
     line = f"  verification: {_paint(v.status.upper(), tone, color)}"
     if v.arn:
         line += f"  {v.arn}"
@@ -71,7 +72,7 @@ def _count(n: int, noun: str) -> str:
 def summary(result: ScanResult) -> str:
     s = result.stats
     n = len(result.findings)
-    live = sum(1 for f in result.findings if f.verification and f.verification.status == "live")
+    live = sum(1 for f in result.findings if f.verification and f.verification.status == VerificationStatus.LIVE)
     what = _count(n, "finding") + (f" ({live} live)" if live else "")
     scanned = _count(s.blobs, "blob") if s.blobs else _count(s.files, "file")
     skipped = ", ".join(f"{k}: {v}" for k, v in sorted(s.skipped.items()))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from scanner.aws_session import AwsOptions, LeakedStsClient, Operator, failure_from
 from scanner.errors import StsleakError
 from scanner.model import Finding, PartKind, Verification
+from scanner.model import VerificationStatus as Status
 from scanner.redact import scrub
 from scanner.verification.canaries import canary_owner
 
@@ -52,7 +53,7 @@ def parse_principal_arn(arn: str) -> PrincipalArn | None:
 def verification_from_identity(identity: dict[str, str]) -> Verification:
     arn = identity.get("Arn", "")
     parsed = parse_principal_arn(arn)
-    verification = Verification("live", arn=arn or None, user_id=identity.get("UserId"),
+    verification = Verification(Status.LIVE, arn=arn or None, user_id=identity.get("UserId"),
                                 account=identity.get("Account"))
     if parsed:
         verification.principal_type = parsed.principal_type
@@ -65,14 +66,14 @@ def offline_verification(finding: Finding, verify_canaries: bool) -> Verificatio
     """The verdict reachable without a call (unverifiable, canary), or None when STS must be asked."""
     account = finding.account_id
     if not finding.secret:
-        return Verification("unverifiable", account=account, error="no secret access key next to the key id")
+        return Verification(Status.UNVERIFIABLE, account=account, error="no secret access key next to the key id")
     needs_token = finding.access_key_id.startswith("ASIA") or PartKind.SESSION_TOKEN in finding.expected_parts
     if needs_token and not finding.session_token:
-        return Verification("unverifiable", account=account,
+        return Verification(Status.UNVERIFIABLE, account=account,
                             error="temporary credentials without their session token cannot be verified")
     owner = canary_owner(account)
     if owner and not verify_canaries:
-        return Verification("skipped", account=account,
+        return Verification(Status.SKIPPED, account=account,
                             error=f"canary account of {owner}: verifying would set it off (--verify-canaries)")
     return None
 
@@ -89,12 +90,12 @@ def verify_set(client: LeakedStsClient, key: CredentialKey) -> Verification:
             failure = failure_from(exc)
             message = scrub(failure.message, [secret or "", token or ""])
             if failure.code in EXPIRED_CODES:
-                return Verification("expired", error=message)
+                return Verification(Status.EXPIRED, error=message)
             if failure.code in INVALID_CODES:
                 if attempt == 1:
                     continue
-                return Verification("invalid", error=message)
-            return Verification("error", error=message)
+                return Verification(Status.INVALID, error=message)
+            return Verification(Status.ERROR, error=message)
         return verification_from_identity(identity)
     raise AssertionError("unreachable")
 
@@ -124,7 +125,7 @@ def verify_findings(findings: list[Finding], options: AwsOptions, *, verify_cana
             for finding in same_set:
                 finding.verification = replace(results[key], account=results[key].account or finding.account_id)
     notes = add_role_details(findings, options, operator)
-    errors = sum(1 for f in findings if f.verification and f.verification.status == "error")
+    errors = sum(1 for f in findings if f.verification and f.verification.status == Status.ERROR)
     if errors:
         notes.append(f"{errors} credential set(s) could not be verified (network, throttling or STS error)")
     return notes
@@ -134,7 +135,7 @@ def _live_roles(findings: list[Finding]) -> dict[tuple[str, str], list[Verificat
     roles: dict[tuple[str, str], list[Verification]] = {}
     for finding in findings:
         v = finding.verification
-        if v and v.status == "live" and v.principal_type == "assumed-role" and v.role_name and v.account:
+        if v and v.status == Status.LIVE and v.principal_type == "assumed-role" and v.role_name and v.account:
             roles.setdefault((v.account, v.role_name), []).append(v)
     return roles
 

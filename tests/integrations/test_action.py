@@ -39,7 +39,8 @@ def test_is_a_composite_action_that_scans_to_sarif_and_uploads() -> None:
     assert "pip install" in install["run"] and "$ACTION_PATH" in install["run"]
     assert install["env"]["ACTION_PATH"] == "${{ github.action_path }}"
     scan = _step("scan")
-    assert "stsleak scan" in scan["run"] and "--format sarif" in scan["run"]
+    assert "stsleak scan" in scan["run"] and "--format github" in scan["run"] and "sarif:" in scan["run"]
+    assert "python" not in scan["run"]  # annotations and summary come from the github reporter
     uploads = [s for s in steps if str(s.get("uses", "")).startswith("github/codeql-action/upload-sarif@")]
     assert len(uploads) == 1 and "always()" in uploads[0]["if"]
     assert steps[-1]["name"] == "Fail on findings" and "always()" in steps[-1]["if"]
@@ -66,7 +67,7 @@ def _run_step(step: dict[str, Any], cwd: Path, env: dict[str, str], tmp_path: Pa
 def _scan_env(**overrides: str) -> dict[str, str]:
     env = {"REPO_PATH": ".", "HISTORY": "false", "SINCE": "", "FAIL_ON": "any", "VERIFY": "false",
            "SARIF_FILE": "stsleak.sarif", "EXTRA_ARGS": "", "EVENT_NAME": "push", "PUSH_BEFORE": "", "PR_BASE": "",
-           "PR_HEAD": "", "HEAD_SHA": ""}
+           "PR_HEAD": "", "HEAD_SHA": "", "BASELINE": ""}
     return {**env, **overrides}
 
 
@@ -87,7 +88,7 @@ def test_scan_step_on_push_scans_the_pushed_range(pushed, tmp_path: Path) -> Non
     assert f"--since {before}" in result.stdout
     sarif = json.loads((repo.path / "stsleak.sarif").read_text(encoding="utf-8"))
     assert [r["properties"]["accessKeyId"] for r in sarif["runs"][0]["results"]] == [new.access_key_id]
-    assert "::error file=new/creds.ini,line=2::" in result.stderr
+    assert "::error file=new/creds.ini,line=2,title=stsleak%3A aws-temporary-credentials::" in result.stderr
     assert "new/creds.ini:2" in (tmp_path / "summary.md").read_text(encoding="utf-8")
     for value in (new.secret_access_key, new.session_token):
         assert value not in result.stdout + result.stderr
@@ -147,3 +148,81 @@ def test_scan_step_extra_args_are_not_globbed(pushed, tmp_path: Path) -> None:
     assert outputs["findings"] == "1", result.stdout + result.stderr
     sarif = json.loads((repo.path / "stsleak.sarif").read_text(encoding="utf-8"))
     assert [r["properties"]["accessKeyId"] for r in sarif["runs"][0]["results"]] == [new.access_key_id]
+
+
+@pytest.fixture
+def pull_request(repo: GitRepo, rng: random.Random) -> tuple[GitRepo, str, str, fakes.FakeCredentials]:
+    """A base commit and a PR head that adds a leaked set."""
+    base = repo.commit("base", {"README.md": "hello\n"})
+    leaked = fakes.temporary(rng)
+    repo.git("checkout", "-q", "-b", "pr")
+    head = repo.commit("pr", {"src/creds.ini": ini(leaked)})
+    return repo, base, head, leaked
+
+
+def _pr_env(base: str, head: str, **overrides: str) -> dict[str, str]:
+    return _scan_env(EVENT_NAME="pull_request", PR_BASE=base, PR_HEAD=head, **overrides)
+
+
+@pytest.mark.parametrize("config", [
+    (".stsleak.yaml", "exclude: ['*']\n"),
+    (".stsleak.yaml", "max_file_size: 1\n"),
+    ("pyproject.toml", "[tool.stsleak]\nexclude = ['src/*']\n"),
+], ids=["exclude-all", "tiny-max-size", "pyproject"])
+def test_pull_request_cannot_silence_itself_with_its_own_config(repo: GitRepo, rng: random.Random, tmp_path: Path,
+                                                                config: tuple[str, str]) -> None:
+    base = repo.commit("base", {"README.md": "hello\n"})
+    leaked = fakes.temporary(rng)
+    repo.git("checkout", "-q", "-b", "pr")
+    name, text = config
+    head = repo.commit("pr", {"src/creds.ini": ini(leaked), name: text})  # the config rides along
+    result, outputs = _run_step(_step("scan"), repo.path, _pr_env(base, head), tmp_path)
+    assert outputs["findings"] == "1" and outputs["exit-code"] == "1", result.stdout + result.stderr
+    # The same config on a push (trusted history) does apply: the PR is what is not trusted.
+    pushed, pushed_outputs = _run_step(_step("scan"), repo.path, _scan_env(PUSH_BEFORE=base, HEAD_SHA=head), tmp_path)
+    assert pushed_outputs["findings"] == "0", pushed.stdout + pushed.stderr
+
+
+def test_pull_request_uses_the_base_config_and_rules(repo: GitRepo, rng: random.Random, tmp_path: Path) -> None:
+    rules = "secret:\n  labels: [vault_blob]\nrules: []\n"
+    base = repo.commit("base", {".stsleak.yaml": "exclude: ['vendor/*']\nrules_dir: [ci/rules]\n",
+                                "ci/rules/extra.yaml": rules})
+    vendored, leaked = fakes.temporary(rng), fakes.temporary(rng)
+    repo.git("checkout", "-q", "-b", "pr")
+    head = repo.commit("pr", {"vendor/creds.ini": ini(vendored), "src/creds.ini": ini(leaked),
+                              ".stsleak.yaml": "exclude: ['*']\n"})
+    result, outputs = _run_step(_step("scan"), repo.path, _pr_env(base, head), tmp_path)
+    assert outputs["findings"] == "1", result.stdout + result.stderr  # the base's exclude applies, not the head's
+    sarif = json.loads((repo.path / "stsleak.sarif").read_text(encoding="utf-8"))
+    assert [r["properties"]["accessKeyId"] for r in sarif["runs"][0]["results"]] == [leaked.access_key_id]
+    assert "--config" in result.stdout
+
+
+def _sarif_paths(repo: GitRepo) -> list[str]:
+    sarif = json.loads((repo.path / "stsleak.sarif").read_text(encoding="utf-8"))
+    return [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in sarif["runs"][0]["results"]]
+
+
+def test_pull_request_baseline_comes_from_the_base(pull_request, tmp_path: Path) -> None:
+    repo, base, head, _leaked = pull_request
+    # The PR writes a baseline holding its own leak: it must not count. (The baseline file names
+    # the key id, so it is a partial finding of its own: only src/creds.ini is looked at here.)
+    from tests.support.cli import stsleak
+
+    assert stsleak("scan", "--write-baseline", "baseline.json", "src", cwd=repo.path).code == 1
+    head = repo.commit("pr baseline")
+    result, _ = _run_step(_step("scan"), repo.path, _pr_env(base, head, BASELINE="baseline.json"), tmp_path)
+    assert "src/creds.ini" in _sarif_paths(repo), result.stdout + result.stderr
+    # On a push the working tree's baseline is the trusted one and hides the known finding.
+    env = _scan_env(PUSH_BEFORE=base, HEAD_SHA=head, BASELINE="baseline.json")
+    pushed, _ = _run_step(_step("scan"), repo.path, env, tmp_path)
+    assert "src/creds.ini" not in _sarif_paths(repo), pushed.stdout + pushed.stderr
+
+
+def test_pull_request_whose_base_is_not_in_the_clone_gets_no_config(pull_request, tmp_path: Path) -> None:
+    repo, _base, head, _leaked = pull_request
+    repo.write(".stsleak.yaml", "exclude: ['*']\n")
+    result, outputs = _run_step(_step("scan"), repo.path, _pr_env("1234567890abcdef1234567890abcdef12345678", head),
+                                tmp_path)
+    assert outputs["findings"] == "1", result.stdout + result.stderr
+    assert "no config and no baseline apply" in result.stdout

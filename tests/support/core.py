@@ -37,6 +37,22 @@ def scan_text(text: str, path: str = "t.txt") -> list[Finding]:
     return scan_bytes(text.encode("utf-8"), path)
 
 
+def ini(creds: fakes.FakeCredentials, profile: str = "default", *, comment: str = "") -> str:
+    """An AWS shared-credentials profile holding the set (the one builder of this text in the tests);
+    `comment` is appended to the key id line. A set without a token gets no token line."""
+    suffix = f"  # {comment}" if comment else ""
+    text = (f"[{profile}]\naws_access_key_id = {creds.access_key_id}{suffix}\n"
+            f"aws_secret_access_key = {creds.secret_access_key}\n")
+    return text + (f"aws_session_token = {creds.session_token}\n" if creds.session_token else "")
+
+
+def env_file(creds: fakes.FakeCredentials, export: bool = False) -> str:
+    """The set as a .env file (or as shell `export` lines)."""
+    lead = "export " if export else ""
+    text = f"{lead}AWS_ACCESS_KEY_ID={creds.access_key_id}\n{lead}AWS_SECRET_ACCESS_KEY={creds.secret_access_key}\n"
+    return text + (f"{lead}AWS_SESSION_TOKEN={creds.session_token}\n" if creds.session_token else "")
+
+
 def only(findings: list[Any]) -> Any:
     assert len(findings) == 1, findings
     return findings[0]

@@ -10,6 +10,9 @@ from pathlib import Path
 
 from scanner.testing import fakes
 from tests.support.cli import GIT_ENV, Run
+from tests.support.core import ini
+
+__all__ = ["CHECKOUT", "assert_no_secrets", "ini", "program_env", "run", "venv_program"]
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -23,17 +26,6 @@ def venv_program(name: str) -> str:
     found = shutil.which(name)
     assert found, f"{name} is not installed (pip install -e '.[dev]')"
     return found
-
-
-def ini(creds: fakes.FakeCredentials, comment: str = "") -> str:
-    """An AWS shared-credentials profile holding the set; `comment` is appended to the key id line."""
-    suffix = f"  # {comment}" if comment else ""
-    return (
-        "[default]\n"
-        f"aws_access_key_id = {creds.access_key_id}{suffix}\n"
-        f"aws_secret_access_key = {creds.secret_access_key}\n"
-        f"aws_session_token = {creds.session_token}\n"
-    )
 
 
 def program_env(extra: dict[str, str] | None = None) -> dict[str, str]:
