@@ -21,8 +21,9 @@ def _staged_entries(repo: Path) -> list[tuple[str, str, str]]:
     """(new blob, old blob or null, path) for each staged change."""
     has_head = run_git(repo, "rev-parse", "--verify", "--quiet", "HEAD", check=False).strip() != ""
     # On an unborn branch the index is compared with the empty tree.
-    base = "HEAD" if has_head else run_git(repo, "hash-object", "-t", "tree", "/dev/null").strip()
-    args = ["diff", "--cached", "--raw", "-z", "--no-abbrev", "-M", "--diff-filter=ACMRT", "--no-ext-diff"]
+    base = "HEAD" if has_head else run_git(repo, "hash-object", "-t", "tree", "--stdin").strip()
+    args = ["diff", "--cached", "--raw", "-z", "--no-abbrev", "-M", "--diff-filter=ACMRT", "--no-ext-diff",
+            "--no-textconv", "--no-color"]
     fields = run_git(repo, *args, base, "--").split("\0")
     entries = []
     i = 0

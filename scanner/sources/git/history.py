@@ -28,8 +28,8 @@ from scanner.sources.git.blobstream import BlobList, hit_blobs
 from scanner.sources.git.provenance import BackgroundIntroductions, Introduction
 from scanner.sources.git.run import (
     cores,
-    git_path,
     last_error_line,
+    popen_git,
     raise_pipe_size,
     raw_change_result,
     read_blobs,
@@ -91,9 +91,8 @@ def _corrupt(repo: Path, problem: str) -> str:
 
 def _list_all(repo: Path, max_size: int, stats: ScanStats) -> _Listing:
     err = temp_file()
-    proc = subprocess.Popen(
-        [git_path(), "-C", str(repo), "cat-file", "--batch-all-objects", _CHECK_FORMAT, "--unordered"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
+    proc = popen_git(repo, "cat-file", "--batch-all-objects", _CHECK_FORMAT, "--unordered",
+                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
     return _read_listing(proc, err, max_size, stats, repo)
 
 
@@ -113,7 +112,7 @@ def _commits_since(repo: Path, revs: list[str]) -> list[bytes]:
 def _blobs_since(repo: Path, revs: list[str]) -> list[str]:
     """Every blob a commit in `revs` put at some path: the result side of each change."""
     out = run_git_bytes(repo, "log", *revs, "--raw", "-z", "-c", "--root", "--no-abbrev", "--no-renames",
-                        "--no-color", "--no-ext-diff", "--format=", "--")
+                        "--no-color", "--no-ext-diff", "--no-textconv", "--no-show-signature", "--format=", "--")
     changes = (token.lstrip(b"\n") for token in out.split(b"\0"))
     results = (raw_change_result(token) for token in changes if token.startswith(b":"))
     return list(dict.fromkeys(oid for oid in results if oid))
@@ -123,8 +122,7 @@ def _list_since(repo: Path, revs: list[str], max_size: int, stats: ScanStats) ->
     oids = _blobs_since(repo, revs)
     err = temp_file()
     with stdin_file("".join(f"{oid}\n" for oid in oids).encode()) as stdin:
-        proc = subprocess.Popen([git_path(), "-C", str(repo), "cat-file", _CHECK_FORMAT, "--buffer"],
-                                stdin=stdin, stdout=subprocess.PIPE, stderr=err)
+        proc = popen_git(repo, "cat-file", _CHECK_FORMAT, "--buffer", stdin=stdin, stdout=subprocess.PIPE, stderr=err)
     return _read_listing(proc, err, max_size, stats, repo)
 
 
@@ -137,10 +135,10 @@ class _ConnectivityCheck:
 
     def __init__(self, repo: Path) -> None:
         self._err = temp_file()
-        self._proc = subprocess.Popen(
+        self._proc = popen_git(
             # Small pack windows and delta cache: same speed, a third of the memory (mapped packs).
-            [git_path(), "-C", str(repo), "-c", "core.deltaBaseCacheLimit=16m", "-c", "core.packedGitLimit=32m",
-             "-c", "core.packedGitWindowSize=1m", "rev-list", "--objects", "--all", "--reflog", "--quiet"],
+            repo, "-c", "core.deltaBaseCacheLimit=16m", "-c", "core.packedGitLimit=32m",
+            "-c", "core.packedGitWindowSize=1m", "rev-list", "--objects", "--all", "--reflog", "--quiet",
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._err)
 
     def cancel(self) -> None:
