@@ -90,7 +90,7 @@ def _max_size(path: Path, value: Any) -> int:
     except ValueError:
         size = 0
     if size <= 0:
-        raise StsleakError(f"{path}: max_file_size must be a positive size such as 50M, not {value!r}")
+        raise StsleakError(f"{path}: max_file_size must be a size such as 50M (above 0), not {value!r}")
     return size
 
 
