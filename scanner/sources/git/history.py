@@ -25,6 +25,7 @@ from scanner.errors import StsleakError
 from scanner.model import Chunk, ScanStats
 from scanner.sources import Prefilter
 from scanner.sources.git.blobstream import BlobList, hit_blobs
+from scanner.sources.git.missing import missing_since, read_missing, report_missing
 from scanner.sources.git.provenance import BackgroundIntroductions, Introduction
 from scanner.sources.git.run import (
     cores,
@@ -120,6 +121,10 @@ def _blobs_since(repo: Path, revs: list[str]) -> list[str]:
 
 def _list_since(repo: Path, revs: list[str], max_size: int, stats: ScanStats) -> _Listing:
     oids = _blobs_since(repo, revs)
+    missing = missing_since(repo, revs)  # a partial clone's: cat-file would try to fetch them
+    if missing:
+        oids = [oid for oid in oids if oid not in missing]
+        report_missing(repo, sorted(missing), stats)
     err = temp_file()
     with stdin_file("".join(f"{oid}\n" for oid in oids).encode()) as stdin:
         proc = popen_git(repo, "cat-file", _CHECK_FORMAT, "--buffer", stdin=stdin, stdout=subprocess.PIPE, stderr=err)
@@ -135,16 +140,22 @@ class _ConnectivityCheck:
 
     def __init__(self, repo: Path) -> None:
         self._err = temp_file()
+        self._out = temp_file()  # `?<id>` per missing object (--missing=print: listed, never fetched)
         self._proc = popen_git(
             # Small pack windows and delta cache: same speed, a third of the memory (mapped packs).
             repo, "-c", "core.deltaBaseCacheLimit=16m", "-c", "core.packedGitLimit=32m",
             "-c", "core.packedGitWindowSize=1m", "rev-list", "--objects", "--all", "--reflog", "--quiet",
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._err)
+            "--missing=print", stdin=subprocess.DEVNULL, stdout=self._out, stderr=self._err)
 
     def cancel(self) -> None:
         self._proc.kill()
         self._proc.wait()
         self._err.close()
+        self._out.close()
+
+    def missing(self) -> list[str]:
+        """The objects the refs reach that the repository lacks (after `problem()`)."""
+        return read_missing(self._out)
 
     def problem(self) -> str | None:
         """None when every object is present; otherwise git's last error line."""
@@ -182,6 +193,8 @@ class HistoryScan:
         problem = self._check.problem() if self._check else None
         if problem:
             self.stats.errors.append(_corrupt(self.repo, problem))
+        if self._check:
+            report_missing(self.repo, self._check.missing(), self.stats)
 
     def _chunks(self) -> Iterator[Chunk]:
         if self.since is None:

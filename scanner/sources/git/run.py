@@ -156,7 +156,9 @@ def require_repo(repo: Path) -> Path:
 def is_partial_clone(repo: Path) -> bool:
     """A partial clone (`clone --filter`): objects may be missing on purpose, to be fetched lazily,
     which stsleak never does."""
-    return bool(repo_config_value(repo, "extensions.partialClone"))
+    proc = _run(repo, "config", "--local", "--get-regexp", r"^(extensions\.partialclone|remote\..*\.promisor)$")
+    return any(line.split(" ", 1)[-1].strip() not in ("", "false")
+               for line in proc.stdout.decode(errors="replace").splitlines())
 
 
 def is_shallow(repo: Path) -> bool:
