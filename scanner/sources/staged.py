@@ -12,7 +12,7 @@ from pathlib import Path
 
 from scanner.errors import StsleakError
 from scanner.model import Chunk, ScanStats
-from scanner.sources.git.run import BlobReader, is_work_tree, run_git
+from scanner.sources.git.run import BlobReader, RepoKind, repo_kind, run_git
 
 _NULL = "0" * 40
 
@@ -46,7 +46,10 @@ def _staged_entries(repo: Path) -> list[tuple[str, str, str]]:
 
 
 def iter_staged_chunks(repo: Path, max_size: int, stats: ScanStats) -> Iterator[Chunk]:
-    if not is_work_tree(repo):
+    kind, reason = repo_kind(repo)
+    if kind == RepoKind.REFUSED:
+        raise StsleakError(reason)
+    if kind != RepoKind.WORK_TREE:
         raise StsleakError(f"--staged needs a git work tree: {repo}")
     entries = _staged_entries(repo)
     if not entries:
