@@ -18,12 +18,12 @@ class Listener:
         seen = self.requests
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 seen.append(f"GET {self.path}")
                 self.send_response(404)
                 self.end_headers()
 
-            do_POST = do_GET  # noqa: N815
+            do_POST = do_GET
 
             def log_message(self, *_: object) -> None:
                 pass

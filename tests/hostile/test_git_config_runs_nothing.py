@@ -195,4 +195,4 @@ def test_the_markers_do_fire_for_plain_git(hostile: tuple[GitRepo, Path]) -> Non
     run(["git", "ls-files"], repo.path)
     run(["git", "log", "-1", "--format=%H"], repo.path)
     ran = marker.read_text()
-    assert "core.fsmonitor" in ran and "gpg.program" in ran
+    assert "core.fsmonitor" in ran and "gpg.openpgp.program" in ran
