@@ -147,9 +147,29 @@ class ScanStats:
     seconds: float = 0.0
     skipped: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    # What silencing hid, by cause (Suppression): credential sets, or for an excluded or too-large
+    # file of a files scan (never read), the file.
+    suppressed: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # for the reader, not the report (stderr)
+    config: str | None = None  # the config file that applied
 
     def skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+    def suppress(self, cause: str, count: int = 1) -> None:
+        if count:
+            self.suppressed[cause] = self.suppressed.get(cause, 0) + count
+
+
+class Suppression(StrEnum):
+    """Why something a scan met is not reported (`stats.suppressed`)."""
+
+    CONFIG_EXCLUDE = "config-exclude"  # an exclude glob of the config file
+    EXCLUDE = "exclude"  # an --exclude glob
+    ALLOW_COMMENT = "allow-comment"  # stsleak:allow / pragma: allowlist secret on a line of the set
+    BASELINE = "baseline"  # recorded in --baseline FILE
+    ALLOWLIST = "allowlist"  # a key id the rules' allowlist rejects (EXAMPLE, placeholders)
+    CONFIG_MAX_FILE_SIZE = "config-max-file-size"  # larger than the config file's max_file_size
 
 
 @dataclass
@@ -158,3 +178,4 @@ class ScanResult:
     stats: ScanStats
     notes: list[str] = field(default_factory=list)
     mode: ScanMode | None = None
+    baselined: list[Finding] = field(default_factory=list)  # what --baseline hid (--write-baseline keeps it)

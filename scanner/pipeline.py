@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 
 from scanner.detection.account import account_id_from_key_id
 from scanner.detection.rules import RuleSet
-from scanner.model import Chunk, Finding, ScanMode, ScanResult, ScanStats
+from scanner.model import Chunk, Finding, ScanMode, ScanResult, ScanStats, Suppression
 from scanner.pairing import CredentialSet, credential_sets
-from scanner.silencing.excludes import excluded
+from scanner.silencing.counting import count_allowlisted, drop_excluded, path_excluded, split_baselined
 from scanner.silencing.markers import allowed_by_marker
 
 if TYPE_CHECKING:
@@ -33,6 +33,13 @@ class ScanRequest:
     max_size: int = 50 * 1024 * 1024
     exclude: tuple[str, ...] = ()
     use_hyperscan: bool = True
+    # Silencing (applied here, every cause counted in stats.suppressed): the config file's globs
+    # apart from --exclude's; allow comments off with --no-suppress; --baseline FILE.
+    config_exclude: tuple[str, ...] = ()
+    allow_comments: bool = True
+    baseline: Path | None = None
+    max_size_from_config: bool = False
+    no_ignore: bool = False  # files: a work tree's ignored files too
 
 
 class LineIndex:
@@ -76,14 +83,19 @@ def _positions(cset: CredentialSet) -> list[int]:
     return [p.start for p in (cset.key, cset.secret, cset.token) if p is not None]
 
 
-def findings_in_chunk(chunk: Chunk, rules: RuleSet, stats: ScanStats) -> list[Finding]:
+def findings_in_chunk(chunk: Chunk, rules: RuleSet, stats: ScanStats, allow_comments: bool = True) -> list[Finding]:
     found = credential_sets(chunk.data, rules)
     if found is None:
         stats.skip("binary")
         return []
     text, sets = found
+    count_allowlisted(text, rules, stats)
     lines = LineIndex(text)
-    findings = [_finding(s, lines, chunk, rules) for s in sets if not allowed_by_marker(text, _positions(s))]
+    if allow_comments and sets:
+        kept = [s for s in sets if not allowed_by_marker(text, _positions(s))]
+        stats.suppress(Suppression.ALLOW_COMMENT, len(sets) - len(kept))
+        sets = kept
+    findings = [_finding(s, lines, chunk, rules) for s in sets]
     if findings and chunk.previous is not None:
         findings = drop_sets_already_in(chunk.previous, findings, rules)
     return findings
@@ -98,9 +110,10 @@ def drop_sets_already_in(previous: bytes, findings: list[Finding], rules: RuleSe
     return [f for f in findings if f.credential_key not in old]
 
 
-def _scan_chunks(chunks: Iterable[Chunk], rules: RuleSet, stats: ScanStats) -> Iterator[Finding]:
+def _scan_chunks(chunks: Iterable[Chunk], rules: RuleSet, stats: ScanStats, allow_comments: bool = True
+                 ) -> Iterator[Finding]:
     for chunk in chunks:
-        yield from findings_in_chunk(chunk, rules, stats)
+        yield from findings_in_chunk(chunk, rules, stats, allow_comments)
 
 
 IntroductionLookup = Callable[[set[str]], "dict[str, list[Introduction]]"]
@@ -125,6 +138,21 @@ def place_in_history(findings: list[Finding], lookup: IntroductionLookup) -> lis
             if key not in best or stamp < best[key][0]:
                 best[key] = (stamp, candidate)
     return [f for _, f in sorted(best.values(), key=lambda item: (item[0], item[1].path or "", item[1].line))]
+
+
+def _placement(lookup: IntroductionLookup, stats: ScanStats, repo: Path) -> IntroductionLookup:
+    """Findings win over errors: when git cannot say where blobs came from (a corrupt commit), the
+    findings stay, with commit unknown, and a warning says why."""
+    from scanner.errors import StsleakError
+
+    def placed(blobs: set[str]) -> dict[str, list[Introduction]]:
+        try:
+            return lookup(blobs)
+        except StsleakError as exc:
+            stats.errors.append(f"{repo}: where the findings were committed is unknown ({exc})")
+            return {}
+
+    return placed
 
 
 def drop_sets_present_at(repo: Path, rev: str, findings: list[Finding], rules: RuleSet) -> list[Finding]:
@@ -155,7 +183,8 @@ def _scan_history(request: ScanRequest, rules: RuleSet, stats: ScanStats, notes:
         notes.append(f"{repo} is a shallow clone: history beyond its depth was not scanned")
     prefilter = make_prefilter(rules.key_id_prefixes, request.use_hyperscan)
     history = HistoryScan(repo, request.since, request.max_size, prefilter, stats, request.tips)
-    findings = place_in_history(list(_scan_chunks(history, rules, stats)), history.introductions)
+    findings = place_in_history(list(_scan_chunks(history, rules, stats, request.allow_comments)),
+                                _placement(history.introductions, stats, repo))
     if request.since and findings:
         findings = drop_sets_present_at(repo, request.since, findings, rules)
     if request.since is None and stats.blobs == 0 and not stats.errors:
@@ -174,8 +203,9 @@ def _chunks(request: ScanRequest, stats: ScanStats) -> Iterable[Chunk]:
         return iter_staged_chunks(request.paths[0], request.max_size, stats)
     from scanner.sources.files import iter_file_chunks
 
-    is_excluded = (lambda path: excluded(path, request.exclude)) if request.exclude else None
-    return iter_file_chunks(list(request.paths), request.max_size, stats, is_excluded)
+    flags, config = request.exclude, request.config_exclude
+    is_excluded = (lambda path: path_excluded(path, flags, config, stats)) if flags or config else None
+    return iter_file_chunks(list(request.paths), request.max_size, stats, is_excluded, request.no_ignore)
 
 
 def run_scan(request: ScanRequest, rules: RuleSet) -> ScanResult:
@@ -185,8 +215,14 @@ def run_scan(request: ScanRequest, rules: RuleSet) -> ScanResult:
     if request.mode == ScanMode.HISTORY:
         findings = _scan_history(request, rules, stats, notes)
     else:
-        findings = list(_scan_chunks(_chunks(request, stats), rules, stats))
-    if request.exclude and request.mode in (ScanMode.HISTORY, ScanMode.STAGED):
-        findings = [f for f in findings if not (f.path and excluded(f.path, request.exclude))]
+        findings = list(_scan_chunks(_chunks(request, stats), rules, stats, request.allow_comments))
+    if request.mode in (ScanMode.HISTORY, ScanMode.STAGED):
+        findings = drop_excluded(findings, request.exclude, request.config_exclude, stats)
+    if request.max_size_from_config:
+        stats.suppress(Suppression.CONFIG_MAX_FILE_SIZE, stats.skipped.get("too-large", 0))
+    hidden: list[Finding] = []
+    if request.baseline is not None:
+        findings, hidden = split_baselined(findings, request.baseline, stats)
+    notes += stats.notes
     stats.seconds = round(time.perf_counter() - started, 3)
-    return ScanResult(findings, stats, notes, request.mode)
+    return ScanResult(findings, stats, notes, request.mode, baselined=hidden)

@@ -90,7 +90,8 @@ def test_text_block_per_finding(tmp_path: Path, rng: random.Random) -> None:
     run = stsleak("scan", ".", cwd=tmp_path)
     assert run.code == 1
     blocks = run.stdout.strip().split("\n\n")
-    assert len(blocks) == 3  # two findings and the summary
+    assert len(blocks) == 4  # two findings, the summary, the next steps
+    assert blocks[3].startswith("To see only new findings")
     for block, c in zip(blocks, sets, strict=False):
         assert block.startswith(f"aws-temporary-credentials  {c.access_key_id}")
 

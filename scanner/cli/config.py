@@ -1,6 +1,8 @@
 """Project configuration: `.stsleak.yaml` or `[tool.stsleak]` in pyproject.toml. Flags win.
 
-Looked up from the scanned path upwards, stopping at the repository's top (the dir with .git).
+Looked up only at the scan root: the top of the work tree the scanned path is in, or else the
+directory given (a file's own directory), never above it (a /tmp/.stsleak.yaml must not silence
+every scan under /tmp). `--no-suppress` reads no config file at all.
 Keys: exclude (list of globs), max_file_size (e.g. "50M"), rules_dir (list, relative to the
 config file), format (text|json|sarif).
 """
@@ -38,17 +40,26 @@ def _read(path: Path) -> dict[str, Any] | None:
     return data
 
 
+def scan_root(start: Path) -> Path:
+    """Where the config of a scan of `start` is looked for: the work tree's top, or `start`."""
+    here = start if start.is_dir() else start.parent
+    from scanner.sources.git.run import RepoKind, repo_kind, run_git
+
+    if repo_kind(here)[0] == RepoKind.WORK_TREE:
+        top = run_git(here, "rev-parse", "--show-toplevel", check=False).strip()
+        if top:
+            return Path(top)
+    return here.resolve()
+
+
 def find_config(start: Path) -> tuple[Path, dict[str, Any]] | None:
-    here = (start if start.is_dir() else start.parent).resolve()
-    for directory in (here, *here.parents):
-        for name in (".stsleak.yaml", ".stsleak.yml", "pyproject.toml"):
-            candidate = directory / name
-            if candidate.is_file():
-                data = _read(candidate)
-                if data is not None:
-                    return candidate, data
-        if (directory / ".git").exists():
-            return None
+    root = scan_root(start)
+    for name in (".stsleak.yaml", ".stsleak.yml", "pyproject.toml"):
+        candidate = root / name
+        if candidate.is_file():
+            data = _read(candidate)
+            if data is not None:
+                return candidate, data
     return None
 
 
@@ -76,27 +87,39 @@ def _as_list(path: Path, key: str, value: Any) -> list[str]:
 
 def _max_size(path: Path, value: Any) -> int:
     try:
-        return value if isinstance(value, int) and not isinstance(value, bool) else parse_size(str(value))
+        size = value if isinstance(value, int) and not isinstance(value, bool) else parse_size(str(value))
     except ValueError:
-        raise StsleakError(f"{path}: max_file_size must be a size such as 50M, not {value!r}") from None
+        size = 0
+    if size <= 0:
+        raise StsleakError(f"{path}: max_file_size must be a size such as 50M (above 0), not {value!r}")
+    return size
 
 
 def apply_config(args: argparse.Namespace, start: Path) -> None:
-    """Fill what the command line left unset from the config file, then the defaults."""
-    found = (path := Path(args.config), _read(path) or {}) if args.config else find_config(start)
+    """Fill what the command line left unset from the config file, then the defaults.
+
+    Sets args.config_file (the file that applied, or None), args.config_exclude (its globs, kept
+    apart from --exclude's so their suppressions are told apart) and args.max_size_from_config.
+    """
+    args.config_file, args.config_exclude, args.max_size_from_config = None, [], False
+    found = None
+    if not getattr(args, "no_suppress", False):
+        found = (path := Path(args.config), _read(path) or {}) if args.config else find_config(start)
     config: dict[str, Any] = {}
     if found:
         path, config = found
         unknown = set(config) - _KEYS
         if unknown:
             raise StsleakError(f"{path}: unknown config key(s): {', '.join(sorted(unknown))}")
+        args.config_file = str(path.resolve())
         base = path.parent
         args.rules_dir = [str(base / d) for d in _as_list(path, "rules_dir", config.get("rules_dir"))] + args.rules_dir
-        args.exclude = _as_list(path, "exclude", config.get("exclude")) + list(args.exclude)
+        args.config_exclude = _as_list(path, "exclude", config.get("exclude"))
         if args.format is None and config.get("format", DEFAULT_FORMAT) not in FORMATS:
             raise StsleakError(f"{path}: format must be one of {', '.join(FORMATS)}, not {config['format']!r}")
         if args.max_file_size is None and "max_file_size" in config:
             args.max_file_size = _max_size(path, config["max_file_size"])
+            args.max_size_from_config = True
     if args.format is None:
         args.format = config.get("format", DEFAULT_FORMAT)
     if args.max_file_size is None:

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from scanner.errors import ExitCode, StsleakError
-from scanner.sources.git.run import require_repo, run_git
+from scanner.sources.git.run import configured, require_repo, run_git
 
 MARKER = "stsleak-hook"
 _PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the scanner package
@@ -21,27 +21,65 @@ def hook_source(hook_type: str) -> Path:
     raise StsleakError(f"cannot find the {hook_type} hook script (broken install?)")
 
 
+def _inside(path: Path, roots: list[Path]) -> bool:
+    resolved = path.resolve()
+    return any(resolved == root or root in resolved.parents for root in roots)
+
+
+def _hooks_dir(repo: Path, force: bool) -> tuple[Path, str]:
+    """The hooks directory git will use, and how it was chosen. core.hooksPath (the user's or the
+    repository's config) may point anywhere: outside the repository, installing is refused
+    without --force, since the hook would then serve every repository that uses that directory."""
+    out = run_git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir", "--show-toplevel", check=False)
+    lines = out.splitlines()
+    if not lines:
+        raise StsleakError(f"cannot find the git directory of {repo}")
+    git_dir = Path(lines[0])
+    top = Path(lines[1]) if len(lines) > 1 else None
+    roots = [p.resolve() for p in (git_dir, top) if p is not None]
+    setting = configured(repo, "core.hooksPath")
+    if setting is None or not setting[0]:
+        hooks_dir, how = git_dir / "hooks", ""
+    else:
+        value, origin = setting
+        path = Path(value).expanduser()
+        hooks_dir = path if path.is_absolute() else (top or git_dir) / path
+        how = f" (core.hooksPath = {value}, set in {origin})"
+    if not _inside(hooks_dir, roots) and not force:
+        raise StsleakError(
+            f"the hooks directory {hooks_dir}{how} is outside this repository: a hook there serves every "
+            "repository that uses it; use --force to install there anyway, or unset core.hooksPath")
+    return hooks_dir, how
+
+
 def install_hook(repo: Path, hook_type: str = "pre-commit", force: bool = False) -> str:
     require_repo(repo)
-    hooks_dir = Path(run_git(repo, "rev-parse", "--git-path", "hooks").strip())
-    if not hooks_dir.is_absolute():
-        hooks_dir = repo / hooks_dir
+    hooks_dir, how = _hooks_dir(repo, force)
     target = hooks_dir / hook_type
     source = hook_source(hook_type).read_text(encoding="utf-8")
-    if target.exists():
-        current = target.read_text(encoding="utf-8", errors="replace")
+    if target.exists() or target.is_symlink():
+        if target.is_symlink() and not force:
+            raise StsleakError(f"{target} is a symbolic link (to {os.readlink(target)}): use --force to replace it")
+        current = target.read_text(encoding="utf-8", errors="replace") if target.is_file() else ""
         if MARKER not in current and not force:
             raise StsleakError(f"{target} exists and is not stsleak's hook: use --force to replace it")
-    hooks_dir.mkdir(parents=True, exist_ok=True)
-    target.write_text(source, encoding="utf-8")
-    os.chmod(target, 0o755)
-    return f"installed stsleak {hook_type} hook at {target}"
+        if target.is_symlink():
+            target.unlink()
+    try:
+        hooks_dir.mkdir(parents=True, exist_ok=True)
+        target.write_text(source, encoding="utf-8")
+        os.chmod(target, 0o755)
+    except OSError as exc:
+        raise StsleakError(f"cannot write {target}: {exc.strerror or exc.__class__.__name__}") from None
+    return f"installed stsleak {hook_type} hook at {target}{how}"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     hook = sub.add_parser("install-hook", help="install stsleak as this repository's git pre-commit hook")
     hook.add_argument("repo", nargs="?", default=".", help="repository (default '.')")
-    hook.add_argument("--force", action="store_true", help="replace an existing hook that is not stsleak's")
+    hook.add_argument("--force", action="store_true",
+                      help="replace an existing hook that is not stsleak's; install into a core.hooksPath "
+                           "outside the repository")
     hook.add_argument("--type", choices=("pre-commit", "pre-push"), default="pre-commit", dest="hook_type")
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from scanner.cli.aws_args import add_verify_options, aws_options
 from scanner.cli.config import FORMATS, parse_size
+from scanner.cli.silencing_notes import silencing_notes
 from scanner.errors import ExitCode, StsleakError
 from scanner.model import ReportFormat, ScanResult, VerificationStatus
 
@@ -22,9 +23,12 @@ EXIT_CODES_HELP = """exit codes:
 
 def _size(text: str) -> int:
     try:
-        return parse_size(text)
+        size = parse_size(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 50M)") from None
+    if size <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive size, not {text!r} (e.g. 50M)")
+    return size
 
 
 def _extra_report(text: str) -> tuple[ReportFormat, str]:
@@ -74,6 +78,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     scan.add_argument("--fail-on", choices=("any", "live"), default=None,
                       help="exit non-zero on any finding (default) or only on live ones (needs --verify)")
     scan.add_argument("--config", metavar="FILE", help="config file (default: .stsleak.yaml or pyproject.toml)")
+    scan.add_argument("--no-suppress", "--strict", action="store_true", dest="no_suppress",
+                      help="ignore every in-repo silencing at once: config file (its excludes, max_file_size, "
+                           "rules_dir), allow comments and --baseline; for incident response and CI on pull requests")
+    scan.add_argument("--no-ignore", action="store_true",
+                      help="in a git work tree, scan the files .gitignore hides too")
     add_verify_options(scan)
     return scan
 
@@ -90,13 +99,13 @@ def _mode(args: argparse.Namespace) -> str:
 
 def _write(text: str, output: str | None) -> None:
     if output:
-        try:
-            Path(output).write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise StsleakError(f"cannot write {output}: {exc.strerror}") from exc
+        from scanner.cli.output import write_file
+
+        write_file(text, output)
     else:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        from scanner.cli.output import write_stdout
+
+        write_stdout(text)
 
 
 def _use_color(args: argparse.Namespace) -> bool:
@@ -126,7 +135,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     paths = tuple(Path(p) for p in (args.paths or ["."]))
     if mode in ("history", "staged") and len(paths) > 1:
         raise StsleakError(f"--{'staged' if args.staged else 'history'} takes one repository")
-    apply_config(args, paths[0] if mode != "stdin" else Path("."))
+    start = paths[0] if mode != "stdin" else Path(".")
+    apply_config(args, start)
     if args.tip and not args.since:
         raise StsleakError("--tip goes with --since")
     if args.fail_on == "live" and not getattr(args, "verify", False):
@@ -135,13 +145,14 @@ def run(args: argparse.Namespace) -> ExitCode:
     request = ScanRequest(
         mode=mode, paths=paths, since=args.since, tips=tuple(args.tip), max_size=args.max_file_size,
         exclude=tuple(args.exclude), use_hyperscan=not args.no_hyperscan,
+        config_exclude=tuple(args.config_exclude), allow_comments=not args.no_suppress,
+        baseline=Path(args.baseline) if args.baseline and not args.no_suppress else None,
+        max_size_from_config=args.max_size_from_config, no_ignore=args.no_ignore,
     )
     result = run_scan(request, rules)
-    every_finding = list(result.findings)  # --write-baseline records all, also those --baseline hides
-    if args.baseline:
-        from scanner.silencing.baseline import filter_new
-
-        result.findings = filter_new(result.findings, Path(args.baseline))
+    result.stats.config = args.config_file
+    result.notes += silencing_notes(args, start, result)
+    every_finding = result.findings + result.baselined  # --write-baseline records all, also those --baseline hides
     verify_and_revoke(result, args)
     if args.write_baseline:
         from scanner.silencing.baseline import write_baseline
@@ -154,11 +165,13 @@ def run(args: argparse.Namespace) -> ExitCode:
         from scanner.reports.github import append_step_summary
 
         append_step_summary(result)
+    from scanner.reports.escape import escape
+
     for message in result.stats.errors:
-        print(f"stsleak: warning: {message}", file=sys.stderr)
+        print(f"stsleak: warning: {escape(message)}", file=sys.stderr)
     if not args.quiet:
         for note in result.notes:
-            print(f"stsleak: note: {note}", file=sys.stderr)
+            print(f"stsleak: note: {escape(note)}", file=sys.stderr)
     return _exit_code(result.findings, result.stats.errors, args.fail_on)
 
 

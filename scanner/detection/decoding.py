@@ -57,12 +57,21 @@ def _looks_utf16(data: bytes) -> str | None:
     return None
 
 
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
+         (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+
+
 def to_text(data: bytes) -> str | None:
     """Decoded text, or None for binary data.
 
-    UTF-16 (with or without BOM) is decoded; anything else is read as Latin-1, which maps every
-    byte to one character: invalid UTF-8 never fails and ASCII credentials keep their offsets.
+    A UTF-32 or UTF-16 byte order mark decides, whatever the first characters are (CJK text has
+    no NUL bytes to go by); UTF-16 without BOM is recognised by its NUL pattern; anything else is
+    read as Latin-1, which maps every byte to one character: invalid UTF-8 never fails and ASCII
+    credentials keep their offsets.
     """
+    for bom, name in _BOMS:  # UTF-32-LE's BOM starts with UTF-16-LE's: longest first
+        if data.startswith(bom) and (name.startswith("utf-16") or len(data) % 4 == 0):
+            return data[len(bom):].decode(name, errors="replace")
     encoding = _looks_utf16(data)
     if encoding:
         return data.decode(encoding, errors="replace")

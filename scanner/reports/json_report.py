@@ -51,6 +51,8 @@ def report_dict(result: ScanResult, show_secrets: bool = False) -> dict[str, Any
             "seconds": stats.seconds,
             "skipped": dict(stats.skipped),
             "errors": list(stats.errors),
+            "suppressed": dict(stats.suppressed),  # what silencing hid, by cause
+            "config": stats.config,  # the config file that applied, or null
         },
     }
 

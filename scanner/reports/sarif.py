@@ -70,6 +70,9 @@ def sarif_dict(result: ScanResult, rules: RuleSet, show_secrets: bool = False) -
             }},
             "results": [_result(f, rule_index, show_secrets) for f in result.findings],
             "columnKind": "unicodeCodePoints",
+            # What silencing hid, by cause, and the config file that applied: a dashboard sees
+            # that a repository silenced itself.
+            "properties": {"suppressed": dict(result.stats.suppressed), "config": result.stats.config},
         }],
     }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from scanner.model import Finding, ScanResult, VerificationStatus
 from scanner.redact import redact
 from scanner.reports.advice import next_steps
+from scanner.reports.escape import escape
 
 _RED, _YELLOW, _GREEN, _DIM, _BOLD, _RESET = "\033[31m", "\033[33m", "\033[32m", "\033[2m", "\033[1m", "\033[0m"
 
@@ -14,9 +15,13 @@ def _paint(text: str, code: str, color: bool) -> str:
 
 
 def _where(f: Finding) -> str:
-    place = f"{f.path}:{f.line}" if f.path else f"blob {f.blob} (no commit reaches it), line {f.line}"
+    """Where a finding is, every piece of repository text in it escaped."""
+    if f.path:
+        place = f"{escape(f.path)}:{f.line}"
+    else:
+        place = f"blob {escape(f.blob or '?')} (no commit reaches it), line {f.line}"
     if f.commit:
-        place += f"  commit {f.commit[:12]} by {f.author} on {f.date}"
+        place += f"  commit {escape(f.commit[:12])} by {escape(f.author or '?')} on {escape(f.date or '?')}"
     return place
 
 
@@ -26,15 +31,15 @@ def _verification(f: Finding, color: bool) -> str | None:
         return None
     tone = {VerificationStatus.LIVE: _RED, VerificationStatus.EXPIRED: _GREEN,
             VerificationStatus.INVALID: _GREEN}.get(v.status, _YELLOW)
-    line = f"  verification: {_paint(v.status.upper(), tone, color)}"
+    line = f"  verification: {_paint(escape(v.status.upper()), tone, color)}"
     if v.arn:
-        line += f"  {v.arn}"
+        line += f"  {escape(v.arn)}"
     if v.role_arn:
-        line += f"\n  role: {v.role_arn}"
+        line += f"\n  role: {escape(v.role_arn)}"
     if v.error:
-        line += f"  ({v.error})"
+        line += f"  ({escape(v.error)})"
     if v.note:
-        line += f"\n  note: {v.note}"
+        line += f"\n  note: {escape(v.note)}"
     return line
 
 
@@ -46,9 +51,9 @@ def _revocation(f: Finding) -> str | None:
     if r.scope:
         line += f" ({r.scope} scope)"
     if r.target:
-        line += f" {r.target}"
+        line += f" {escape(r.target)}"
     if r.message:
-        line += f" — {r.message}"
+        line += f" — {escape(r.message)}"
     return line
 
 
@@ -56,8 +61,8 @@ def finding_block(f: Finding, show_secrets: bool = False, color: bool = False) -
     head = f"{_paint(f.rule, _BOLD, color)}  {f.access_key_id}"
     if f.account_id:
         head += f"  account {f.account_id}"
-    secret = redact(f.secret, show_secrets) or "—"
-    token = redact(f.session_token, show_secrets) or "—"
+    secret = escape(redact(f.secret, show_secrets) or "—")
+    token = escape(redact(f.session_token, show_secrets) or "—")
     lines = [head, f"  at {_where(f)}", f"  secret: {secret}   session token: {token}"]
     if f.missing:
         lines.append(_paint(f"  missing: {', '.join(f.missing)}", _DIM, color))
@@ -77,7 +82,13 @@ def summary(result: ScanResult) -> str:
     scanned = _count(s.blobs, "blob") if s.blobs else _count(s.files, "file")
     skipped = ", ".join(f"{k}: {v}" for k, v in sorted(s.skipped.items()))
     line = f"{what} in {scanned}, {s.bytes / 1e6:.1f} MB, {s.seconds:.2f} s"
-    return line + (f" (skipped {skipped})" if skipped else "")
+    line += f" (skipped {skipped})" if skipped else ""
+    if s.suppressed:
+        hidden = ", ".join(f"{cause} {n}" for cause, n in sorted(s.suppressed.items()))
+        line += f"; suppressed: {hidden}"
+    if s.config:
+        line += f"\nconfig: {escape(s.config)}"
+    return line
 
 
 def render_text(result: ScanResult, show_secrets: bool = False, color: bool = False, quiet: bool = False) -> str:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
+from scanner.errors import StsleakError
 from scanner.model import Chunk, ScanStats
 from scanner.sources import PathFilter
-from scanner.sources.git.run import git_path, is_work_tree, run_git_bytes
+from scanner.sources.git.run import RepoKind, git_succeeds, repo_kind, run_git_bytes
 
 
 def _display(path: Path) -> str:
@@ -29,11 +30,23 @@ def _under(path: Path, root: Path) -> str:
         return path.as_posix()
 
 
-def _git_files(root: Path) -> Iterator[Path]:
-    out = run_git_bytes(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--deduplicate")
+def _git_files(root: Path, no_ignore: bool, stats: ScanStats) -> Iterator[Path]:
+    standard = () if no_ignore else ("--exclude-standard",)
+    out = run_git_bytes(root, "ls-files", "-z", "--cached", "--others", *standard, "--deduplicate")
+    if not no_ignore:
+        _count_ignored(root, stats)
     for name in dict.fromkeys(out.split(b"\0")):
         if name:  # os.fsdecode: a name that is not valid UTF-8 still opens (surrogate escapes)
             yield root / os.fsdecode(name)
+
+
+def _count_ignored(root: Path, stats: ScanStats) -> None:
+    """Untracked paths .gitignore hides (an ignored directory counts once): `stats.skipped.ignored`."""
+    out = run_git_bytes(root, "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory",
+                        check=False)
+    count = sum(1 for name in out.split(b"\0") if name)
+    if count:
+        stats.skipped["ignored"] = stats.skipped.get("ignored", 0) + count
 
 
 def _walk(root: Path, stats: ScanStats) -> Iterator[Path]:
@@ -58,34 +71,61 @@ def _walk(root: Path, stats: ScanStats) -> Iterator[Path]:
 
 def _is_ignored(directory: Path) -> bool:
     """A directory git ignores (build/, .venv/): named explicitly, it is scanned in full."""
-    proc = subprocess.run([git_path(), "-C", str(directory), "check-ignore", "-q", "."], capture_output=True)
-    return proc.returncode == 0
+    return git_succeeds(directory, "check-ignore", "-q", ".")
 
 
-def _expand(path: Path, stats: ScanStats) -> Iterator[Path]:
-    if path.is_dir():
-        in_git = is_work_tree(path) and not _is_ignored(path)
-        yield from (_git_files(path) if in_git else _walk(path, stats))
-    else:
-        yield path
+def _expand(path: Path, stats: ScanStats, no_ignore: bool) -> Iterator[tuple[Path, bool]]:
+    """(file, named explicitly) for each file a path stands for."""
+    if not path.is_dir():
+        yield path, True
+        return
+    kind, reason = repo_kind(path)
+    if kind == RepoKind.BARE:
+        raise StsleakError(f"{_display(path)} is a bare repository: it has no files to scan; "
+                           "scan its history with --history (or --since REV)")
+    if kind == RepoKind.REFUSED:
+        stats.notes.append(f"{reason}. Meanwhile every file under {_display(path)} was scanned, "
+                           "ignored ones too, as in a directory that is not a work tree")
+    in_git = kind == RepoKind.WORK_TREE and not _is_ignored(path)
+    files = _git_files(path, no_ignore, stats) if in_git else _walk(path, stats)
+    yield from ((name, False) for name in files)
 
 
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_STREAM_READ = 1 << 20
 
 
-def _read(path: Path, max_size: int, stats: ScanStats) -> bytes | None:
-    """The file's bytes; None (counted or reported) for what cannot or should not be read."""
+def _read_stream(handle: IO[bytes], max_size: int) -> bytes | None:
+    """At most max_size bytes of a FIFO, pipe or device (None: it holds more)."""
+    parts: list[bytes] = []
+    held = 0
+    while held <= max_size and (part := handle.read(min(_STREAM_READ, max_size + 1 - held))):
+        parts.append(part)
+        held += len(part)
+    return b"".join(parts) if held <= max_size else None
+
+
+def _read(path: Path, max_size: int, stats: ScanStats, explicit: bool) -> bytes | None:
+    """The file's bytes; None (counted or reported) for what cannot or should not be read.
+
+    A FIFO, `<(process substitution)` or device named explicitly is read (bounded by max_size);
+    one met while walking a directory is skipped and counted (opened without waiting for a writer).
+    """
     try:
-        # O_NONBLOCK: opening a FIFO must not wait for a writer; it is then skipped as not regular.
-        with os.fdopen(os.open(path, _OPEN_FLAGS), "rb") as handle:
+        flags = _OPEN_FLAGS if explicit else _OPEN_FLAGS | _NONBLOCK
+        with os.fdopen(os.open(path, flags), "rb") as handle:
             st = os.fstat(handle.fileno())
             if stat.S_ISDIR(st.st_mode):  # a submodule, or a tracked symlink to a directory
                 return None
             if not stat.S_ISREG(st.st_mode):
-                stats.skip("not-a-regular-file")
-                return None
-            data = handle.read(max_size + 1) if st.st_size <= max_size else b""
-            if st.st_size > max_size or len(data) > max_size:  # (a file may grow while read)
+                if not explicit:
+                    stats.skip("not-a-regular-file")
+                    return None
+                data = _read_stream(handle, max_size)
+            else:
+                data = handle.read(max_size + 1) if st.st_size <= max_size else None
+            if data is None or len(data) > max_size:  # (a file may grow while read)
                 stats.skip("too-large")
                 return None
             return data
@@ -103,19 +143,20 @@ def _read(path: Path, max_size: int, stats: ScanStats) -> bytes | None:
 
 
 def iter_file_chunks(paths: list[Path], max_size: int, stats: ScanStats,
-                     is_excluded: PathFilter | None = None) -> Iterator[Chunk]:
-    """`is_excluded` is asked of the shown path and of the path under the scanned root."""
+                     is_excluded: PathFilter | None = None, no_ignore: bool = False) -> Iterator[Chunk]:
+    """`is_excluded` is asked of the shown path and of the path under the scanned root.
+    `no_ignore`: in a work tree, the files .gitignore hides are scanned too."""
     for root in paths:
         if not root.exists():
             problem = "broken symbolic link" if root.is_symlink() else "no such file or directory"
             stats.errors.append(f"{_display(root)}: {problem}")
             continue
-        for path in _expand(root, stats):
+        for path, explicit in _expand(root, stats, no_ignore):
             shown = _display(path)
             if is_excluded and (is_excluded(shown) or is_excluded(_under(path, root))):
                 stats.skip("excluded")
                 continue
-            data = _read(path, max_size, stats)
+            data = _read(path, max_size, stats, explicit)
             if data is None:
                 continue
             stats.files += 1

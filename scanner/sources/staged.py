@@ -12,7 +12,7 @@ from pathlib import Path
 
 from scanner.errors import StsleakError
 from scanner.model import Chunk, ScanStats
-from scanner.sources.git.run import BlobReader, is_work_tree, run_git
+from scanner.sources.git.run import BlobReader, RepoKind, repo_kind, run_git
 
 _NULL = "0" * 40
 
@@ -21,8 +21,9 @@ def _staged_entries(repo: Path) -> list[tuple[str, str, str]]:
     """(new blob, old blob or null, path) for each staged change."""
     has_head = run_git(repo, "rev-parse", "--verify", "--quiet", "HEAD", check=False).strip() != ""
     # On an unborn branch the index is compared with the empty tree.
-    base = "HEAD" if has_head else run_git(repo, "hash-object", "-t", "tree", "/dev/null").strip()
-    args = ["diff", "--cached", "--raw", "-z", "--no-abbrev", "-M", "--diff-filter=ACMRT", "--no-ext-diff"]
+    base = "HEAD" if has_head else run_git(repo, "hash-object", "-t", "tree", "--stdin").strip()
+    args = ["diff", "--cached", "--raw", "-z", "--no-abbrev", "-M", "--diff-filter=ACMRT", "--no-ext-diff",
+            "--no-textconv", "--no-color"]
     fields = run_git(repo, *args, base, "--").split("\0")
     entries = []
     i = 0
@@ -45,7 +46,10 @@ def _staged_entries(repo: Path) -> list[tuple[str, str, str]]:
 
 
 def iter_staged_chunks(repo: Path, max_size: int, stats: ScanStats) -> Iterator[Chunk]:
-    if not is_work_tree(repo):
+    kind, reason = repo_kind(repo)
+    if kind == RepoKind.REFUSED:
+        raise StsleakError(reason)
+    if kind != RepoKind.WORK_TREE:
         raise StsleakError(f"--staged needs a git work tree: {repo}")
     entries = _staged_entries(repo)
     if not entries:

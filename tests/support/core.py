@@ -17,7 +17,7 @@ FINDING_KEYS = {
     "rule", "access_key_id", "account_id", "secret_sha256", "session_token_sha256", "path", "line",
     "commit", "author", "date", "blob", "missing", "fingerprint",
 }
-STATS_KEYS = {"files", "blobs", "bytes", "seconds", "skipped", "errors"}
+STATS_KEYS = {"files", "blobs", "bytes", "seconds", "skipped", "errors", "suppressed", "config"}
 
 
 @lru_cache(maxsize=1)

@@ -23,7 +23,7 @@ from typing import IO
 
 from scanner.errors import StsleakError
 from scanner.sources import BufferScanner, Prefilter
-from scanner.sources.git.run import ThreadedGit, git_path, stdin_file
+from scanner.sources.git.run import ThreadedGit, git_argv, stdin_file
 
 _BUFFER = 1 << 20
 _FILL_RATE = 250e6  # bytes/s one git process writes, roughly: a nap lets the pipe fill about halfway
@@ -136,7 +136,7 @@ class _Part:
         self.lo = lo
         self.starts = _header_starts(blobs, lo, hi)
         with blobs.stdin(lo, hi) as stdin:
-            self.git = ThreadedGit([git_path(), "-C", repo, "cat-file", "--batch", "--buffer"], stdin)
+            self.git = ThreadedGit(git_argv(repo, "cat-file", "--batch", "--buffer"), stdin)
         self.reader = _PartReader(self.git.stdout.fileno(), self.starts, prefilter.buffer_scanner(),
                                   prefilter.longest, self.git.pipe_size)
         self.git.start(self.reader.run)

@@ -25,11 +25,12 @@ from scanner.errors import StsleakError
 from scanner.model import Chunk, ScanStats
 from scanner.sources import Prefilter
 from scanner.sources.git.blobstream import BlobList, hit_blobs
+from scanner.sources.git.missing import missing_since, read_missing, report_missing
 from scanner.sources.git.provenance import BackgroundIntroductions, Introduction
 from scanner.sources.git.run import (
     cores,
-    git_path,
     last_error_line,
+    popen_git,
     raise_pipe_size,
     raw_change_result,
     read_blobs,
@@ -91,9 +92,8 @@ def _corrupt(repo: Path, problem: str) -> str:
 
 def _list_all(repo: Path, max_size: int, stats: ScanStats) -> _Listing:
     err = temp_file()
-    proc = subprocess.Popen(
-        [git_path(), "-C", str(repo), "cat-file", "--batch-all-objects", _CHECK_FORMAT, "--unordered"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
+    proc = popen_git(repo, "cat-file", "--batch-all-objects", _CHECK_FORMAT, "--unordered",
+                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
     return _read_listing(proc, err, max_size, stats, repo)
 
 
@@ -113,7 +113,7 @@ def _commits_since(repo: Path, revs: list[str]) -> list[bytes]:
 def _blobs_since(repo: Path, revs: list[str]) -> list[str]:
     """Every blob a commit in `revs` put at some path: the result side of each change."""
     out = run_git_bytes(repo, "log", *revs, "--raw", "-z", "-c", "--root", "--no-abbrev", "--no-renames",
-                        "--no-color", "--no-ext-diff", "--format=", "--")
+                        "--no-color", "--no-ext-diff", "--no-textconv", "--no-show-signature", "--format=", "--")
     changes = (token.lstrip(b"\n") for token in out.split(b"\0"))
     results = (raw_change_result(token) for token in changes if token.startswith(b":"))
     return list(dict.fromkeys(oid for oid in results if oid))
@@ -121,10 +121,13 @@ def _blobs_since(repo: Path, revs: list[str]) -> list[str]:
 
 def _list_since(repo: Path, revs: list[str], max_size: int, stats: ScanStats) -> _Listing:
     oids = _blobs_since(repo, revs)
+    missing = missing_since(repo, revs)  # a partial clone's: cat-file would try to fetch them
+    if missing:
+        oids = [oid for oid in oids if oid not in missing]
+        report_missing(repo, sorted(missing), stats)
     err = temp_file()
     with stdin_file("".join(f"{oid}\n" for oid in oids).encode()) as stdin:
-        proc = subprocess.Popen([git_path(), "-C", str(repo), "cat-file", _CHECK_FORMAT, "--buffer"],
-                                stdin=stdin, stdout=subprocess.PIPE, stderr=err)
+        proc = popen_git(repo, "cat-file", _CHECK_FORMAT, "--buffer", stdin=stdin, stdout=subprocess.PIPE, stderr=err)
     return _read_listing(proc, err, max_size, stats, repo)
 
 
@@ -137,16 +140,22 @@ class _ConnectivityCheck:
 
     def __init__(self, repo: Path) -> None:
         self._err = temp_file()
-        self._proc = subprocess.Popen(
+        self._out = temp_file()  # `?<id>` per missing object (--missing=print: listed, never fetched)
+        self._proc = popen_git(
             # Small pack windows and delta cache: same speed, a third of the memory (mapped packs).
-            [git_path(), "-C", str(repo), "-c", "core.deltaBaseCacheLimit=16m", "-c", "core.packedGitLimit=32m",
-             "-c", "core.packedGitWindowSize=1m", "rev-list", "--objects", "--all", "--reflog", "--quiet"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._err)
+            repo, "-c", "core.deltaBaseCacheLimit=16m", "-c", "core.packedGitLimit=32m",
+            "-c", "core.packedGitWindowSize=1m", "rev-list", "--objects", "--all", "--reflog", "--quiet",
+            "--missing=print", stdin=subprocess.DEVNULL, stdout=self._out, stderr=self._err)
 
     def cancel(self) -> None:
         self._proc.kill()
         self._proc.wait()
         self._err.close()
+        self._out.close()
+
+    def missing(self) -> list[str]:
+        """The objects the refs reach that the repository lacks (after `problem()`)."""
+        return read_missing(self._out)
 
     def problem(self) -> str | None:
         """None when every object is present; otherwise git's last error line."""
@@ -184,6 +193,8 @@ class HistoryScan:
         problem = self._check.problem() if self._check else None
         if problem:
             self.stats.errors.append(_corrupt(self.repo, problem))
+        if self._check:
+            report_missing(self.repo, self._check.missing(), self.stats)
 
     def _chunks(self) -> Iterator[Chunk]:
         if self.since is None:

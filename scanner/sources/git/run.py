@@ -1,4 +1,9 @@
-"""Running git: one place that turns git's failures into one-line errors."""
+"""Running git: the one hardened helper every git process stsleak starts goes through.
+
+`git_argv` and `git_env` neutralise the scanned repository's executable and network settings
+(scanner/sources/git/hardening.py); git's failures become one-line errors, git's own reason kept
+(a repository owned by another user is refused by git, not "not a git repository").
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,13 @@ import os
 import subprocess
 import threading
 from collections.abc import Callable, Iterator
+from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from scanner.errors import StsleakError
+from scanner.sources.git.hardening import environment, fixed_args, override_args
 
 
 def git_path() -> str:
@@ -23,39 +31,134 @@ def git_path() -> str:
     raise StsleakError("git is not installed or not on PATH")
 
 
+def git_env() -> dict[str, str]:
+    """The environment of every git process: the user's, minus what could run a program or reach
+    the network."""
+    return environment(dict(os.environ))
+
+
+@lru_cache(maxsize=32)
+def _repo_overrides(repo: str) -> tuple[str, ...]:
+    """`-c key=` for each program-naming key with a free subsection the repository's config sets."""
+    proc = subprocess.run([git_path(), "--no-pager", *fixed_args(), "-C", repo, "config", "--list", "--name-only",
+                           "-z"], env=git_env(), capture_output=True, stdin=subprocess.DEVNULL)
+    if proc.returncode != 0:
+        return ()
+    return tuple(override_args(proc.stdout.decode("utf-8", "replace").split("\0")))
+
+
+def git_argv(repo: Path | str, *args: str) -> list[str]:
+    """The command line of a hardened git process working in `repo`."""
+    return [git_path(), "--no-pager", *fixed_args(), *_repo_overrides(str(repo)), "-C", str(repo), *args]
+
+
+def popen_git(repo: Path | str, *args: str, **kwargs: Any) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(git_argv(repo, *args), env=git_env(), **kwargs)
+
+
+def _run(repo: Path | str, *args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(git_argv(repo, *args), env=git_env(), capture_output=True, stdin=subprocess.DEVNULL)
+
+
+def refusal(repo: Path | str, stderr: str) -> str | None:
+    """git's own reason when it refuses to work in a repository (safe.directory), and what to do."""
+    if "dubious ownership" not in stderr:
+        return None
+    where = os.path.abspath(repo)
+    for line in stderr.splitlines():
+        if "dubious ownership" in line and "'" in line:
+            where = line.split("'", 1)[1].rsplit("'", 1)[0]
+    return (f"git refuses to work in {where}: detected dubious ownership in repository (it is owned by another "
+            "user, so its config could run code); if you trust it: git config --global --add safe.directory "
+            f"{where}, or scan a copy you own (cp -r) or its history with a fresh clone")
+
+
+def _failure(repo: Path | str, args: tuple[str, ...], proc: subprocess.CompletedProcess[bytes]) -> StsleakError:
+    stderr = proc.stderr.decode(errors="replace").strip()
+    refused = refusal(repo, stderr)
+    if refused:
+        return StsleakError(refused)
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    detail = lines[-1] if lines else f"exit code {proc.returncode}"
+    return StsleakError(f"git {args[0]} failed in {repo}: {detail}")
+
+
 def run_git_bytes(repo: Path, *args: str, check: bool = True) -> bytes:
     """git's stdout as bytes (paths need not be UTF-8); a one-line error when it fails."""
-    proc = subprocess.run([git_path(), "-C", str(repo), *args], capture_output=True)
+    proc = _run(repo, *args)
     if check and proc.returncode != 0:
-        lines = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise StsleakError(f"git {args[0]} failed in {repo}: {lines[-1] if lines else f'exit code {proc.returncode}'}")
+        raise _failure(repo, args, proc)
     return proc.stdout
+
+
+def git_succeeds(repo: Path, *args: str) -> bool:
+    """True when git exits 0 (e.g. `check-ignore -q`)."""
+    return _run(repo, *args).returncode == 0
 
 
 def run_git(repo: Path, *args: str, check: bool = True) -> str:
     return run_git_bytes(repo, *args, check=check).decode("utf-8", errors="replace")
 
 
+def repo_config_value(repo: Path, key: str) -> str | None:
+    """A key as the repository's own config file sets it (not our overrides), or None."""
+    proc = _run(repo, "config", "--local", "--get", key)
+    return proc.stdout.decode(errors="replace").strip() if proc.returncode == 0 else None
+
+
+def configured(repo: Path, key: str) -> tuple[str, str] | None:
+    """(value, where it is set) of a key as the user's and the repository's config files set it,
+    ignoring the overrides of this module (the last file wins, as in git)."""
+    out = _run(repo, "config", "--show-origin", "-z", "--get-all", key).stdout.decode(errors="replace")
+    fields = out.split("\0")
+    pairs = [(fields[i + 1], fields[i]) for i in range(0, len(fields) - 1, 2)]
+    from_files = [(value, origin) for value, origin in pairs if not origin.startswith("command line")]
+    return from_files[-1] if from_files else None
+
+
+class RepoKind(StrEnum):
+    WORK_TREE = "work-tree"  # a work tree or a directory in one
+    GIT_DIR = "git-dir"  # inside a repository's .git directory, or a bare repository's subdirectory
+    BARE = "bare"  # the top of a bare repository
+    REFUSED = "refused"  # git will not work in it (safe.directory)
+    NONE = "none"  # not in a repository
+
+
+def repo_kind(path: Path) -> tuple[RepoKind, str]:
+    """What git makes of a directory, and git's reason when it refuses it."""
+    proc = _run(path, "rev-parse", "--is-inside-work-tree", "--is-bare-repository", "--absolute-git-dir")
+    if proc.returncode != 0:
+        reason = refusal(path, proc.stderr.decode(errors="replace"))
+        return (RepoKind.REFUSED, reason) if reason else (RepoKind.NONE, "")
+    inside, bare, git_dir = ([*proc.stdout.decode(errors="replace").splitlines(), "", "", ""])[:3]
+    if inside == "true":
+        return RepoKind.WORK_TREE, ""
+    if bare == "true" and Path(git_dir).resolve() == path.resolve():
+        return RepoKind.BARE, ""
+    return RepoKind.GIT_DIR, ""
+
+
 def is_work_tree(path: Path) -> bool:
-    proc = subprocess.run(
-        [git_path(), "-C", str(path), "rev-parse", "--is-inside-work-tree"],
-        capture_output=True,
-        text=True,
-    )
-    return proc.returncode == 0 and proc.stdout.strip() == "true"
+    return repo_kind(path)[0] == RepoKind.WORK_TREE
 
 
 def require_repo(repo: Path) -> Path:
     """`repo` itself when git can work in it (a work tree, a subdirectory or a bare repository);
-    a clear one-line error otherwise."""
+    a clear one-line error otherwise (git's own reason when it refuses the repository)."""
     if not repo.exists():
         raise StsleakError(f"no such directory: {repo}")
-    proc = subprocess.run(
-        [git_path(), "-C", str(repo), "rev-parse", "--git-dir"], capture_output=True, text=True
-    )
+    proc = _run(repo, "rev-parse", "--git-dir")
     if proc.returncode != 0:
-        raise StsleakError(f"not a git repository: {repo}")
+        raise StsleakError(refusal(repo, proc.stderr.decode(errors="replace")) or f"not a git repository: {repo}")
     return repo
+
+
+def is_partial_clone(repo: Path) -> bool:
+    """A partial clone (`clone --filter`): objects may be missing on purpose, to be fetched lazily,
+    which stsleak never does."""
+    proc = _run(repo, "config", "--local", "--get-regexp", r"^(extensions\.partialclone|remote\..*\.promisor)$")
+    return any(line.split(" ", 1)[-1].strip() not in ("", "false")
+               for line in proc.stdout.decode(errors="replace").splitlines())
 
 
 def is_shallow(repo: Path) -> bool:
@@ -74,12 +177,8 @@ class BlobReader:
     """`git cat-file --batch` kept open: read many blobs by id through one process."""
 
     def __init__(self, repo: Path) -> None:
-        self._proc = subprocess.Popen(
-            [git_path(), "-C", str(repo), "cat-file", "--batch"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
+        self._proc = popen_git(repo, "cat-file", "--batch", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL)
 
     def read(self, oid: str) -> bytes | None:
         assert self._proc.stdin and self._proc.stdout
@@ -148,8 +247,8 @@ def read_blobs(repo: Path, oids: list[str]) -> Iterator[tuple[str, bytes | None]
     if not oids:
         return
     with stdin_file("".join(f"{oid}\n" for oid in oids).encode()) as stdin:
-        proc = subprocess.Popen([git_path(), "-C", str(repo), "cat-file", "--batch", "--buffer"],
-                                stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        proc = popen_git(repo, "cat-file", "--batch", "--buffer", stdin=stdin, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL)
     assert proc.stdout is not None
     try:
         for oid in oids:
@@ -168,8 +267,9 @@ class ThreadedGit:
     """
 
     def __init__(self, args: list[str], stdin: IO[bytes]) -> None:
+        """`args`: a command line from `git_argv`."""
         self._err = temp_file()
-        self.proc = subprocess.Popen(args, stdin=stdin, stdout=subprocess.PIPE, stderr=self._err)
+        self.proc = subprocess.Popen(args, stdin=stdin, stdout=subprocess.PIPE, stderr=self._err, env=git_env())
         assert self.proc.stdout is not None
         self.stdout = self.proc.stdout
         self.pipe_size = raise_pipe_size(self.stdout.fileno())
