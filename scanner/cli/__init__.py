@@ -67,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(_module(args.command).run(args))
     except StsleakError as exc:
-        print(f"stsleak: error: {exc}", file=sys.stderr)
+        from scanner.reports.escape import escape  # the message may quote repository text
+
+        print(f"stsleak: error: {escape(str(exc))}", file=sys.stderr)
         return int(exc.exit_code)
     except KeyboardInterrupt:
         print("stsleak: interrupted", file=sys.stderr)

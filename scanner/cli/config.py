@@ -43,13 +43,12 @@ def _read(path: Path) -> dict[str, Any] | None:
 def scan_root(start: Path) -> Path:
     """Where the config of a scan of `start` is looked for: the work tree's top, or `start`."""
     here = start if start.is_dir() else start.parent
-    from scanner.sources.git.run import RepoKind, repo_kind, run_git
+    if not here.is_dir():
+        return here
+    from scanner.sources.git.run import run_git
 
-    if repo_kind(here)[0] == RepoKind.WORK_TREE:
-        top = run_git(here, "rev-parse", "--show-toplevel", check=False).strip()
-        if top:
-            return Path(top)
-    return here.resolve()
+    top = run_git(here, "rev-parse", "--show-toplevel", check=False).strip()  # empty outside a work tree
+    return Path(top) if top else here.resolve()
 
 
 def find_config(start: Path) -> tuple[Path, dict[str, Any]] | None:

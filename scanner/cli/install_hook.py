@@ -84,5 +84,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> ExitCode:
-    print(install_hook(Path(args.repo), args.hook_type, args.force))
+    from scanner.reports.escape import escape  # core.hooksPath is the repository's text
+
+    print(escape(install_hook(Path(args.repo), args.hook_type, args.force)))
     return ExitCode.CLEAN

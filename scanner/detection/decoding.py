@@ -65,12 +65,14 @@ def to_text(data: bytes) -> str | None:
     """Decoded text, or None for binary data.
 
     A UTF-32 or UTF-16 byte order mark decides, whatever the first characters are (CJK text has
-    no NUL bytes to go by); UTF-16 without BOM is recognised by its NUL pattern; anything else is
+    no NUL bytes to go by) -- for UTF-16 when a NUL follows anywhere: UTF-16 holding any ASCII (a
+    credential) holds NULs, and bytes FF FE also open Latin-1 text. UTF-16 without BOM is
+    recognised by its NUL pattern; anything else is
     read as Latin-1, which maps every byte to one character: invalid UTF-8 never fails and ASCII
     credentials keep their offsets.
     """
     for bom, name in _BOMS:  # UTF-32-LE's BOM starts with UTF-16-LE's: longest first
-        if data.startswith(bom) and (name.startswith("utf-16") or len(data) % 4 == 0):
+        if data.startswith(bom) and (len(data) % 4 == 0 if name.startswith("utf-32") else b"\x00" in data):
             return data[len(bom):].decode(name, errors="replace")
     encoding = _looks_utf16(data)
     if encoding:

@@ -58,7 +58,7 @@ def _revocation(f: Finding) -> str | None:
 
 
 def finding_block(f: Finding, show_secrets: bool = False, color: bool = False) -> str:
-    head = f"{_paint(f.rule, _BOLD, color)}  {f.access_key_id}"
+    head = f"{_paint(escape(f.rule), _BOLD, color)}  {f.access_key_id}"
     if f.account_id:
         head += f"  account {f.account_id}"
     secret = escape(redact(f.secret, show_secrets) or "—")

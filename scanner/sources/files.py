@@ -52,6 +52,7 @@ def _count_ignored(root: Path, stats: ScanStats) -> None:
 def _walk(root: Path, stats: ScanStats) -> Iterator[Path]:
     """Files under root, following directory symlinks but entering each real directory once."""
     seen: set[tuple[int, int]] = set()
+    real_root = root.resolve()
 
     def unreadable(exc: OSError) -> None:
         where = _display(Path(exc.filename)) if exc.filename else _display(root)
@@ -64,9 +65,22 @@ def _walk(root: Path, stats: ScanStats) -> Iterator[Path]:
             dirnames[:] = []
             continue
         seen.add((st.st_dev, st.st_ino))
-        dirnames[:] = sorted(d for d in dirnames if d != ".git")
+        dirnames[:] = sorted(d for d in dirnames if d != ".git" and not _leaves(Path(dirpath) / d, real_root, stats))
         for name in sorted(filenames):
             yield Path(dirpath) / name
+
+
+def _leaves(path: Path, real_root: Path, stats: ScanStats) -> bool:
+    """A symbolic link (met in a scanned directory) to somewhere outside it: not followed, counted.
+    A repository's `creds -> ~/.aws/credentials` must not make the scan read (and report, or
+    upload in SARIF) the scanning machine's own files; a link to `/` must not walk the disk."""
+    if not os.path.islink(path):
+        return False
+    target = Path(os.path.realpath(path))
+    if target == real_root or real_root in target.parents:
+        return False
+    stats.skip("symlink-outside-root")
+    return True
 
 
 def _is_ignored(directory: Path) -> bool:
@@ -151,7 +165,10 @@ def iter_file_chunks(paths: list[Path], max_size: int, stats: ScanStats,
             problem = "broken symbolic link" if root.is_symlink() else "no such file or directory"
             stats.errors.append(f"{_display(root)}: {problem}")
             continue
+        real_root = root.resolve()
         for path, explicit in _expand(root, stats, no_ignore):
+            if not explicit and _leaves(path, real_root, stats):
+                continue
             shown = _display(path)
             if is_excluded and (is_excluded(shown) or is_excluded(_under(path, root))):
                 stats.skip("excluded")

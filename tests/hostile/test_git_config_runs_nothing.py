@@ -142,6 +142,19 @@ def test_partial_clone_missing_blob_is_reported_never_fetched(tmp_path: Path, li
         assert "partial clone" in result.stderr and "never fetched" in result.stderr
         assert result.json()["stats"]["errors"] == []
     assert listener.requests == []
+    # A commit made in the clone on top of the missing blobs: found and placed, still no request.
+    new = fakes.temporary()
+    blob = cloned.git("hash-object", "-w", "--stdin", input_text=ini(new)).strip()
+    tree = cloned.git("mktree", input_text=f"100644 blob {blob}\told.ini\n").strip()
+    commit = cloned.git("commit-tree", tree, "-p", "HEAD", "-m", "local").strip()
+    cloned.git("update-ref", "HEAD", commit)
+    for args in (["--history"], ["--since", "HEAD~1"]):
+        result = stsleak("scan", *args, "--format", "json", str(clone))
+        assert result.code == 1, result.stderr
+        (finding,) = result.json()["findings"]
+        assert finding["commit"] == commit and finding["path"] == "old.ini"
+        assert result.json()["stats"]["errors"] == []
+    assert listener.requests == []
     assert not marker.exists()
     # The blob really is missing: the same read by plain git asks the listener.
     run(["git", "-c", "protocol.allow=always", "cat-file", "-p", "HEAD~1:old.ini"], clone)

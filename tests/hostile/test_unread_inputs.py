@@ -128,3 +128,25 @@ def test_max_file_size_zero_in_config_is_an_error(tmp_path: Path) -> None:
     (tmp_path / ".stsleak.yaml").write_text("max_file_size: 0\n")
     result = stsleak("scan", str(tmp_path))
     assert result.code == 2 and "max_file_size" in result.stderr
+
+
+def test_symlinks_out_of_the_scanned_tree_are_not_followed(tmp_path: Path, creds: fakes.FakeCredentials) -> None:
+    """A repository's `creds -> ~/.aws/credentials` must not make stsleak read the scanning machine's files."""
+    outside = tmp_path / "home"
+    outside.mkdir()
+    (outside / "credentials").write_text(ini(creds))
+    for kind in ("plain", "git"):
+        tree = tmp_path / kind
+        if kind == "git":
+            GitRepo(tree).commit("links", {})
+        tree.mkdir(exist_ok=True)
+        (tree / "creds").symlink_to(outside / "credentials")
+        (tree / "home").symlink_to(outside, target_is_directory=True)
+        (tree / "inside").symlink_to(tree / "creds")
+        if kind == "git":
+            GitRepo(tree).git("add", "-A")
+        result = stsleak("scan", "--format", "json", str(tree))
+        assert result.code == 0, (kind, result.stdout)
+        assert result.json()["stats"]["skipped"].get("symlink-outside-root", 0) >= 2
+    # named explicitly, a link is followed: the user asked for it
+    assert stsleak("scan", str(tmp_path / "plain" / "creds")).code == 1

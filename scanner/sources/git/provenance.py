@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO
 
 from scanner.errors import StsleakError
-from scanner.sources.git.run import ThreadedGit, cores, git_argv, raw_change_result, stdin_file
+from scanner.sources.git.run import ThreadedGit, cores, git_argv, is_partial_clone, raw_change_result, stdin_file
 
 _SEP = b"\x1f"
 _FORMAT = "--format=%x1f%H%x1f%ct%x1f%aI%x1f%an <%ae>"
@@ -95,7 +95,8 @@ class _LogReader:
 def _log_args(repo: Path, blobs: set[str]) -> list[str]:
     args = git_argv(repo, "log", "--no-walk=unsorted", "--stdin", "--raw", "-z", "-c", "--root", "--no-abbrev",
                     "--no-renames", "--no-color", "--no-ext-diff", "--no-textconv", "--no-show-signature", _FORMAT)
-    if len(blobs) <= _MAX_FIND_OBJECT:
+    # --find-object reads both sides of a change: in a partial clone that is a (blocked) fetch.
+    if len(blobs) <= _MAX_FIND_OBJECT and not is_partial_clone(repo):
         args += [f"--find-object={oid}" for oid in sorted(blobs)]
     return args
 
