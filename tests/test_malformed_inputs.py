@@ -19,7 +19,7 @@ def _one_line_error(run: Run, words: str) -> None:
     ("max_file_size: lots\n", "max_file_size must be a size"),
     ("exclude: 5\n", "exclude must be a string or a list of strings"),
     ("rules_dir: {a: 1}\n", "rules_dir must be a string or a list of strings"),
-    ("format: xml\n", "format must be text, json or sarif"),
+    ("format: xml\n", "format must be one of text, json, sarif, github"),
     ("surprise: 1\n", "unknown config key"),
     ("- just\n- a list\n", "is not a mapping"),
 ])
