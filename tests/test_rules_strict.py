@@ -126,3 +126,8 @@ rules:
 def test_rules_help_has_examples(tmp_path: Path) -> None:
     run = stsleak("rules", "check", "--help", cwd=tmp_path)
     assert run.code == 0 and "stsleak rules check --rules-dir" in run.stdout
+
+
+def test_extra_rule_needs_a_key_id_prefix(tmp_path: Path) -> None:
+    with pytest.raises(StsleakError, match="rule x: key_id_prefix must be a non-empty string"):
+        load_ruleset((_rules_dir(tmp_path, "rules:\n  - id: x\n    parts: [secret]\n"),))

@@ -60,7 +60,7 @@ def check_example(rule: Rule, example: Any, rules: RuleSet, rng: random.Random) 
     if len(mine) != 1:
         return f"expected one finding of {rule.id}, got: {_describe(found)}"
     (finding,) = mine
-    if finding.access_key_id != values.get(rule.key_id_prefix):
+    if rule.key_id_prefix and finding.access_key_id != values.get(rule.key_id_prefix):
         return f"found key id {finding.access_key_id}, not the example's {{{{{rule.key_id_prefix}}}}}"
     if finding.missing != missing:
         return f"missing: expected {missing or 'nothing'}, got {finding.missing or 'nothing'}"

@@ -22,11 +22,15 @@ SECTIONS: dict[str, frozenset[str]] = {
     "allowlist": frozenset({"value_substrings", "key_ids_without_digit_need_partner", "word_like_min_vowels",
                             "word_like_max_entropy"}),
 }
-SCALARS = frozenset({"version", "label_separator", "pairing_window"})
+# The grammar and the windows: set by the shipped files only. (pairing_lines, pairing_max_reach and
+# generic_labels are named here for the linear-time rules that add them.)
+SCALARS = frozenset({"version", "label_separator", "pairing_window", "pairing_lines", "pairing_max_reach",
+                     "generic_labels"})
 TOP_KEYS = frozenset(SECTIONS) | SCALARS | {"rules"}
 RULE_KEYS = frozenset({"id", "description", "key_id_prefix", "parts", "severity", "examples", "negative_examples",
                        "references"})
 EXAMPLE_KEYS = frozenset({"text", "missing", "line"})
+MISSING_NAMES = frozenset({"secret", "session_token", "access_key_id"})
 # What an extra rules file may add to (lists, appended); everything else is the shipped grammar.
 ADDABLE = frozenset({("secret", "labels"), ("session_token", "labels"), ("session_token", "prefixes"),
                      ("allowlist", "value_substrings")})
@@ -66,22 +70,24 @@ def _check_example(path: Path, where: str, example: Any, negative: bool) -> None
         if key not in EXAMPLE_KEYS:
             raise _fail(path, f"{where}: unknown key {key}")
     missing = example.get("missing", [])
-    if not isinstance(missing, list) or any(m not in PartKind._value2member_map_ for m in missing):
-        raise _fail(path, f"{where}: missing must list parts (secret, session_token)")
+    if not isinstance(missing, list) or any(m not in MISSING_NAMES for m in missing):
+        raise _fail(path, f"{where}: missing must list parts ({', '.join(sorted(MISSING_NAMES))})")
     if "line" in example and (not isinstance(example["line"], int) or isinstance(example["line"], bool)):
         raise _fail(path, f"{where}: line must be a number")
 
 
-def _check_rule(path: Path, index: int, rule: Any) -> None:
+def _check_rule(path: Path, index: int, rule: Any, extra: bool) -> None:
     if not isinstance(rule, dict):
         raise _fail(path, f"rules[{index}] must be a mapping")
     name = f"rule {rule.get('id', index)}"
     for key in rule:
         if key not in RULE_KEYS:
             raise _fail(path, f"{name}: unknown key {key}")
-    for key in ("id", "key_id_prefix"):
-        if not isinstance(rule.get(key), str) or not rule[key]:
-            raise _fail(path, f"{name}: {key} must be a non-empty string")
+    if not isinstance(rule.get("id"), str) or not rule["id"]:
+        raise _fail(path, f"{name}: id must be a non-empty string")
+    if ("key_id_prefix" in rule or extra) and (not isinstance(rule.get("key_id_prefix"), str)
+                                               or not rule["key_id_prefix"]):
+        raise _fail(path, f"{name}: key_id_prefix must be a non-empty string")
     parts = rule.get("parts", [])
     if not isinstance(parts, list) or any(p not in PartKind._value2member_map_ or p == "key_id" for p in parts):
         raise _fail(path, f"{name}: parts must list secret and/or session_token")
@@ -125,7 +131,7 @@ def check_rules_file(path: Path, data: dict[str, Any], extra: bool) -> None:
     if not isinstance(rules, list):
         raise _fail(path, "rules must be a list")
     for i, rule in enumerate(rules):
-        _check_rule(path, i, rule)
+        _check_rule(path, i, rule, extra)
     if extra:
         for entry in data.get("allowlist", {}).get("value_substrings", []):
             check_allow_entry(path, entry)
