@@ -17,6 +17,7 @@ EXIT_CODES_HELP = """exit codes:
   1  findings
   2  usage or runtime error (one line on stderr)
   3  with --verify: at least one credential is live
+  4  with --revoke: a revocation failed or was refused
 """
 
 
@@ -95,6 +96,8 @@ def _use_color(args: argparse.Namespace) -> bool:
 
 
 def _exit_code(findings: list, errors: list[str], fail_on: str) -> ExitCode:
+    if any(f.revocation and f.revocation.status in ("failed", "refused") for f in findings):
+        return ExitCode.REVOCATION_INCOMPLETE
     live = any(f.verification and f.verification.status == "live" for f in findings)
     if fail_on == "live":
         return ExitCode.LIVE if live else ExitCode.ERROR if errors else ExitCode.CLEAN
