@@ -158,6 +158,13 @@ class Applier:
                 found = current_state(change, self.calls)
             except CallFailed as exc:
                 found, error = _Unread, exc.failure.message
+                if exc.failure.is_access_denied:
+                    plan.status = Status.FAILED
+                    plan.message = (f"applied (iam:{change.operation} answered OK), but the operator's own session "
+                                    f"is now denied, as expected, so it cannot be read back: check with other "
+                                    f"credentials ({error})" if plan.operator_target else
+                                    f"applied, but the operator may not read it back: {error}")
+                    return False
             else:
                 error = None
                 if shows(change, found):
