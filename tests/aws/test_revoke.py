@@ -91,7 +91,8 @@ def test_yes_applies_role_scope_and_leaves_decoys(world: World, leaked) -> None:
     assert revocation["policy_name"] == ROLE_POLICY_NAME
     cutoff = revocation["cutoff"]
     assert CUTOFF.match(cutoff)
-    assert before <= datetime.fromisoformat(cutoff.replace("Z", "+00:00")) <= datetime.now(UTC)
+    # AWS's clock (the Date header, whole seconds) plus one second: nothing issued before the call is spared
+    assert before <= datetime.fromisoformat(cutoff.replace("Z", "+00:00")) <= datetime.now(UTC) + timedelta(seconds=1)
     # The exact document: on AWS, sessions issued after the cutoff keep working (moto ignores DateLessThan).
     assert world.role_policy("etl", ROLE_POLICY_NAME) == {
         "Version": "2012-10-17",
@@ -255,5 +256,21 @@ def test_interactive_terminal_asks_before_applying(world: World, leaked, answer:
         seen += os.read(master, 4096)
     os.write(master, f"{answer}\n".encode())
     assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else ""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
     os.close(master)
     assert (ROLE_POLICY_NAME in world.role_policies("etl")) is (answer == "y")
+    records = _audit(world)
+    if answer == "n":
+        assert b"not applied" in seen and not [r for r in records if r["event"] == "intent"]
+    else:  # the interactive "y" is logged as applied, not as a dry run
+        assert b"revoked: arn:aws:iam::123456789012:role/data/etl" in seen
+        (intent,) = [r for r in records if r["event"] == "intent"]
+        assert intent["dry_run"] is False and intent["operation"] == "iam:PutRolePolicy"
+        assert [r["dry_run"] for r in records if r["event"] == "outcome"] == [False]
