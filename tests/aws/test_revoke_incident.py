@@ -13,6 +13,8 @@ What moto cannot show, and where it is covered instead:
 - A concurrent writer between our write and our read-back on the same policy (a race moto does not
   produce on demand): a botocore event hook writes in between, test_revoke_inprocess.py.
 - An audit write failing right after a successful PutRolePolicy: test_revoke_inprocess.py.
+- A session of a deleted and recreated role (moto answers GetCallerIdentity with the current RoleId):
+  the verified finding is built in-process, test_revoke_inprocess.py.
 """
 
 from __future__ import annotations
@@ -305,3 +307,19 @@ def test_account_mismatch_and_partition_conflict(world: World, tmp_path: Path) -
     assert "STS answered account 123456789012, but the key id belongs to account 999999999999" in verification["note"]
     conflict = stsleak("scan", "--verify", "--partition", "aws-cn", "--region", "us-east-1", str(tmp_path))
     assert conflict.code == 2 and "--region us-east-1 is not in --partition aws-cn" in conflict.stderr
+
+
+def test_the_user_policy_size_limit_is_checked_before_any_change(world: World, tmp_path: Path) -> None:
+    big = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::b-{i:03d}/*"} for i in range(30)]}
+    world.make_user("bob", big)
+    user_id = world.setup_client("iam").get_user(UserName="bob")["User"]["UserId"]
+    world.enforce_auth()
+    key = fakes.key_id("ASIA", random.Random(12), account=123456789012)
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({"version": 1, "findings": [
+        report_row(key, "arn:aws:iam::123456789012:user/bob", "iam-user", user_id)]}))
+    run = _revoke(world, "--from", str(report), "--yes")
+    assert run.code == 4
+    assert "over IAM's 2048 limit" in run.stderr
+    assert world.operator_client("iam").list_user_policies(UserName="bob")["PolicyNames"] == ["p"]

@@ -1,19 +1,22 @@
 """Two moments no subprocess can be caught in, made real with botocore's own event hooks on a client
 talking to moto's server: another writer between our PutRolePolicy and its read-back, and the audit
 log failing right after a successful PutRolePolicy. Our code runs unchanged; only the world around
-it is changed at that moment."""
+it is changed at that moment. Also a verified finding moto cannot produce (a recreated role's session)."""
 
 from __future__ import annotations
 
 import json
 import os
+import random
 from pathlib import Path
 from typing import Any
 
 from scanner.aws_session import AwsOptions, Operator
-from scanner.revocation import role_target, run_revocation
+from scanner.model import Finding, Verification
+from scanner.revocation import role_target, run_revocation, targets_from_findings
 from scanner.revocation.audit import AuditLog
-from scanner.revocation.policy import ROLE_POLICY_NAME
+from scanner.revocation.policy import ROLE_POLICY_NAME, session_policy_name
+from scanner.testing import fakes
 from tests.aws.conftest import World
 
 FOREIGN = {"Sid": "OtherResponder", "Effect": "Deny", "Action": "iam:*", "Resource": "*"}
@@ -91,3 +94,23 @@ def test_a_failing_audit_write_is_reported_and_the_run_goes_on(world: World, tmp
     results = {r["change"] for r in records if r["event"] == "result"}
     assert intents[etl.label] not in results  # the lost record is the one reported
     assert intents[web.label] in results
+
+
+def test_a_recreated_role_is_flagged_and_the_verified_user_id_used(world: World, tmp_path: Path) -> None:
+    role = world.make_role("etl")
+    world.enforce_auth()
+    old_id = "AROARZPUZDIKOLDOLDOLD"  # the RoleId STS reported before the role was recreated
+    key = fakes.key_id("ASIA", random.Random(1), account=123456789012)
+    finding = Finding("aws-temporary-credentials", key, "s" * 40, "t" * 40, "123456789012", "x", 1, verification=Verification(
+                          "live", arn="arn:aws:sts::123456789012:assumed-role/etl/laptop", user_id=f"{old_id}:laptop",
+                          account="123456789012", principal_type="assumed-role", role_name="etl",
+                          session_name="laptop"))
+    audit = AuditLog(tmp_path / "audit.jsonl", dry_run=True)
+    (plan,) = run_revocation(targets_from_findings([finding]), "session", _operator(world), audit,
+                             show=lambda _: None, confirm=lambda _: False)
+    assert plan.status == "planned"
+    assert f"the role's RoleId is now {role['RoleId']}: the role was deleted and recreated" in " ".join(plan.caveats)
+    (change,) = plan.changes
+    assert change.params["PolicyName"] == session_policy_name(f"{old_id}:laptop")
+    assert json.loads(change.params["PolicyDocument"])["Statement"][0]["Condition"]["StringEquals"] == {
+        "aws:userid": f"{old_id}:laptop"}
