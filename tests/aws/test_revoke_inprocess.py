@@ -101,10 +101,11 @@ def test_a_recreated_role_is_flagged_and_the_verified_user_id_used(world: World,
     world.enforce_auth()
     old_id = "AROARZPUZDIKOLDOLDOLD"  # the RoleId STS reported before the role was recreated
     key = fakes.key_id("ASIA", random.Random(1), account=123456789012)
-    finding = Finding("aws-temporary-credentials", key, "s" * 40, "t" * 40, "123456789012", "x", 1, verification=Verification(
-                          "live", arn="arn:aws:sts::123456789012:assumed-role/etl/laptop", user_id=f"{old_id}:laptop",
-                          account="123456789012", principal_type="assumed-role", role_name="etl",
-                          session_name="laptop"))
+    verified = Verification("live", arn="arn:aws:sts::123456789012:assumed-role/etl/laptop",
+                            user_id=f"{old_id}:laptop", account="123456789012", principal_type="assumed-role",
+                            role_name="etl", session_name="laptop")
+    finding = Finding("aws-temporary-credentials", key, "s" * 40, "t" * 40, "123456789012", "x", 1,
+                      verification=verified)
     audit = AuditLog(tmp_path / "audit.jsonl", dry_run=True)
     (plan,) = run_revocation(targets_from_findings([finding]), "session", _operator(world), audit,
                              show=lambda _: None, confirm=lambda _: False)
