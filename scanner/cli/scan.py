@@ -171,3 +171,4 @@ def verify_and_revoke(result: ScanResult, args: argparse.Namespace) -> None:
             return
         result.stats.errors.extend(f"{p.label}: revocation {p.status}: {p.message}" for p in plans
                                    if p.status in ("failed", "refused"))
+        result.stats.errors.extend(f"{p.label}: audit log: {e}" for p in plans for e in p.audit_errors)

@@ -150,7 +150,8 @@ def verify_findings(findings: list[Finding], options: AwsOptions, *, verify_cana
         mismatch = finding.verification and account_mismatch(finding.verification, finding.account_id)
         if mismatch and finding.verification:
             _add_note(finding.verification, mismatch)
-            notes.append(f"{finding.access_key_id}: {mismatch}")
+            if f"{finding.access_key_id}: {mismatch}" not in notes:
+                notes.append(f"{finding.access_key_id}: {mismatch}")
     errors = sum(1 for f in findings if f.verification and f.verification.status == "error")
     if errors:
         notes.append(f"{errors} credential set(s) could not be verified (network, throttling or STS error)")
