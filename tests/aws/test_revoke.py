@@ -274,3 +274,27 @@ def test_interactive_terminal_asks_before_applying(world: World, leaked, answer:
         (intent,) = [r for r in records if r["event"] == "intent"]
         assert intent["dry_run"] is False and intent["operation"] == "iam:PutRolePolicy"
         assert [r["dry_run"] for r in records if r["event"] == "outcome"] == [False]
+
+
+def test_a_plan_that_changed_while_asking_is_shown_again(world: World, leaked) -> None:
+    master, slave = pty.openpty()
+    env = {**os.environ, **world.env(), "NO_COLOR": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "scanner", "revoke", "--role", "etl", "--audit-log",
+                             str(world.audit_log)], stdin=slave, stdout=slave, stderr=subprocess.PIPE, env=env)
+    os.close(slave)
+    seen = b""
+    while b"Apply this plan? [y/N]" not in seen:
+        seen += os.read(master, 4096)
+    foreign = {"Sid": "AddedMeanwhile", "Effect": "Deny", "Action": "s3:DeleteBucket", "Resource": "*"}
+    world.operator_client("iam").put_role_policy(  # another responder, while the prompt waits
+        RoleName="etl", PolicyName=ROLE_POLICY_NAME,
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [foreign]}))
+    os.write(master, b"y\n")
+    while seen.count(b"Apply this plan? [y/N]") < 2:
+        seen += os.read(master, 4096)
+    assert b"replaces:" in seen.split(b"Apply this plan?")[1] and b"AddedMeanwhile" in seen
+    os.write(master, b"y\n")
+    assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else ""
+    os.close(master)
+    statements = world.role_policy("etl", ROLE_POLICY_NAME)["Statement"]
+    assert statements[0] == foreign and "DateLessThan" in statements[1]["Condition"]
