@@ -8,6 +8,7 @@ Endpoints: `--endpoint-url` wins; otherwise botocore itself honours `AWS_ENDPOIN
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,19 +23,63 @@ _PLACEHOLDER = "stsleak-never-used"  # the shared client's own credentials; ever
 
 @dataclass(frozen=True)
 class AwsOptions:
-    region: str | None = None
+    region: str | None = None  # --region: explicit, wins everywhere
     endpoint_url: str | None = None
     profile: str | None = None
-    partition: str = "aws"
+    partition: str | None = None  # --partition: beats AWS_REGION/AWS_DEFAULT_REGION
     concurrency: int = 8
     max_attempts: int = 3  # botocore "standard" retries: throttling, 5xx, connection errors
     connect_timeout: float = 5.0
     read_timeout: float = 15.0
     operator_keys: tuple[str, str, str | None] | None = None  # explicit operator credentials (demo)
 
+    def partition_name(self) -> str:
+        """--partition, else the partition of --region, else of the environment's region, else aws."""
+        if self.partition:
+            return self.partition
+        region = self.region or _env_region()
+        return partition_of_region(region) if region else "aws"
+
+    def leaked_region(self) -> str:
+        """Where leaked keys are verified: --region, else the partition's default region.
+
+        Never the shell's AWS_REGION: tokens from the global STS endpoint are invalid in opt-in
+        regions, so a live key would answer InvalidClientTokenId there.
+        """
+        return self.region or DEFAULT_REGIONS.get(self.partition_name(), "us-east-1")
+
+    def default_region(self) -> str:
+        return DEFAULT_REGIONS.get(self.partition_name(), "us-east-1")
+
+    def operator_region(self) -> str:
+        """The operator's region: --region, else --profile's, else the environment's or the config's.
+
+        A region outside an explicit --partition is not used (the partition's default is).
+        """
+        region = self.region
+        if not region and self.profile:
+            region = profile_region(self.profile)
+        region = region or _env_region() or profile_region(None)
+        if region and self.partition and partition_of_region(region) != self.partition:
+            region = None
+        return region or self.default_region()
+
     def resolved_region(self) -> str:
-        env = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-        return self.region or env or DEFAULT_REGIONS.get(self.partition, "us-east-1")
+        return self.operator_region()
+
+
+def _env_region() -> str | None:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
+
+
+def profile_region(profile: str | None) -> str | None:
+    """The region set in the profile's config (None when none or the profile is unknown)."""
+    import botocore.session
+
+    try:
+        return botocore.session.Session(profile=profile).get_scoped_config().get("region") or None
+    except Exception:
+        return None
 
 
 @dataclass(frozen=True)
@@ -59,6 +104,12 @@ def partition_of_region(region: str) -> str:
         return "aws-cn"
     if region.startswith("us-gov-"):
         return "aws-us-gov"
+    if region.startswith("us-iso-"):
+        return "aws-iso"
+    if region.startswith("us-isob-"):
+        return "aws-iso-b"
+    if region.startswith("eusc-"):
+        return "aws-eusc"
     return "aws"
 
 
@@ -84,11 +135,11 @@ def failure_from(exc: BaseException) -> AwsFailure:
     return AwsFailure(name, f"{name}: {' '.join(str(exc).split())}")
 
 
-def client_config(options: AwsOptions) -> Any:
+def client_config(options: AwsOptions, region: str | None = None) -> Any:
     from botocore.config import Config
 
     return Config(
-        region_name=options.resolved_region(),
+        region_name=region or options.operator_region(),
         retries={"mode": "standard", "max_attempts": options.max_attempts},
         connect_timeout=options.connect_timeout,
         read_timeout=options.read_timeout,
@@ -98,38 +149,58 @@ def client_config(options: AwsOptions) -> Any:
 
 
 class LeakedStsClient:
-    """One STS client shared by every thread; each call is signed with the credentials given to it.
+    """STS clients shared by every thread; each call is signed with the credentials given to it.
 
     botocore clients are thread-safe, and creating one per credential set costs tens of
     milliseconds, so the credentials travel in the request context instead
     (botocore's per-request `signing.request_credentials`). Only GetCallerIdentity is exposed:
-    the leaked credentials are used for nothing else.
+    the leaked credentials are used for nothing else. One client per region, made when first used:
+    the leaked key's partition's default region, and `--region` when that was given.
     """
 
-    def __init__(self, options: AwsOptions, client: Any | None = None) -> None:
-        try:
-            self.client = client or self._new_client(options)
-        except Exception as exc:  # ProfileNotFound, bad region…: one line, never a traceback
-            raise StsleakError(f"cannot set up STS: {failure_from(exc).message}") from None
-        events = self.client.meta.events
-        events.register("provide-client-params.sts.GetCallerIdentity", _take_credentials_param)
-        events.register("before-sign.sts.GetCallerIdentity", _sign_with_request_credentials)
+    def __init__(self, options: AwsOptions, client: Any | None = None,
+                 clients: dict[str, Any] | None = None) -> None:
+        self.options = options
+        self.region = options.leaked_region()
+        self._clients: dict[str, Any] = dict(clients or {})
+        if client is not None:
+            self._clients[self.region] = client
+        self._lock = threading.Lock()
+        self.client = self.for_region(self.region)
+
+    def for_region(self, region: str) -> Any:
+        with self._lock:
+            if region not in self._clients:
+                try:
+                    client = self._new_client(self.options, region)
+                except Exception as exc:  # ProfileNotFound, bad region…: one line, never a traceback
+                    raise StsleakError(f"cannot set up STS: {failure_from(exc).message}") from None
+                self._clients[region] = client
+            client = self._clients[region]
+            if not getattr(client, "_stsleak_hooked", False):
+                events = client.meta.events
+                events.register("provide-client-params.sts.GetCallerIdentity", _take_credentials_param)
+                events.register("before-sign.sts.GetCallerIdentity", _sign_with_request_credentials)
+                client._stsleak_hooked = True
+            return client
 
     @staticmethod
-    def _new_client(options: AwsOptions) -> Any:
+    def _new_client(options: AwsOptions, region: str) -> Any:
         import botocore.session
 
         session = botocore.session.Session(profile=options.profile)  # for its endpoint settings only
         return session.create_client(
-            "sts", region_name=options.resolved_region(), endpoint_url=options.endpoint_url,
-            aws_access_key_id=_PLACEHOLDER, aws_secret_access_key=_PLACEHOLDER, config=client_config(options),
+            "sts", region_name=region, endpoint_url=options.endpoint_url,
+            aws_access_key_id=_PLACEHOLDER, aws_secret_access_key=_PLACEHOLDER,
+            config=client_config(options, region),
         )
 
-    def get_caller_identity(self, access_key_id: str, secret: str, session_token: str | None) -> dict[str, Any]:
+    def get_caller_identity(self, access_key_id: str, secret: str, session_token: str | None,
+                            region: str | None = None) -> dict[str, Any]:
         from botocore.credentials import Credentials
 
         credentials = Credentials(access_key_id, secret, session_token)
-        return self.client.get_caller_identity(StsleakCredentials=credentials)
+        return self.for_region(region or self.region).get_caller_identity(StsleakCredentials=credentials)
 
 
 def _take_credentials_param(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
@@ -155,9 +226,9 @@ class Operator:
             if options.operator_keys:
                 key, secret, token = options.operator_keys
                 self.session = boto3.Session(aws_access_key_id=key, aws_secret_access_key=secret,
-                                             aws_session_token=token, region_name=options.resolved_region())
+                                             aws_session_token=token, region_name=options.operator_region())
             else:
-                self.session = boto3.Session(profile_name=options.profile, region_name=options.resolved_region())
+                self.session = boto3.Session(profile_name=options.profile, region_name=options.operator_region())
         except Exception as exc:  # ProfileNotFound and friends: one line, never a traceback
             raise StsleakError(failure_from(exc).message) from None
         self._clients: dict[str, Any] = dict(clients or {})  # ready-made clients, e.g. for tests
@@ -180,3 +251,16 @@ class Operator:
         if self._identity is None:
             self._identity = self.client("sts").get_caller_identity()
         return self._identity
+
+    def fresh_identity(self) -> dict[str, Any]:
+        """A new GetCallerIdentity: its ResponseMetadata carries AWS's clock (the Date header)."""
+        self._identity = self.client("sts").get_caller_identity()
+        return self._identity
+
+    def access_key_id(self) -> str | None:
+        """The key id the operator signs with (to compare with leaked keys)."""
+        try:
+            credentials = self.session.get_credentials()
+            return credentials.get_frozen_credentials().access_key if credentials else None
+        except Exception:
+            return None

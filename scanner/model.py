@@ -79,11 +79,20 @@ class Verification:
     note: str | None = None  # e.g. "role details unknown: no operator credentials"
 
 
+class RevocationStatus(StrEnum):
+    PLANNED = "planned"
+    REVOKED = "revoked"
+    REFUSED = "refused"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    ALREADY_REVOKED = "already-revoked"  # an existing cutoff already denies every leaked session
+
+
 @dataclass(slots=True)
 class Revocation:
     """What was planned or done to cut a credential off."""
 
-    status: str  # planned | revoked | refused | failed | skipped
+    status: RevocationStatus
     scope: str | None = None  # role | session | access-key | user
     target: str | None = None  # the role / user ARN or key id acted on
     policy_name: str | None = None

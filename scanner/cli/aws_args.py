@@ -10,9 +10,11 @@ from scanner.errors import StsleakError
 
 def add_aws_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("AWS")
-    group.add_argument("--region", help="region for STS/IAM endpoints (default: AWS_REGION or the partition's)")
-    group.add_argument("--partition", choices=("aws", "aws-cn", "aws-us-gov"), default="aws",
-                       help="partition whose endpoints to use when no --region is given (default aws)")
+    group.add_argument("--region", help="region for STS/IAM endpoints (default: leaked keys are verified in the "
+                                        "partition's default region; the operator uses the profile's region)")
+    group.add_argument("--partition", choices=("aws", "aws-cn", "aws-us-gov"), default=None,
+                       help="partition of the leaked keys and the operator (beats AWS_REGION; default: from "
+                            "--region or the environment, else aws)")
     group.add_argument("--endpoint-url", help="send every AWS call here (also: AWS_ENDPOINT_URL, "
                                               "AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL_IAM)")
     group.add_argument("--profile", help="the operator's AWS profile (revocation and role details)")
@@ -24,6 +26,12 @@ def add_revoke_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--yes", action="store_true", help="apply the revocation plan (default: dry run)")
     parser.add_argument("--audit-log", metavar="FILE",
                         help="append every revocation call to FILE (JSON lines; default: user state dir)")
+    parser.add_argument("--include-operator", action="store_true",
+                        help="also revoke a target the operator's own credentials belong to, last "
+                             "(default: refused, it would cut off this run)")
+    parser.add_argument("--refresh", action="store_true",
+                        help="move the cutoff forward even where an existing one already denies the leaked "
+                             "sessions (default: planned as already-revoked and left alone)")
 
 
 def add_verify_options(scan: argparse.ArgumentParser) -> None:
@@ -42,5 +50,9 @@ def aws_options(args: argparse.Namespace) -> Any:
     concurrency = getattr(args, "concurrency", 8)
     if concurrency < 1:
         raise StsleakError("--concurrency must be at least 1")
+    from scanner.aws_session import partition_of_region
+
+    if args.partition and args.region and partition_of_region(args.region) != args.partition:
+        raise StsleakError(f"--region {args.region} is not in --partition {args.partition}")
     return AwsOptions(region=args.region, endpoint_url=args.endpoint_url, profile=args.profile,
                       partition=args.partition, concurrency=concurrency)

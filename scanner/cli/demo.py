@@ -129,8 +129,8 @@ def _story(aws: Emulator, workdir: Path) -> ExitCode:
     from scanner.pipeline import ScanRequest, run_scan
     from scanner.reports.plan import render_outcomes, render_plans
     from scanner.reports.text import finding_block
+    from scanner.revocation import run_revocation, targets_from_findings
     from scanner.revocation.audit import AuditLog
-    from scanner.revocation.plan import run_revocation, targets_from_findings
     from scanner.verification.sts import verify_findings
 
     _step(1, f"Seed the emulated account: role {ROLE} (S3 full access, alice in its trust policy), "

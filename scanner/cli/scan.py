@@ -18,6 +18,7 @@ EXIT_CODES_HELP = """exit codes:
   1  findings
   2  usage or runtime error (one line on stderr)
   3  with --verify: at least one credential is live
+  4  with --revoke: a revocation failed or was refused
 """
 
 
@@ -113,6 +114,8 @@ def _use_color(args: argparse.Namespace) -> bool:
 
 
 def _exit_code(findings: list, errors: list[str], fail_on: str) -> ExitCode:
+    if any(f.revocation and f.revocation.status in ("failed", "refused") for f in findings):
+        return ExitCode.REVOCATION_INCOMPLETE
     live = any(f.verification and f.verification.status == VerificationStatus.LIVE for f in findings)
     if fail_on == "live":
         return ExitCode.LIVE if live else ExitCode.ERROR if errors else ExitCode.CLEAN
@@ -196,3 +199,4 @@ def verify_and_revoke(result: ScanResult, args: argparse.Namespace) -> None:
             return
         result.stats.errors.extend(f"{p.label}: revocation {p.status}: {p.message}" for p in plans
                                    if p.status in ("failed", "refused"))
+        result.stats.errors.extend(f"{p.label}: audit log: {e}" for p in plans for e in p.audit_errors)

@@ -8,8 +8,20 @@ if TYPE_CHECKING:
     from scanner.revocation.plan import Plan
 
 
-def render_plans(plans: list[Plan], applying: bool) -> str:
-    head = "revocation plan" + ("" if applying else " (DRY RUN: nothing is changed; --yes applies it)")
+def _change_lines(plan: Plan) -> list[str]:
+    lines: list[str] = []
+    for change in plan.changes:
+        lines.append(f"    call:              {change.summary()}")
+        if "PolicyDocument" in change.params:
+            lines.append(f"    policy:            {change.params['PolicyDocument']}")
+        if change.operation == "UpdateAccessKey":
+            lines.append(f"    status:            {change.params['Status']}")
+    lines += [f"    replaces:          {previous}" for previous in plan.replaces]
+    return lines
+
+
+def render_plans(plans: list[Plan], applying: bool, title: str = "revocation plan") -> str:
+    head = title + ("" if applying else " (DRY RUN: nothing is changed; --yes applies it)")
     lines = [head]
     for plan in plans:
         lines.append(f"- {plan.label}  [{plan.scope} scope]  {plan.status.upper()}")
@@ -17,11 +29,9 @@ def render_plans(plans: list[Plan], applying: bool) -> str:
             lines.append(f"    {plan.message}")
         if plan.status != "planned":
             continue
-        lines.append(f"    cutoff (UTC):      {plan.cutoff}")
-        what = f"iam:{plan.operation}" + (f" {plan.policy_name}" if plan.policy_name else "")
-        lines.append(f"    call:              {what}")
-        if "PolicyDocument" in plan.params:
-            lines.append(f"    policy:            {plan.params['PolicyDocument']}")
+        if plan.cutoff:
+            lines.append(f"    cutoff (UTC):      {plan.cutoff}")
+        lines += _change_lines(plan)
         if plan.trusted_principals is not None:
             lines.append(f"    trusted by:        {', '.join(plan.trusted_principals) or 'nobody'}")
         if plan.instance_profiles is not None:
@@ -31,5 +41,10 @@ def render_plans(plans: list[Plan], applying: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_outcomes(plans: list[Plan]) -> str:
-    return "".join(f"{p.status}: {p.label}" + (f" ({p.message})" if p.message else "") + "\n" for p in plans)
+def render_outcomes(plans: list[Plan], words: dict[str, str] | None = None) -> str:
+    lines = []
+    for plan in plans:
+        word = (words or {}).get(plan.status, plan.status)
+        lines.append(f"{word}: {plan.label}" + (f" ({plan.message})" if plan.message else ""))
+        lines += [f"    audit log: {error}" for error in plan.audit_errors]
+    return "".join(line + "\n" for line in lines)

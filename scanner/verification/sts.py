@@ -79,25 +79,47 @@ def offline_verification(finding: Finding, verify_canaries: bool) -> Verificatio
 
 
 def verify_set(client: LeakedStsClient, key: CredentialKey) -> Verification:
-    """One GetCallerIdentity (a 403 is retried once: STS returns spurious ones)."""
+    """One GetCallerIdentity; a 403 is retried once (STS returns spurious ones).
+
+    The retry of an InvalidClientTokenId from a region other than the partition's default goes to
+    the default region: tokens from the global endpoint are invalid in opt-in regions.
+    """
     access_key_id, secret, token = key
+    region = client.region
     for attempt in (1, 2):
         try:
-            identity = client.get_caller_identity(access_key_id, secret or "", token)
+            identity = client.get_caller_identity(access_key_id, secret or "", token, region=region)
         except StsleakError:
             raise
         except Exception as exc:
             failure = failure_from(exc)
-            message = scrub(failure.message, [secret or "", token or ""])
+            where = f"STS of partition {client.options.partition_name()}, region {region}"
+            message = scrub(f"{failure.message} ({where})", [secret or "", token or ""])
             if failure.code in EXPIRED_CODES:
                 return Verification(Status.EXPIRED, error=message)
             if failure.code in INVALID_CODES:
                 if attempt == 1:
+                    if failure.code == "InvalidClientTokenId":
+                        region = client.options.default_region()
                     continue
                 return Verification(Status.INVALID, error=message)
             return Verification(Status.ERROR, error=message)
         return verification_from_identity(identity)
     raise AssertionError("unreachable")
+
+
+def _add_note(verification: Verification, note: str) -> None:
+    verification.note = f"{verification.note}; {note}" if verification.note else note
+
+
+def account_mismatch(verification: Verification, offline_account: str | None) -> str | None:
+    """STS's Account differs from the account encoded in the key id: a wrong or hostile endpoint."""
+    if verification.status != "live" or not offline_account or not verification.account:
+        return None
+    if verification.account == offline_account:
+        return None
+    return (f"STS answered account {verification.account}, but the key id belongs to account {offline_account}: "
+            f"a wrong or hostile STS endpoint?")
 
 
 def verify_sets(client: LeakedStsClient, keys: list[CredentialKey],
@@ -125,6 +147,12 @@ def verify_findings(findings: list[Finding], options: AwsOptions, *, verify_cana
             for finding in same_set:
                 finding.verification = replace(results[key], account=results[key].account or finding.account_id)
     notes = add_role_details(findings, options, operator)
+    for finding in findings:
+        mismatch = finding.verification and account_mismatch(finding.verification, finding.account_id)
+        if mismatch and finding.verification:
+            _add_note(finding.verification, mismatch)
+            if f"{finding.access_key_id}: {mismatch}" not in notes:
+                notes.append(f"{finding.access_key_id}: {mismatch}")
     errors = sum(1 for f in findings if f.verification and f.verification.status == Status.ERROR)
     if errors:
         notes.append(f"{errors} credential set(s) could not be verified (network, throttling or STS error)")
@@ -142,7 +170,7 @@ def _live_roles(findings: list[Finding]) -> dict[tuple[str, str], list[Verificat
 
 def _mark_unknown(verifications: list[Verification], reason: str) -> None:
     for v in verifications:
-        v.note = f"role details unknown: {reason}"
+        _add_note(v, f"role details unknown: {reason}")
 
 
 def add_role_details(findings: list[Finding], options: AwsOptions, operator: Operator | None) -> list[str]:
@@ -178,7 +206,7 @@ def add_role_details(findings: list[Finding], options: AwsOptions, operator: Ope
             if role:
                 v.role_arn, v.role_id = role["Arn"], role["RoleId"]
             else:
-                v.note = f"role details unknown: iam:GetRole: {failure}"
+                _add_note(v, f"role details unknown: iam:GetRole: {failure}")
         if failure:
             notes.append(f"role details unknown for {key[1]}: iam:GetRole: {failure}")
     return notes

@@ -7,6 +7,7 @@ enforcement on, so wrong credentials are rejected and a revoke policy really den
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 import os
@@ -50,6 +51,15 @@ def moto_url() -> Iterator[str]:
 def _post(url: str, body: bytes = b"") -> None:
     request = urllib.request.Request(url, data=body, headers={"Content-Type": "text/plain"}, method="POST")
     urllib.request.urlopen(request, timeout=10).read()
+
+
+def report_row(key_id: str, arn: str, principal_type: str, user_id: str, **verification: Any) -> dict[str, Any]:
+    """A row as `scan --verify --format json` writes it (for principals moto cannot mint credentials of)."""
+    parts = arn.split(":")
+    return {"rule": "aws-temporary-credentials", "access_key_id": key_id, "account_id": parts[4], "path": "x",
+            "line": 1, "fingerprint": hashlib.sha256(f"{key_id}:row".encode()).hexdigest(),
+            "verification": {"status": "live", "arn": arn, "account": parts[4], "principal_type": principal_type,
+                             "user_id": user_id, **verification}}
 
 
 @dataclass

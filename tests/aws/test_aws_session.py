@@ -38,3 +38,22 @@ def test_audit_log_defaults_to_the_user_state_dir(world: World, tmp_path: Path) 
     log = tmp_path / "state" / "stsleak" / "audit.jsonl"
     assert f"audit log: {log}" in run.stdout
     assert '"operation": "iam:GetRole"' in log.read_text()
+
+
+def test_regions_for_leaked_keys_and_the_operator(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.write_text("[profile ops]\nregion = eu-west-2\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_REGION", "ap-east-1")  # an opt-in region in the operator's shell
+    assert AwsOptions().leaked_region() == "us-east-1"  # never the shell's region for leaked keys
+    assert AwsOptions().operator_region() == "ap-east-1"
+    assert AwsOptions(profile="ops").operator_region() == "eu-west-2"  # the profile's region beats the env
+    assert AwsOptions(region="eu-central-1", profile="ops").operator_region() == "eu-central-1"
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    cn = AwsOptions(partition="aws-cn")  # --partition beats the environment
+    assert (cn.leaked_region(), cn.operator_region(), cn.partition_name()) == ("cn-north-1", "cn-north-1", "aws-cn")
+    assert AwsOptions(region="us-gov-east-1").leaked_region() == "us-gov-east-1"
+    assert AwsOptions(region="us-gov-east-1").default_region() == "us-gov-west-1"
+    monkeypatch.setenv("AWS_REGION", "cn-northwest-1")
+    assert AwsOptions().partition_name() == "aws-cn" and AwsOptions().leaked_region() == "cn-north-1"

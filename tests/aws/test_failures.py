@@ -8,7 +8,7 @@ import socket
 from pathlib import Path
 
 from scanner.testing import fakes
-from tests.aws.conftest import ALLOW_ALL, World
+from tests.aws.conftest import ALLOW_ALL, World, report_row
 from tests.support.cli import stsleak
 
 
@@ -163,11 +163,10 @@ def test_role_in_another_account_is_not_touched(world: World, tmp_path: Path) ->
     world.make_role("etl")  # same name in the operator's account: must not be hit by mistake
     world.enforce_auth()
     report = tmp_path / "report.json"
-    report.write_text(json.dumps({"version": 1, "findings": [{
-        "rule": "aws-temporary-credentials", "access_key_id": "ASIAIOSFODNN7EXAMPLE", "path": "x", "line": 1,
-        "verification": {"status": "live", "arn": "arn:aws:sts::999999999999:assumed-role/etl/s1",
-                         "account": "999999999999", "principal_type": "assumed-role", "role_name": "etl",
-                         "session_name": "s1"}}]}))
+    key = fakes.key_id("ASIA", random.Random(2), account=999999999999)
+    report.write_text(json.dumps({"version": 1, "findings": [report_row(
+        key, "arn:aws:sts::999999999999:assumed-role/etl/s1", "assumed-role", "AROAEXAMPLE:s1",
+        role_name="etl", session_name="s1")]}))
     run = stsleak("revoke", "--from", str(report), "--yes", "--audit-log", str(world.audit_log), env=world.env())
     assert run.code == 4
     assert "etl is in account 999999999999 but the operator's credentials are for 123456789012" in run.stderr

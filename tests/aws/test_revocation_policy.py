@@ -5,14 +5,21 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from scanner.revocation.plan import role_target, trust_principals, unmodifiable_reason
+from scanner.revocation.plan import trust_principals
 from scanner.revocation.policy import (
+    covers,
+    existing_cutoff,
+    expired_session_policy,
     iso_z,
-    merge_session_policy,
+    merge,
+    older_sessions_statement,
     policy_size,
     revoke_older_sessions,
+    session_policy,
+    session_policy_name,
     session_statement,
 )
+from scanner.revocation.targets import TargetKind, role_target, unmodifiable_reason
 
 
 def test_role_policy_is_the_consoles() -> None:
@@ -28,42 +35,57 @@ def test_session_statement_needs_both_conditions() -> None:
     assert statement["Condition"] == {"StringEquals": {"aws:userid": "AROAEXAMPLEID:laptop"},
                                       "DateLessThan": {"aws:TokenIssueTime": "2026-11-24T21:05:09Z"}}
     assert statement["Sid"].isalnum() and statement["Effect"] == "Deny"
+    name = session_policy_name("AROAEXAMPLEID:alice@example.com")
+    assert name.startswith("StsleakRevokedSession.alice@example.com.") and len(name) <= 128
+    assert session_policy_name("AROAEXAMPLEID:a") != session_policy_name("AROAOTHERID:a")
 
 
-def test_merge_refreshes_prunes_and_keeps_foreign_statements() -> None:
+def test_merge_keeps_foreign_statements_and_never_moves_the_cutoff_back() -> None:
     foreign = {"Sid": "Mine", "Effect": "Deny", "Action": "s3:DeleteBucket", "Resource": "*"}
-    existing = {"Version": "2012-10-17", "Statement": [
-        session_statement("R:old", "2026-11-24T18:00:00Z"),      # 3 h ago, max session 1 h: pruned
-        session_statement("R:recent", "2026-11-24T20:30:00Z"),   # still matters: kept
-        session_statement("R:again", "2026-11-24T20:50:00Z"),   # revoked again: time refreshed
-        foreign,
-    ]}
-    merged, pruned = merge_session_policy(existing, ["R:again", "R:new"], "2026-11-24T21:00:00Z", 3600)
-    assert pruned == ["R:old"]
-    assert merged["Statement"] == [
-        session_statement("R:recent", "2026-11-24T20:30:00Z"), foreign,
-        session_statement("R:again", "2026-11-24T21:00:00Z"), session_statement("R:new", "2026-11-24T21:00:00Z")]
+    later = older_sessions_statement("2026-11-24T22:00:00Z")  # another responder, a later cutoff
+    existing = {"Version": "2012-10-17", "Statement": [foreign, later]}
+    merged = merge(existing, [older_sessions_statement("2026-11-24T21:00:00Z")])
+    assert merged["Statement"] == [foreign, later]
+    assert existing_cutoff(merged) == datetime(2026, 11, 24, 22, 0, tzinfo=UTC)
+    earlier = {"Version": "2012-10-17", "Statement": [foreign, older_sessions_statement("2026-11-24T20:00:00Z")]}
+    assert merge(earlier, [older_sessions_statement("2026-11-24T21:00:00Z")])["Statement"] == [
+        foreign, older_sessions_statement("2026-11-24T21:00:00Z")]
 
 
-def test_pruning_keeps_the_policy_under_the_limit_forever() -> None:
-    policy = None
-    for minute in range(600):  # ten hours of revocations, one a minute, max session 1 h
-        cutoff = f"2026-11-24T{minute // 60 + 10:02d}:{minute % 60:02d}:00Z"
-        policy, _ = merge_session_policy(policy, [f"AROAEXAMPLEID:s{minute}"], cutoff, 3600)
-    assert len(policy["Statement"]) <= 61
-    one = policy_size(session_statement("AROAEXAMPLEID:s1", "2026-11-24T10:00:00Z"))
-    assert one * 60 > 10_240  # a minute-by-minute burst would hit the limit: the plan then refuses
+def test_covers_accepts_later_cutoffs_only() -> None:
+    ours = [session_statement("R:s", "2026-11-24T21:00:00Z")]
+    assert covers(session_policy("R:s", "2026-11-24T21:00:00Z"), ours)
+    assert covers(session_policy("R:s", "2026-11-24T21:30:00Z"), ours)
+    assert not covers(session_policy("R:s", "2026-11-24T20:59:59Z"), ours)
+    assert not covers(session_policy("R:other", "2026-11-24T21:30:00Z"), ours)
+    assert not covers(None, ours)
+
+
+def test_pruning_uses_the_longest_possible_session() -> None:
+    at = datetime(2026, 11, 25, 9, 0, 1, tzinfo=UTC)
+    assert expired_session_policy(session_policy("R:s", "2026-11-24T21:00:00Z"), at)  # 12 h 1 s ago
+    assert not expired_session_policy(session_policy("R:s", "2026-11-24T21:00:02Z"), at)  # MaxSessionDuration ignored
+    assert not expired_session_policy(revoke_older_sessions("2026-11-01T00:00:00Z"), at)  # not ours
+
+
+def test_sizes_are_counted_as_iam_counts() -> None:
     assert policy_size('{"a": "b c"}') == len('{"a":"bc"}')
+    document = {"Statement": [{"Sid": "x", "Resource": "arn:aws:s3:::bücher"}]}
+    assert policy_size(document) == len(json.dumps(document, ensure_ascii=False, separators=(",", ":")))
+    assert policy_size(document) < len(json.dumps(document, separators=(",", ":")))  # not 6 per character
 
 
 def test_unmodifiable_roles_and_targets() -> None:
     assert "service-linked" in (unmodifiable_reason("AWSServiceRoleForSupport") or "")
+    assert "SCPs do not affect service-linked roles" in (unmodifiable_reason("AWSServiceRoleForSupport") or "")
     assert "Identity Center" in (unmodifiable_reason("AWSReservedSSO_Admin_0123") or "")
     assert "Identity Center" in (unmodifiable_reason("x", "/aws-reserved/sso.amazonaws.com/eu-west-1/") or "")
     assert unmodifiable_reason("etl", "/data/") is None
     target = role_target("arn:aws-cn:iam::123456789012:role/data/team/etl", ["s1"])
     assert (target.name, target.account, target.path, target.sessions) == ("etl", "123456789012", "/data/team/", ["s1"])
-    assert role_target("arn:aws:iam::123456789012:user/bob").kind == "refused"
+    assert target.partition == "aws-cn" and target.kind is TargetKind.ROLE
+    bad = role_target("arn:aws:iam::123456789012:user/bob")
+    assert bad.kind is TargetKind.ROLE and bad.refusal == "not a role ARN: arn:aws:iam::123456789012:user/bob"
     assert trust_principals({"Statement": [{"Principal": {"AWS": ["arn:b", "arn:a"], "Service": "ec2.amazonaws.com"}},
                                            {"Principal": "*"}]}) == ["*", "AWS:arn:a", "AWS:arn:b",
                                                                      "Service:ec2.amazonaws.com"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import random
 import re
 import subprocess
 import sys
@@ -15,8 +16,15 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from scanner.revocation.policy import ROLE_POLICY_NAME, SESSION_POLICY_NAME, session_statement
-from tests.aws.conftest import World
+from scanner.revocation.policy import (
+    ROLE_POLICY_NAME,
+    iso_z,
+    session_policy,
+    session_policy_name,
+    statement_id,
+)
+from scanner.testing import fakes
+from tests.aws.conftest import World, report_row
 from tests.support.cli import Run, stsleak
 
 CUTOFF = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -83,7 +91,8 @@ def test_yes_applies_role_scope_and_leaves_decoys(world: World, leaked) -> None:
     assert revocation["policy_name"] == ROLE_POLICY_NAME
     cutoff = revocation["cutoff"]
     assert CUTOFF.match(cutoff)
-    assert before <= datetime.fromisoformat(cutoff.replace("Z", "+00:00")) <= datetime.now(UTC)
+    # AWS's clock (the Date header, whole seconds) plus one second: nothing issued before the call is spared
+    assert before <= datetime.fromisoformat(cutoff.replace("Z", "+00:00")) <= datetime.now(UTC) + timedelta(seconds=1)
     # The exact document: on AWS, sessions issued after the cutoff keep working (moto ignores DateLessThan).
     assert world.role_policy("etl", ROLE_POLICY_NAME) == {
         "Version": "2012-10-17",
@@ -115,28 +124,30 @@ def test_second_revoke_refreshes_the_time(world: World, leaked) -> None:
 def test_session_scope_statement_and_pruning(world: World, leaked, tmp_path: Path) -> None:
     folder, leaks, _ = leaked
     role = world.roles["etl"]
+    iam = world.operator_client("iam")
     now = datetime.now(UTC)
-    old = session_statement(f"{role['RoleId']}:long-gone", (now - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ"))
-    recent = session_statement(f"{role['RoleId']}:recent", (now - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ"))
-    world.operator_client("iam").put_role_policy(
-        RoleName="etl", PolicyName=SESSION_POLICY_NAME,
-        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [old, recent]}))
+    stale = f"{role['RoleId']}:long-gone"  # revoked 12 h and 1 min ago: no session it denies can live
+    recent = f"{role['RoleId']}:recent"  # 5 min ago: kept
+    for user_id, age in ((stale, timedelta(hours=12, minutes=1)), (recent, timedelta(minutes=5))):
+        iam.put_role_policy(RoleName="etl", PolicyName=session_policy_name(user_id),
+                            PolicyDocument=json.dumps(session_policy(user_id, iso_z(now - age))))
     (folder / "leak1.json").unlink()  # only the "laptop" session leaked
     run = _scan_revoke(world, folder, "--scope", "session", "--yes")
     assert run.code == 3, run.stderr
     (finding,) = run.json()["findings"]
     assert finding["revocation"]["status"] == "revoked" and finding["revocation"]["scope"] == "session"
-    assert "every session named 'laptop'" in run.stderr and "pruned 1 expired statement" in run.stderr
+    assert "every session named 'laptop'" in run.stderr and "pruned 1 expired session policy" in run.stderr
     cutoff = finding["revocation"]["cutoff"]
-    statements = world.role_policy("etl", SESSION_POLICY_NAME)["Statement"]
-    assert statements == [recent, {
-        "Sid": statements[1]["Sid"], "Effect": "Deny", "Action": ["*"], "Resource": ["*"],
-        "Condition": {"StringEquals": {"aws:userid": f"{role['RoleId']}:laptop"},
-                      "DateLessThan": {"aws:TokenIssueTime": cutoff}}}]
+    laptop = f"{role['RoleId']}:laptop"
+    assert finding["revocation"]["policy_name"] == session_policy_name(laptop)
+    assert world.role_policy("etl", session_policy_name(laptop)) == {"Version": "2012-10-17", "Statement": [{
+        "Sid": statement_id(laptop), "Effect": "Deny", "Action": ["*"], "Resource": ["*"],
+        "Condition": {"StringEquals": {"aws:userid": laptop}, "DateLessThan": {"aws:TokenIssueTime": cutoff}}}]}
     # moto does not supply aws:userid to its evaluator (so the other session "ci" is denied too in moto);
     # on AWS only "laptop" is cut: that rests on the exact statement pinned above.
     assert not _can_read(world, leaks[0])
-    assert sorted(world.role_policies("etl")) == ["S3FullAccess", SESSION_POLICY_NAME]
+    assert sorted(world.role_policies("etl")) == sorted(
+        ["S3FullAccess", session_policy_name(recent), session_policy_name(laptop)])
 
 
 def test_akia_key_is_deactivated(world: World, tmp_path: Path) -> None:
@@ -152,7 +163,14 @@ def test_akia_key_is_deactivated(world: World, tmp_path: Path) -> None:
     keys = world.operator_client("iam").list_access_keys(UserName="ci-bot")["AccessKeyMetadata"]
     assert [(k["AccessKeyId"], k["Status"]) for k in keys] == [(key, "Inactive")]
     operations = [r["operation"] for r in _audit(world) if r["event"] == "call"]
-    assert "iam:UpdateAccessKey" in operations and operations[-1] == "iam:ListAccessKeys"
+    assert operations.index("iam:UpdateAccessKey") < operations.index("iam:PutUserPolicy")
+    assert operations[-1] == "iam:GetUserPolicy"  # each change read back
+    # deactivating the key does not end GetSessionToken/GetFederationToken sessions made with it:
+    policy = world.operator_client("iam").get_user_policy(UserName="ci-bot", PolicyName=ROLE_POLICY_NAME)
+    assert policy["PolicyDocument"]["Statement"] == [{
+        "Effect": "Deny", "Action": ["*"], "Resource": ["*"],
+        "Condition": {"DateLessThan": {"aws:TokenIssueTime": finding["revocation"]["cutoff"]}}}]
+    assert "role sessions minted with it (AssumeRole, up to 12 h) are not reached" in run.stderr
 
 
 def test_unmodifiable_roles_are_refused_before_any_call(world: World) -> None:
@@ -174,7 +192,7 @@ def test_leaked_sso_session_is_refused(world: World, tmp_path: Path) -> None:
     world.enforce_auth()
     (tmp_path / "sso.ini").write_text(leak.ini())
     run = _scan_revoke(world, tmp_path / "sso.ini", "--yes")
-    assert run.code == 3
+    assert run.code == 4  # a refused revocation: CI can tell it from a revoked one (3)
     revocation = run.json()["findings"][0]["revocation"]
     assert revocation["status"] == "refused" and "Identity Center" in revocation["message"]
     assert "revocation refused" in run.stderr
@@ -199,12 +217,12 @@ def test_iam_user_temporary_credentials_get_a_user_policy(world: World, tmp_path
     """GetSessionToken credentials (moto hands out fixed ones, so the verified report is written here)."""
     world.make_user("bob", {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*",
                                                                      "Resource": "*"}]})
+    user_id = world.setup_client("iam").get_user(UserName="bob")["User"]["UserId"]
     world.enforce_auth()
+    key = fakes.key_id("ASIA", random.Random(11), account=123456789012)
     report = tmp_path / "report.json"
-    report.write_text(json.dumps({"version": 1, "findings": [{
-        "rule": "aws-temporary-credentials", "access_key_id": "ASIAIOSFODNN7EXAMPLE", "path": "x", "line": 1,
-        "verification": {"status": "live", "arn": "arn:aws:iam::123456789012:user/bob", "account": "123456789012",
-                         "principal_type": "iam-user", "user_id": "AIDAEXAMPLE"}}]}))
+    report.write_text(json.dumps({"version": 1, "findings": [report_row(key, "arn:aws:iam::123456789012:user/bob",
+                                                                        "iam-user", user_id)]}))
     run = stsleak("revoke", "--from", str(report), "--yes", "--audit-log", str(world.audit_log), env=world.env())
     assert run.code == 0, run.stderr + run.stdout
     assert "revoked: arn:aws:iam::123456789012:user/bob" in run.stdout
@@ -220,9 +238,10 @@ def test_revoke_role_session_by_name(world: World, leaked) -> None:
     run = stsleak("revoke", "--role", "etl", "--scope", "session", "--session", "laptop", "--session", "ci",
                   "--yes", "--audit-log", str(world.audit_log), env=world.env())
     assert run.code == 0, run.stderr
-    statements = world.role_policy("etl", SESSION_POLICY_NAME)["Statement"]
-    assert [s["Condition"]["StringEquals"]["aws:userid"] for s in statements] == [
-        f"{role['RoleId']}:laptop", f"{role['RoleId']}:ci"]
+    for session in ("laptop", "ci"):
+        user_id = f"{role['RoleId']}:{session}"
+        (statement,) = world.role_policy("etl", session_policy_name(user_id))["Statement"]
+        assert statement["Condition"]["StringEquals"]["aws:userid"] == user_id
 
 
 @pytest.mark.parametrize("answer", ["y", "n"])
@@ -237,5 +256,45 @@ def test_interactive_terminal_asks_before_applying(world: World, leaked, answer:
         seen += os.read(master, 4096)
     os.write(master, f"{answer}\n".encode())
     assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else ""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
     os.close(master)
     assert (ROLE_POLICY_NAME in world.role_policies("etl")) is (answer == "y")
+    records = _audit(world)
+    if answer == "n":
+        assert b"not applied" in seen and not [r for r in records if r["event"] == "intent"]
+    else:  # the interactive "y" is logged as applied, not as a dry run
+        assert b"revoked: arn:aws:iam::123456789012:role/data/etl" in seen
+        (intent,) = [r for r in records if r["event"] == "intent"]
+        assert intent["dry_run"] is False and intent["operation"] == "iam:PutRolePolicy"
+        assert [r["dry_run"] for r in records if r["event"] == "outcome"] == [False]
+
+
+def test_a_plan_that_changed_while_asking_is_shown_again(world: World, leaked) -> None:
+    master, slave = pty.openpty()
+    env = {**os.environ, **world.env(), "NO_COLOR": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "scanner", "revoke", "--role", "etl", "--audit-log",
+                             str(world.audit_log)], stdin=slave, stdout=slave, stderr=subprocess.PIPE, env=env)
+    os.close(slave)
+    seen = b""
+    while b"Apply this plan? [y/N]" not in seen:
+        seen += os.read(master, 4096)
+    foreign = {"Sid": "AddedMeanwhile", "Effect": "Deny", "Action": "s3:DeleteBucket", "Resource": "*"}
+    world.operator_client("iam").put_role_policy(  # another responder, while the prompt waits
+        RoleName="etl", PolicyName=ROLE_POLICY_NAME,
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [foreign]}))
+    os.write(master, b"y\n")
+    while seen.count(b"Apply this plan? [y/N]") < 2:
+        seen += os.read(master, 4096)
+    assert b"replaces:" in seen.split(b"Apply this plan?")[1] and b"AddedMeanwhile" in seen
+    os.write(master, b"y\n")
+    assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else ""
+    os.close(master)
+    statements = world.role_policy("etl", ROLE_POLICY_NAME)["Statement"]
+    assert statements[0] == foreign and "DateLessThan" in statements[1]["Condition"]

@@ -13,8 +13,12 @@ from botocore.stub import Stubber
 
 from scanner.aws_session import AwsOptions, LeakedStsClient, Operator
 from scanner.model import Finding
+from scanner.revocation.apply import Applier
 from scanner.revocation.audit import AuditLog
-from scanner.revocation.plan import AuditedCalls, Plan, Target, apply_plan
+from scanner.revocation.calls import AuditedCalls
+from scanner.revocation.lockout import OperatorIdentity
+from scanner.revocation.plan import Change, Plan
+from scanner.revocation.targets import Target, TargetKind
 from scanner.testing import fakes
 from scanner.verification.sts import verify_findings
 
@@ -45,9 +49,10 @@ def test_expired_token_is_expired(creds) -> None:
 
 def _role_plan() -> Plan:
     document = json.dumps({"Version": "2012-10-17", "Statement": []})
-    return Plan(Target("role", "AWSServiceRoleForSupport"), "role", "arn:aws:iam::123456789012:role/x",
-                operation="PutRolePolicy", policy_name="AWSRevokeOlderSessions",
-                params={"RoleName": "x", "PolicyName": "AWSRevokeOlderSessions", "PolicyDocument": document})
+    change = Change("PutRolePolicy", {"RoleName": "x", "PolicyName": "AWSRevokeOlderSessions",
+                                      "PolicyDocument": document}, "role-policy:x:AWSRevokeOlderSessions")
+    return Plan(Target(TargetKind.ROLE, "AWSServiceRoleForSupport"), "role", "arn:aws:iam::123456789012:role/x",
+                policy_name="AWSRevokeOlderSessions", changes=[change])
 
 
 @pytest.mark.parametrize(("code", "status", "words"), [
@@ -61,10 +66,13 @@ def test_put_role_policy_errors(tmp_path: Path, code: str, status: str, words: s
     with Stubber(iam) as stub:
         stub.add_client_error("put_role_policy", service_error_code=code, service_message=f"{code} happened",
                               http_status_code=409 if code == "LimitExceeded" else 400)
-        apply_plan(plan, AuditedCalls(Operator(OPTIONS, clients={"iam": iam}), audit), "123456789012")
+        calls = AuditedCalls(Operator(OPTIONS, clients={"iam": iam}), audit)
+        Applier(calls, OperatorIdentity(account="123456789012")).apply(plan)
     assert plan.status == status and words in (plan.message or "")
-    (record,) = [json.loads(line) for line in audit.path.read_text().splitlines()]
-    assert record["operation"] == "iam:PutRolePolicy" and record["error_code"] == code
+    intent, call, result = [json.loads(line) for line in audit.path.read_text().splitlines()]
+    assert intent["event"] == "intent" and intent["operation"] == "iam:PutRolePolicy"
+    assert call["operation"] == "iam:PutRolePolicy" and call["error_code"] == code
+    assert result["event"] == "result" and result["result"] == "error" and result["change"] == intent["change"]
 
 
 def test_many_sets_verified_once_each_concurrently() -> None:

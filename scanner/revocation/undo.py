@@ -1,0 +1,137 @@
+"""`stsleak revoke --undo RUN`: restore exactly the state before a run, from its intent records.
+
+For each thing the run changed (latest change first; one step per policy, key or attachment):
+read what IAM shows now. If it is still what the run wrote, put back what was there before
+(the previous document, or delete the policy if there was none; the key back to its old status;
+detach and delete a managed policy the run created). If it is already the old state, nothing is
+done. If someone changed it since, it is left alone and reported (never overwrite what was not
+read). Each undo call is audited like any other and read back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from scanner.aws_session import Operator
+from scanner.errors import StsleakError
+from scanner.model import RevocationStatus
+from scanner.revocation.apply import Applier, ReadBack, current_state, previous_state, wanted_state
+from scanner.revocation.audit import AuditLog
+from scanner.revocation.calls import AuditedCalls, CallFailed
+from scanner.revocation.lockout import OperatorIdentity
+from scanner.revocation.plan import Change, Plan
+from scanner.revocation.policy import policy_text
+from scanner.revocation.run import operator_identity
+from scanner.revocation.targets import Target, TargetKind
+
+Status = RevocationStatus
+
+
+def _owner(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: params[k] for k in ("RoleName", "UserName") if k in params}
+
+
+def inverse(change: Change, response: dict[str, Any]) -> list[Change]:
+    """The calls that put back the state before `change`."""
+    op, params, previous = change.operation, change.params, change.previous or {}
+    res = change.resource
+    if op in ("PutRolePolicy", "PutUserPolicy", "DeleteRolePolicy"):
+        put = "PutUserPolicy" if op == "PutUserPolicy" else "PutRolePolicy"
+        delete = "DeleteUserPolicy" if op == "PutUserPolicy" else "DeleteRolePolicy"
+        where = {**_owner(params), "PolicyName": params["PolicyName"]}
+        if change.previous is None:
+            return [Change(delete, where, res)]
+        return [Change(put, {**where, "PolicyDocument": policy_text(previous["PolicyDocument"])}, res)]
+    if op == "UpdateAccessKey":
+        return [Change(op, {**params, "Status": previous.get("Status", "Active")}, res)]
+    if op == "AttachRolePolicy":
+        return [Change("DetachRolePolicy", params, res)]
+    if op == "CreatePolicy":
+        return [Change("DeletePolicy", {"PolicyArn": res.split(":", 1)[1]}, res)]
+    if op == "CreatePolicyVersion":
+        new_version = (response.get("PolicyVersion") or {}).get("VersionId")
+        back = Change("SetDefaultPolicyVersion", {"PolicyArn": params["PolicyArn"],
+                                                  "VersionId": previous.get("DefaultVersionId")}, res,
+                      expect=previous.get("PolicyDocument"))
+        return [back] + ([Change("DeletePolicyVersion", {"PolicyArn": params["PolicyArn"],
+                                                         "VersionId": new_version}, res)] if new_version else [])
+    raise StsleakError(f"cannot undo iam:{op}")
+
+
+def _change_of(intent: dict[str, Any]) -> Change:
+    return Change(str(intent.get("operation", "")).removeprefix("iam:"), dict(intent.get("params") or {}),
+                  str(intent.get("resource", "")), intent.get("previous"))
+
+
+def _same(found: Any, state: Any) -> bool:
+    return json.dumps(found, sort_keys=True) == json.dumps(state, sort_keys=True)
+
+
+def _step(intent: dict[str, Any], response: dict[str, Any], calls: AuditedCalls, run_id: str) -> Plan:
+    change = _change_of(intent)
+    target = Target(TargetKind.ROLE if "RoleName" in change.params else TargetKind.USER,
+                    str(intent.get("target") or change.resource))
+    target.fingerprints = list(intent.get("fingerprints") or [])
+    plan = Plan(target, "undo", f"{intent.get('target')}: {change.summary()}")
+    try:
+        found = current_state(change, calls)
+    except CallFailed as exc:
+        plan.status, plan.message = Status.FAILED, f"cannot read the current state: {exc.failure.message}"
+        return plan
+    if _same(found, previous_state(change)):
+        plan.status, plan.message = Status.SKIPPED, "already as before the run"
+        return plan
+    written = wanted_state(change)
+    if change.operation.startswith("Create") and change.operation != "CreatePolicyVersion":
+        written = json.loads(change.params["PolicyDocument"])
+    if not _same(found, written):
+        plan.status = Status.REFUSED
+        plan.message = f"changed since run {run_id} (IAM shows something else than it wrote): left alone"
+        return plan
+    plan.changes = inverse(change, response)
+    plan.replaces = [json.dumps(found, sort_keys=True, default=str)] if isinstance(found, dict) else []
+    plan.message = "restores the state before the run"
+    return plan
+
+
+def undo_plans(run_id: str, calls: AuditedCalls, account: str) -> list[Plan]:
+    records = calls.audit.run_records(run_id)
+    if not records:
+        raise StsleakError(f"no run {run_id} in the audit log {calls.audit.path}")
+    intents = [r for r in records if r.get("event") == "intent"]
+    if not intents:
+        raise StsleakError(f"run {run_id} changed nothing (a dry run?): nothing to undo")
+    accounts = {r.get("operator_account") for r in intents}
+    if accounts != {account}:
+        raise StsleakError(f"run {run_id} changed account {', '.join(sorted(map(str, accounts)))}; the operator's "
+                           f"credentials are for {account}")
+    results = {r.get("change"): r for r in records if r.get("event") == "result"}
+    plans: list[Plan] = []
+    seen: set[str] = set()
+    for intent in reversed(intents):
+        result = results.get(intent.get("change"))
+        if (result and result.get("result") != "ok") or intent.get("resource") in seen:
+            continue  # the call failed (nothing changed), or a later change of the same thing decides
+        seen.add(str(intent.get("resource")))
+        plans.append(_step(intent, (result or {}).get("response") or {}, calls, run_id))
+    return plans
+
+
+def run_undo(run_id: str, operator: Operator, audit: AuditLog, *, show: Callable[[list[Plan]], None],
+             confirm: Callable[[list[Plan]], bool], read_back: ReadBack | None = None) -> list[Plan]:
+    calls = AuditedCalls(operator, audit)
+    account = operator_identity(calls)["Account"]
+    audit.event("undo", undo_of=run_id)
+    plans = undo_plans(run_id, calls, account)
+    show(plans)
+    if confirm(plans):
+        audit.dry_run = False
+        applier = Applier(calls, OperatorIdentity.of(operator), read_back)
+        for plan in plans:
+            applier.apply(plan)  # REVOKED here means: done and read back (reports say "undone")
+            if plan.status is Status.REVOKED:
+                plan.message = "read back from IAM"
+            audit.event("outcome", target=plan.label, scope="undo", status=plan.status, message=plan.message)
+    return plans
