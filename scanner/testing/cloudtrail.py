@@ -82,7 +82,8 @@ class EventStore:
 class CloudTrailEmulator:
     """The emulator's state and protocol; `start()` serves it on a free loopback port."""
 
-    def __init__(self, store: EventStore | None = None, *, page_size: int = 50, rate_limit: float | None = None) -> None:
+    def __init__(self, store: EventStore | None = None, *, page_size: int = 50,
+                 rate_limit: float | None = None) -> None:
         self.store = store or EventStore()
         self.page_size = page_size
         self.rate_limit = rate_limit
@@ -182,7 +183,7 @@ class CloudTrailEmulator:
         emulator = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 status, payload = emulator.handle(self.headers.get("X-Amz-Target", ""), body,
                                                   region_of(self.headers.get("Authorization", "")) or "us-east-1")

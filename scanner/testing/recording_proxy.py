@@ -275,9 +275,9 @@ class RecordingProxy:
             def _send(self, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
                 self.send_response(status)
                 for name, value in headers:
-                    if name.lower() not in HOP_BY_HOP and name.lower() not in ("server", "date"):
-                        self.send_header(name, value)
-                    elif name.lower() == "content-length" and self.command == "HEAD":
+                    lowered = name.lower()
+                    relay = lowered not in HOP_BY_HOP and lowered not in ("server", "date")
+                    if relay or (lowered == "content-length" and self.command == "HEAD"):
                         self.send_header(name, value)
                 if self.command != "HEAD":
                     self.send_header("Content-Length", str(len(data)))
@@ -285,7 +285,7 @@ class RecordingProxy:
                 if self.command != "HEAD":
                     self.wfile.write(data)
 
-            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _any  # noqa: N815
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _any
 
             def log_message(self, *_: Any) -> None:
                 pass
