@@ -19,6 +19,8 @@ COMMANDS = {
     "revoke": "scanner.cli.revoke",
     "demo": "scanner.cli.demo",
     "install-hook": "scanner.cli.install_hook",
+    "respond": "scanner.cli.respond",
+    "investigate": "scanner.cli.investigate",
 }
 
 EXIT_CODES_HELP = """exit codes:

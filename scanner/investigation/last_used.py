@@ -32,5 +32,5 @@ def read_last_used(operator: Operator, access_key_id: str) -> LastUsed:
 
 def last_used_before_verification(findings: list[Finding], operator: Operator) -> dict[str, LastUsed]:
     """One read per distinct AKIA key id among the findings."""
-    keys = sorted({f.access_key_id for f in findings if f.access_key_id.startswith("AKIA") and f.secret})
+    keys = sorted({f.access_key_id for f in findings if f.access_key_id.startswith("AKIA")})
     return {key: read_last_used(operator, key) for key in keys}
