@@ -111,7 +111,8 @@ def render_summary(data: dict[str, Any]) -> str:
         activity = item["activity"] or {}
         lines.append(f"{item['access_key_id']}  {item['status']}  {item['arn'] or ''}")
         if activity:
-            names = ", ".join(f"{s['name']} x{s['count']}" for s in activity["events_by_name"][:12])
+            names = ", ".join(f"{s['name']} x{s['count']}" + (f" ({', '.join(s['errors'])})" if s["errors"] else "")
+                              for s in activity["events_by_name"][:12])
             lines.append(f"  CloudTrail: {activity['events']} event(s), {activity['ours']} by stsleak; {names}")
         for spawned in item["spawned"]:
             lines.append(f"  spawned: {spawned['event_name']} -> {spawned['minted_key_id']} "
