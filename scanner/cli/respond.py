@@ -151,8 +151,8 @@ def run(args: argparse.Namespace) -> ExitCode:
     from scanner.reports.incident import scan_dict
     from scanner.verification.sts import verify_findings
 
-    options, lookup = aws_options(args), lookup_options(args)  # bad options fail before any work
-    del lookup
+    options = aws_options(args)
+    lookup_options(args)  # bad --since/--max-depth fail before any work
     result = run_scan(ScanRequest(mode="history", paths=(Path(args.repo),)), load_ruleset(
         tuple(Path(d) for d in args.rules_dir)))
     operator, reason = operator_or_reason(options)
