@@ -176,6 +176,9 @@ def run(args: argparse.Namespace) -> ExitCode:
     for item in incident.credentials:
         item.next_steps = next_steps(item)
     secrets = [s for f in result.findings for s in (f.secret, f.session_token) if s]
+    from scanner.reports.text import render_text
+
+    sys.stdout.write(render_text(result, False, False, True))  # the scan's findings, as `scan --verify` shows them
     finish(incident, scan_dict(result), args.report, secrets)
     for message in result.stats.errors:
         print(f"stsleak: warning: {message}", file=sys.stderr)
