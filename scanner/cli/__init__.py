@@ -22,6 +22,8 @@ COMMANDS = {
     "install-hook": "scanner.cli.install_hook",
     "hook": "scanner.cli.hook",
     "rules": "scanner.cli.rules",
+    "respond": "scanner.cli.respond",
+    "investigate": "scanner.cli.investigate",
 }
 
 EXIT_CODES_HELP = """exit codes:

@@ -46,7 +46,10 @@ class Emulator:
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.server.start()
         host, port = self.server.get_host_and_port()
-        self.url = f"http://{host}:{port}"
+        from scanner.cli.demo_investigation import Trail
+
+        self.trail = Trail(f"http://{host}:{port}")  # CloudTrail for the investigation step
+        self.url = self.trail.url
 
     def client(self, service: str, key: str, secret: str, token: str | None = None) -> Any:
         import boto3
@@ -60,6 +63,7 @@ class Emulator:
         urllib.request.urlopen(request, timeout=10).read()
 
     def stop(self) -> None:
+        self.trail.stop()
         self.server.stop()
 
 
@@ -159,6 +163,9 @@ def _story(aws: Emulator, workdir: Path) -> ExitCode:
     print(f"   {v.status.upper()}: {v.arn}\n   role: {v.role_arn} (RoleId {v.role_id}), session {v.session_name}")
     _step(5, "What an attacker can do with them: read the secret file")
     print("   " + _read_secret(aws, leaked))
+    from scanner.cli.demo_investigation import investigation_step
+
+    investigation_step(aws, result.findings, operator)
     _step(6, "stsleak revoke (dry run first: the plan)")
     audit_path = workdir / "audit.jsonl"
     targets = targets_from_findings(result.findings)

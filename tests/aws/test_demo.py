@@ -15,4 +15,5 @@ def test_demo_tells_the_whole_story(tmp_path) -> None:
     assert "role: arn:aws:iam::123456789012:role/pipelines/data-pipeline" in out
     steps = [out.index(s) for s in ("READ    s3://acme-payroll", "DRY RUN", "revoked: arn:aws:iam::", "DENIED")]
     assert steps == sorted(steps)
+    assert "CreateUser x1 (AccessDenied)" in out and "ListBuckets x1" in out  # the investigation step
     assert "Traceback" not in run.stderr

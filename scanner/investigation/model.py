@@ -1,0 +1,207 @@
+"""What an investigation finds out about one leaked credential: plain dataclasses, no AWS imports."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+MAX_DISTINCT = 200  # distinct IPs / user agents / event names kept per key (the rest are counted as "other")
+
+
+class SpawnKind(StrEnum):
+    ROLE_SESSION = "role-session"  # AssumeRole*
+    SESSION_TOKEN = "session-token"  # GetSessionToken
+    FEDERATION_TOKEN = "federation-token"  # GetFederationToken
+    ACCESS_KEY = "access-key"  # CreateAccessKey
+
+
+class HintKind(StrEnum):
+    ROLE = "role"
+    USER = "user"
+    ACCESS_KEY = "access-key"
+
+
+@dataclass
+class LastUsed:
+    """iam:GetAccessKeyLastUsed, read before anything (verification included) uses the key."""
+
+    read_at: str
+    user_name: str | None = None
+    date: str | None = None
+    service: str | None = None
+    region: str | None = None
+    error: str | None = None
+
+
+@dataclass
+class EventStat:
+    """One event name in the activity table."""
+
+    name: str
+    source: str
+    count: int = 0
+    ours: int = 0
+    first: str | None = None
+    last: str | None = None
+    errors: Counter[str] = field(default_factory=Counter)
+    regions: set[str] = field(default_factory=set)
+
+
+class BoundedCounter(Counter[str]):
+    """A Counter that keeps at most MAX_DISTINCT keys; later new keys are counted under '(other)'."""
+
+    def add(self, key: str) -> None:
+        if key in self or len(self) < MAX_DISTINCT:
+            self[key] += 1
+        else:
+            self["(other)"] += 1
+
+
+@dataclass
+class Activity:
+    """What one access key did, aggregated while the events stream by (bounded memory)."""
+
+    access_key_id: str
+    depth: int = 0
+    regions_searched: list[str] = field(default_factory=list)
+    regions_with_events: set[str] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+    events: int = 0
+    ours: int = 0
+    first_use: str | None = None
+    last_use: str | None = None
+    first_use_by_others: str | None = None
+    last_use_by_others: str | None = None
+    by_name: dict[str, EventStat] = field(default_factory=dict)
+    source_ips: BoundedCounter = field(default_factory=BoundedCounter)
+    user_agents: BoundedCounter = field(default_factory=BoundedCounter)
+    our_user_agents: set[str] = field(default_factory=set)
+    error_codes: BoundedCounter = field(default_factory=BoundedCounter)
+    access_denied_after_cutoff: int = 0
+    first_access_denied_after_cutoff: str | None = None
+    searched: bool = False
+
+
+@dataclass
+class Spawned:
+    """Credentials the leaked key minted (from its CloudTrail events), followed the same way."""
+
+    kind: SpawnKind
+    event_name: str
+    event_time: str
+    by_key: str
+    minted_key_id: str | None
+    role_arn: str | None = None
+    session_name: str | None = None
+    user_name: str | None = None
+    region: str | None = None
+    depth: int = 1
+    revocation: dict[str, str | None] | None = None  # filled by the CLI once the plan exists
+
+
+@dataclass
+class RevocationHint:
+    """An extra revocation target found by the investigation (the CLI turns it into a plan target)."""
+
+    kind: HintKind
+    name: str  # role ARN, user name or access key id
+    account: str | None = None
+    sessions: list[str] = field(default_factory=list)
+    user_name: str | None = None  # access-key: its user
+    reason: str = ""
+
+
+@dataclass
+class PersistenceItem:
+    """Something the leaked credentials created or changed in IAM, with how to remove it."""
+
+    kind: str  # user | access-key | login-profile | role | trust-policy | policy | policy-version | permission
+    name: str
+    event_name: str
+    event_time: str
+    by_key: str
+    exists: bool | None = None  # confirmed with an IAM read (None: could not check)
+    detail: str = ""
+    remove: str = ""
+
+
+@dataclass
+class PolicySummary:
+    name: str
+    kind: str  # inline | managed
+    allows_everything: bool = False
+    allows_iam: list[str] = field(default_factory=list)
+    assume_role_on: list[str] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TrustStatement:
+    effect: str
+    principals: list[str]
+    actions: list[str]
+    conditions: dict[str, dict[str, object]] = field(default_factory=dict)
+
+
+@dataclass
+class BlastRadius:
+    """What the role can do, who can mint fresh sessions of it, and which workloads lose credentials."""
+
+    role_arn: str
+    role_name: str
+    policies: list[PolicySummary] = field(default_factory=list)
+    trust: list[TrustStatement] = field(default_factory=list)
+    can_mint: list[str] = field(default_factory=list)  # one line per principal, flagged
+    instance_profiles: list[str] = field(default_factory=list)
+    instances: list[str] = field(default_factory=list)  # "i-… (region)"
+    functions: list[str] = field(default_factory=list)
+    task_definitions: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class TimelineEntry:
+    time: str | None
+    what: str
+
+
+@dataclass
+class CredentialInvestigation:
+    """Everything known about one leaked credential, in report order."""
+
+    access_key_id: str
+    status: str  # the verification status
+    arn: str | None = None
+    account: str | None = None
+    principal_type: str | None = None
+    role_arn: str | None = None
+    session_name: str | None = None
+    path: str | None = None
+    line: int | None = None
+    commit: str | None = None
+    author: str | None = None
+    date: str | None = None
+    verified_at: str | None = None
+    last_used: LastUsed | None = None
+    activity: Activity | None = None
+    spawned: list[Spawned] = field(default_factory=list)
+    spawned_activity: list[Activity] = field(default_factory=list)
+    persistence: list[PersistenceItem] = field(default_factory=list)
+    blast_radius: list[BlastRadius] = field(default_factory=list)
+    hints: list[RevocationHint] = field(default_factory=list)
+    revocation: dict[str, object] | None = None
+    revocations: list[dict[str, object]] = field(default_factory=list)
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    next_steps: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Incident:
+    credentials: list[CredentialInvestigation] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    repository: str | None = None
+    generated_at: str | None = None
+    dry_run: bool = True
+    investigated: bool = False

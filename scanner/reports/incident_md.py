@@ -1,0 +1,123 @@
+"""The incident report as Markdown, from the JSON contract (scanner/reports/incident.py).
+
+Everything from the repository or AWS is escaped: table cells cannot break out of their row,
+and no text can become a link, an image or HTML.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_SPECIAL = re.compile(r"([\\`*_{}\[\]<>!|~&])")  # `-`, `#`, `+` matter only at a line start: no value is
+
+
+def esc(value: Any) -> str:
+    text = "—" if value is None or value == "" else str(value)
+    return _SPECIAL.sub(r"\\\1", " ".join(text.split()))
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> list[str]:
+    if not rows:
+        return ["_none_", ""]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def activity_rows(activity: dict[str, Any] | None) -> list[list[Any]]:
+    if not activity:
+        return []
+    return [[s["name"], s["source"], s["count"], s["ours"], s["first"], s["last"],
+             ", ".join(f"{k} x{v}" for k, v in s["errors"].items()), ", ".join(s["regions"])]
+            for s in activity["events_by_name"]]
+
+
+ACTIVITY_HEADERS = ["event", "source", "count", "by stsleak", "first", "last", "errors", "regions"]
+
+
+def _activity(activity: dict[str, Any] | None) -> list[str]:
+    if not activity:
+        return ["CloudTrail was not searched.", ""]
+    lines = [f"{activity['events']} event(s) ({activity['ours']} by stsleak itself) in "
+             f"{len(activity['regions_searched'])} region(s) searched; first use {esc(activity['first_use'])}, "
+             f"last use {esc(activity['last_use'])}; by others: first {esc(activity['first_use_by_others'])}, "
+             f"last {esc(activity['last_use_by_others'])}.", ""]
+    lines += table(ACTIVITY_HEADERS, activity_rows(activity))
+    lines += ["Source IPs: " + (esc(", ".join(f"{ip} ({n})" for ip, n in activity["source_ips"].items())) or "—"), ""]
+    lines += table(["user agent", "count", "ours"],
+                   [[a["agent"], a["count"], "yes" if a["ours"] else ""] for a in activity["user_agents"]])
+    if activity["error_codes"]:
+        lines += ["Error codes: " + esc(", ".join(f"{k} ({v})" for k, v in activity["error_codes"].items())), ""]
+    lines += [f"- note: {esc(n)}" for n in activity["notes"]]
+    return [*lines, ""]
+
+
+def _blast(radius: dict[str, Any]) -> list[str]:
+    lines = [f"#### Blast radius: {esc(radius['role_arn'])}", ""]
+    lines += table(["policy", "kind", "allows *", "IAM changes", "sts:AssumeRole on"],
+                   [[p["name"], p["kind"], "YES" if p["allows_everything"] else "", ", ".join(p["allows_iam"]),
+                     ", ".join(p["assume_role_on"])] for p in radius["policies"]])
+    lines += table(["effect", "principals", "actions", "conditions"],
+                   [[t["effect"], ", ".join(t["principals"]), ", ".join(t["actions"]), t["conditions"] or ""]
+                    for t in radius["trust"]])
+    lines += ["Who can mint fresh sessions after the cutoff:", ""]
+    lines += [f"- {esc(line)}" for line in radius["can_mint"]] or ["- nobody"]
+    lines += ["", "Workloads that lose their current credentials: "
+              f"EC2 {esc(', '.join(radius['instances']) or 'none')} (cached until restart); "
+              f"Lambda {esc(', '.join(radius['functions']) or 'none')} (warm ones until the function is updated); "
+              f"ECS {esc(', '.join(radius['task_definitions']) or 'none')}.", ""]
+    lines += [f"- note: {esc(n)}" for n in radius["notes"]]
+    return [*lines, ""]
+
+
+def _credential(item: dict[str, Any]) -> list[str]:
+    source = item["source"]
+    lines = [f"## {esc(item['access_key_id'])} — {esc(item['status'])}", "",
+             f"- identity: {esc(item['arn'])} (account {esc(item['account'])}, {esc(item['principal_type'])})",
+             f"- role: {esc(item['role_arn'])}, session {esc(item['session_name'])}",
+             f"- found at: {esc(source['path'])}:{esc(source['line'])}, commit {esc(source['commit'])} "
+             f"({esc(source['author'])}, {esc(source['date'])})"]
+    if item["last_used"]:
+        lu = item["last_used"]
+        lines.append(f"- last used (read before verification): {esc(lu['date'] or 'never')} {esc(lu['service'])} "
+                     f"{esc(lu['region'])}" + (f" — {esc(lu['error'])}" if lu["error"] else ""))
+    lines += ["", "### Timeline", ""]
+    lines += table(["time (UTC)", "what"], [[e["time"] or "", e["what"]] for e in item["timeline"]])
+    lines += ["### Activity (CloudTrail)", "", *_activity(item["activity"])]
+    lines += ["### Spawned credentials", ""]
+    lines += table(["kind", "event", "time", "by key", "minted key", "role", "session", "user", "revocation"],
+                   [[s["kind"], s["event_name"], s["event_time"], s["by_key"], s["minted_key_id"], s["role_arn"],
+                     s["session_name"], s["user_name"], (s["revocation"] or {}).get("status")]
+                    for s in item["spawned"]])
+    for activity in item["spawned_activity"]:
+        lines += [f"#### Activity of spawned key {esc(activity['access_key_id'])}", "", *_activity(activity)]
+    lines += ["### Persistence (created by the leaked credentials)", ""]
+    lines += table(["kind", "name", "event", "time", "by key", "still there", "remove with"],
+                   [[p["kind"], p["name"], p["event_name"], p["event_time"], p["by_key"],
+                     {True: "yes", False: "no", None: "unknown"}[p["exists"]], p["remove"]]
+                    for p in item["persistence"]])
+    lines += ["### Revocation", ""]
+    lines += table(["target", "scope", "status", "cutoff", "message"],
+                   [[r.get("target"), r.get("scope"), r.get("status"), r.get("cutoff"), r.get("message")]
+                    for r in item["revocations"] or ([item["revocation"]] if item["revocation"] else [])])
+    for radius in item["blast_radius"]:
+        lines += _blast(radius)
+    lines += ["### Next steps", ""]
+    lines += [f"{n}. {esc(step)}" for n, step in enumerate(item["next_steps"], 1)]
+    lines += ["", *[f"- note: {esc(n)}" for n in item["notes"]], ""]
+    return lines
+
+
+def render_markdown(data: dict[str, Any]) -> str:
+    mode = "DRY RUN (nothing was changed)" if data["dry_run"] else "revocation applied"
+    lines = ["# stsleak incident report", "",
+             f"Repository: {esc(data.get('repository'))} · generated {esc(data['generated_at'])} · {mode} · "
+             f"report contract {data['kind']} v{data['incident_version']}", ""]
+    lines += [f"- note: {esc(n)}" for n in data["notes"]]
+    lines.append("")
+    if not data["credentials"]:
+        lines += ["No live or expired credential was investigated.", ""]
+    for item in data["credentials"]:
+        lines += _credential(item)
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,302 @@
+"""A recording reverse proxy in front of moto: every real request/response becomes a CloudTrail event.
+
+Clients (the setup, the attacker with the leaked keys, stsleak itself) send their AWS calls here
+(`AWS_ENDPOINT_URL`); the proxy forwards each one unchanged to moto (the Host header too, so SigV4
+still matches), relays moto's answer, and records what CloudTrail would: eventName (X-Amz-Target,
+the query `Action`, or the S3 REST verb), eventSource, awsRegion (SigV4 scope), userIdentity with
+the signing access key id (type/arn learned from what moto answered: GetCallerIdentity, AssumeRole,
+CreateAccessKey, …), requestParameters, responseElements (minted credentials' key ids; secret keys
+are never recorded and session tokens are redacted), sourceIPAddress, userAgent, errorCode.
+CloudTrail `LookupEvents` sent here is answered by the emulator directly. Only management events are
+stored, as in CloudTrail's event history (S3 object reads and writes are data events).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import urllib.parse
+import uuid
+import xml.etree.ElementTree as ET
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from scanner.testing.cloudtrail import TARGET_PREFIX, CloudTrailEmulator, credential_scope, now_iso
+
+HIDDEN = "HIDDEN_DUE_TO_SECURITY_REASONS"
+SECRET_WORDS = ("password", "secret", "token", "privatekey")
+MINTING = frozenset({"AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity", "GetSessionToken",
+                     "GetFederationToken", "CreateAccessKey"})
+S3_DATA = frozenset({"GetObject", "PutObject", "HeadObject", "DeleteObject", "ListObjects", "ListObjectsV2",
+                     "CopyObject", "HeadBucket"})
+S3_BUCKET_SUBRESOURCES = {"policy": "BucketPolicy", "acl": "BucketAcl", "versioning": "BucketVersioning",
+                          "tagging": "BucketTagging", "encryption": "BucketEncryption", "location": "BucketLocation"}
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "content-length"}
+DEFAULT_ACCOUNT = "123456789012"  # moto's default account
+
+
+def lower_first(name: str) -> str:
+    return name[:1].lower() + name[1:]
+
+
+def _hide(key: str, value: Any) -> Any:
+    return HIDDEN if any(word in key.lower() for word in SECRET_WORDS) else value
+
+
+def xml_to_dict(element: ET.Element) -> Any:
+    children = list(element)
+    if not children:
+        return element.text or ""
+    if all(_tag(c) == "member" for c in children):
+        return [xml_to_dict(c) for c in children]
+    return {lower_first(_tag(c)): xml_to_dict(c) for c in children}
+
+
+def _tag(element: ET.Element) -> str:
+    return element.tag.rsplit("}", 1)[-1]
+
+
+def scrub_elements(value: Any) -> Any:
+    """CloudTrail never records secret keys; the emulator also hides session tokens and passwords."""
+    if isinstance(value, dict):
+        return {k: (HIDDEN if k.lower() in ("sessiontoken", "password") else scrub_elements(v))
+                for k, v in value.items() if k.lower() != "secretaccesskey"}
+    if isinstance(value, list):
+        return [scrub_elements(v) for v in value]
+    return value
+
+
+def s3_event_name(method: str, path: str, query: dict[str, list[str]]) -> tuple[str, dict[str, Any]]:
+    parts = urllib.parse.unquote(path).lstrip("/").split("/", 1)
+    bucket, key = parts[0], (parts[1] if len(parts) > 1 else "")
+    if not bucket:
+        return "ListBuckets", {}
+    params: dict[str, Any] = {"bucketName": bucket}
+    if key:
+        params["key"] = key
+        return {"GET": "GetObject", "PUT": "PutObject", "DELETE": "DeleteObject", "HEAD": "HeadObject",
+                "POST": "PostObject"}.get(method, method), params
+    for sub, suffix in S3_BUCKET_SUBRESOURCES.items():
+        if sub in query:
+            return {"GET": "Get", "PUT": "Put", "DELETE": "Delete"}.get(method, method) + suffix, params
+    if method == "GET":
+        return ("ListObjectsV2" if query.get("list-type") == ["2"] else "ListObjects"), params
+    return {"PUT": "CreateBucket", "DELETE": "DeleteBucket", "HEAD": "HeadBucket"}.get(method, method), params
+
+
+class EventRecorder:
+    """Turns (request, response) pairs into CloudTrail records; learns who each access key is."""
+
+    def __init__(self, emulator: CloudTrailEmulator) -> None:
+        self.emulator = emulator
+        self.identities: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def identity(self, key: str) -> dict[str, Any]:
+        with self._lock:
+            known = self.identities.get(key)
+        if known:
+            return {**known, "accessKeyId": key}
+        kind = "IAMUser" if key.startswith("AKIA") else "Unknown"
+        return {"type": kind, "accessKeyId": key, "accountId": DEFAULT_ACCOUNT}
+
+    def learn(self, key: str, identity: dict[str, Any]) -> None:
+        with self._lock:
+            self.identities[key] = identity
+
+    def record(self, request: dict[str, Any], status: int, body: bytes) -> dict[str, Any] | None:
+        scope = credential_scope(request["headers"].get("authorization", ""))
+        if len(scope) < 4:
+            query = urllib.parse.parse_qs(request["query"])
+            scope = query.get("X-Amz-Credential", [""])[0].split("/")[:4]
+        if len(scope) < 4:
+            return None  # unsigned: not an AWS API call
+        key, _, region, service = scope
+        name, params = self._name_and_params(request, service)
+        caller = self.identity(key)
+        event: dict[str, Any] = {
+            "eventVersion": "1.09", "userIdentity": caller, "eventTime": now_iso(),
+            "eventSource": f"{service}.amazonaws.com", "eventName": name, "awsRegion": region,
+            "sourceIPAddress": request["client_ip"], "userAgent": request["headers"].get("user-agent", ""),
+            "requestParameters": {k: _hide(k, v) for k, v in params.items()} or None, "responseElements": None,
+            "requestID": str(uuid.uuid4()), "eventID": str(uuid.uuid4()), "eventType": "AwsApiCall",
+            "readOnly": name.startswith(("Get", "List", "Describe", "Head")) and name not in MINTING,
+            "managementEvent": not (service == "s3" and name in S3_DATA),
+            "recipientAccountId": caller.get("accountId", DEFAULT_ACCOUNT),
+        }
+        if status >= 300:
+            event["errorCode"], event["errorMessage"] = _error_of(body)
+        else:
+            response = _response_of(body, name)
+            if name in MINTING or not event["readOnly"]:
+                event["responseElements"] = scrub_elements(response) or None
+            self._learn_from(name, caller, params, response)
+        if event["managementEvent"]:
+            self.emulator.store.add(event)
+        return event
+
+    @staticmethod
+    def _name_and_params(request: dict[str, Any], service: str) -> tuple[str, dict[str, Any]]:
+        headers, body = request["headers"], request["body"]
+        target = headers.get("x-amz-target")
+        if target:
+            try:
+                data = json.loads(body or b"{}")
+            except ValueError:
+                data = {}
+            params = {lower_first(k): v for k, v in data.items()} if isinstance(data, dict) else {}
+            return target.rsplit(".", 1)[-1], params
+        form = urllib.parse.parse_qs(body.decode("utf-8", "replace")) if body and b"=" in body[:200] else {}
+        form = form or urllib.parse.parse_qs(request["query"])
+        if "Action" in form:
+            params = {lower_first(k): v[0] for k, v in form.items() if k not in ("Action", "Version")}
+            return form["Action"][0], params
+        if service == "s3":
+            return s3_event_name(request["method"], request["path"], urllib.parse.parse_qs(request["query"],
+                                                                                          keep_blank_values=True))
+        return f"{request['method']} {request['path']}", {}
+
+    def _learn_from(self, name: str, caller: dict[str, Any], params: dict[str, Any], response: Any) -> None:
+        if not isinstance(response, dict):
+            return
+        account = caller.get("accountId", DEFAULT_ACCOUNT)
+        if name == "GetCallerIdentity" and caller["accessKeyId"] not in self.identities:
+            arn = response.get("arn", "")
+            kind = "AssumedRole" if ":assumed-role/" in arn else "IAMUser" if ":user/" in arn else "Unknown"
+            self.learn(caller["accessKeyId"], {"type": kind, "arn": arn, "principalId": response.get("userId"),
+                                               "accountId": response.get("account", account)})
+        credentials = response.get("credentials") or {}
+        minted = credentials.get("accessKeyId") if isinstance(credentials, dict) else None
+        if name.startswith("AssumeRole") and minted:
+            role_arn = params.get("roleArn", "")
+            assumed = response.get("assumedRoleUser") or {}
+            self.learn(minted, {
+                "type": "AssumedRole", "arn": assumed.get("arn"), "principalId": assumed.get("assumedRoleId"),
+                "accountId": role_arn.split(":")[4] if role_arn.count(":") >= 5 else account,
+                "sessionContext": {"sessionIssuer": {"type": "Role", "arn": role_arn,
+                                                     "userName": role_arn.rsplit("/", 1)[-1]}}})
+        elif name == "GetSessionToken" and minted:
+            self.learn(minted, {k: v for k, v in caller.items() if k != "accessKeyId"})
+        elif name == "GetFederationToken" and minted:
+            federated = response.get("federatedUser") or {}
+            self.learn(minted, {"type": "FederatedUser", "arn": federated.get("arn"), "accountId": account,
+                                "sessionContext": {"sessionIssuer": {k: caller.get(k) for k in ("type", "arn")}}})
+        elif name == "CreateAccessKey":
+            access_key = response.get("accessKey") or {}
+            user = access_key.get("userName") or params.get("userName")
+            if access_key.get("accessKeyId") and user:
+                self.learn(access_key["accessKeyId"], {"type": "IAMUser", "userName": user, "accountId": account,
+                                                       "arn": f"arn:aws:iam::{account}:user/{user}"})
+
+
+def _error_of(body: bytes) -> tuple[str, str]:
+    try:
+        data = json.loads(body)
+        code = str(data.get("__type") or data.get("Code") or "Error").rsplit("#", 1)[-1]
+        return code, str(data.get("message") or data.get("Message") or "")
+    except ValueError:
+        pass
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        return "Error", body[:200].decode("utf-8", "replace")
+    found = {_tag(e): (e.text or "") for e in root.iter() if _tag(e) in ("Code", "Message")}
+    return found.get("Code", "Error"), found.get("Message", "")
+
+
+def _response_of(body: bytes, name: str) -> Any:
+    if not body:
+        return None
+    try:
+        data = json.loads(body)
+        return {lower_first(k): v for k, v in data.items()} if isinstance(data, dict) else None
+    except ValueError:
+        pass
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        return None
+    result = next((e for e in root if _tag(e) == f"{name}Result"), None)
+    return xml_to_dict(result) if result is not None else None
+
+
+class RecordingProxy:
+    """Serve on a free loopback port; forward to `upstream` (moto), record into `emulator`."""
+
+    def __init__(self, upstream: str, emulator: CloudTrailEmulator) -> None:
+        parsed = urllib.parse.urlsplit(upstream)
+        self.upstream = (parsed.hostname or "127.0.0.1", parsed.port or 80)
+        self.emulator = emulator
+        self.recorder = EventRecorder(emulator)
+        self._server: ThreadingHTTPServer | None = None
+        self.url = ""
+
+    def forward(self, method: str, path: str, headers: list[tuple[str, str]], body: bytes) -> tuple[int, Any, bytes]:
+        connection = http.client.HTTPConnection(*self.upstream, timeout=60)
+        try:
+            connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+            for name, value in headers:
+                if name.lower() not in HOP_BY_HOP:
+                    connection.putheader(name, value)
+            connection.putheader("Content-Length", str(len(body)))
+            connection.endheaders(body)
+            response = connection.getresponse()
+            return response.status, response.getheaders(), response.read()
+        finally:
+            connection.close()
+
+    def start(self) -> str:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _any(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                target = self.headers.get("X-Amz-Target", "")
+                if target.startswith(TARGET_PREFIX):
+                    from scanner.testing.cloudtrail import region_of
+
+                    status, payload = proxy.emulator.handle(target, body, region_of(
+                        self.headers.get("Authorization", "")) or "us-east-1")
+                    self._send(status, [("Content-Type", "application/x-amz-json-1.1")], json.dumps(payload).encode())
+                    return
+                status, headers, data = proxy.forward(self.command, self.path, list(self.headers.items()), body)
+                if not self.path.startswith("/moto-api"):
+                    path, _, query = self.path.partition("?")
+                    forwarded = self.headers.get("X-Forwarded-For", "").split(",")[0].strip()
+                    request = {"method": self.command, "path": path, "query": query, "body": body,
+                               "headers": {k.lower(): v for k, v in self.headers.items()},
+                               "client_ip": forwarded or self.client_address[0]}
+                    proxy.recorder.record(request, status, data)
+                self._send(status, headers, data)
+
+            def _send(self, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
+                self.send_response(status)
+                for name, value in headers:
+                    lowered = name.lower()
+                    relay = lowered not in HOP_BY_HOP and lowered not in ("server", "date")
+                    if relay or (lowered == "content-length" and self.command == "HEAD"):
+                        self.send_header(name, value)
+                if self.command != "HEAD":
+                    self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _any
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True, name="recording-proxy").start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.url
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
