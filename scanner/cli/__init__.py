@@ -41,6 +41,8 @@ def _module(command: str):
 
 def _with_examples(parser: argparse.ArgumentParser, command: str) -> None:
     examples = examples_epilog(command)
+    if "examples:" in f"{parser.description or ''}{parser.epilog or ''}":
+        return  # the command's own help already ends with its examples
     if examples:
         parser.epilog = f"{parser.epilog.rstrip()}\n\n{examples}" if parser.epilog else examples
         parser.formatter_class = argparse.RawDescriptionHelpFormatter

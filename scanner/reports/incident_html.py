@@ -16,7 +16,8 @@ color:#1b1f24;padding:0 1rem}
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{margin-top:2.5rem;border-bottom:2px solid #d0d7de;padding-bottom:.3rem}
 h3{margin-top:1.6rem}table{border-collapse:collapse;width:100%;margin:.5rem 0 1rem;font-size:13px}
 th,td{border:1px solid #d0d7de;padding:.3rem .5rem;text-align:left;vertical-align:top;word-break:break-word}
-th{background:#f6f8fa;white-space:nowrap}tr.ours td{color:#57606a}.meta{color:#57606a}.badge{display:inline-block;padding:0 .45rem;
+th{background:#f6f8fa;white-space:nowrap}tr.ours td{color:#57606a}.meta{color:#57606a}
+.badge{display:inline-block;padding:0 .45rem;
 border-radius:.6rem;font-size:12px;font-weight:600;background:#eaeef2}.live,.failed,.refused{background:#ffebe9;
 color:#a40e26}.revoked{background:#dafbe1;color:#116329}.planned{background:#fff8c5;color:#7d4e00}
 .flag{color:#a40e26;font-weight:600}code{font-size:12px;background:#f6f8fa;padding:0 .2rem}
