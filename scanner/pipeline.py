@@ -9,11 +9,12 @@ from __future__ import annotations
 import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scanner.detection.account import account_id_from_key_id
+from scanner.detection.decoders.expand import ArchiveLimits, Decoders
 from scanner.detection.rules import RuleSet
 from scanner.model import Chunk, Finding, ScanMode, ScanResult, ScanStats
 from scanner.pairing import CredentialSet, credential_sets
@@ -33,6 +34,7 @@ class ScanRequest:
     max_size: int = 50 * 1024 * 1024
     exclude: tuple[str, ...] = ()
     use_hyperscan: bool = True
+    archive_limits: ArchiveLimits = field(default_factory=ArchiveLimits)  # max_member: from max_size
 
 
 class LineIndex:
@@ -98,9 +100,11 @@ def drop_sets_already_in(previous: bytes, findings: list[Finding], rules: RuleSe
     return [f for f in findings if f.credential_key not in old]
 
 
-def _scan_chunks(chunks: Iterable[Chunk], rules: RuleSet, stats: ScanStats) -> Iterator[Finding]:
+def _scan_chunks(chunks: Iterable[Chunk], rules: RuleSet, stats: ScanStats,
+                 limits: ArchiveLimits | None = None) -> Iterator[Finding]:
+    decoders = Decoders(rules.key_id_prefixes, limits or ArchiveLimits())  # archives, base64, escapes
     for chunk in chunks:
-        yield from findings_in_chunk(chunk, rules, stats)
+        yield from decoders.findings(chunk, lambda c: findings_in_chunk(c, rules, stats), stats)
 
 
 IntroductionLookup = Callable[[set[str]], "dict[str, list[Introduction]]"]
@@ -117,7 +121,9 @@ def place_in_history(findings: list[Finding], lookup: IntroductionLookup) -> lis
     for finding in findings:
         placed = intros.get(finding.blob or "", [])
         options = [
-            (i.timestamp, replace(finding, path=i.path, commit=i.commit, author=i.author, date=i.date))
+            # An archive member's path is "!member": the blob's path goes in front of it.
+            (i.timestamp, replace(finding, path=i.path + (finding.path or ""), commit=i.commit, author=i.author,
+                                  date=i.date))
             for i in placed
         ] or [(1 << 62, finding)]
         for stamp, candidate in options:
@@ -155,7 +161,8 @@ def _scan_history(request: ScanRequest, rules: RuleSet, stats: ScanStats, notes:
         notes.append(f"{repo} is a shallow clone: history beyond its depth was not scanned")
     prefilter = make_prefilter(rules.key_id_prefixes, request.use_hyperscan)
     history = HistoryScan(repo, request.since, request.max_size, prefilter, stats, request.tips)
-    findings = place_in_history(list(_scan_chunks(history, rules, stats)), history.introductions)
+    limits = replace(request.archive_limits, max_member=request.max_size)
+    findings = place_in_history(list(_scan_chunks(history, rules, stats, limits)), history.introductions)
     if request.since and findings:
         findings = drop_sets_present_at(repo, request.since, findings, rules)
     if request.since is None and stats.blobs == 0 and not stats.errors:
@@ -185,7 +192,8 @@ def run_scan(request: ScanRequest, rules: RuleSet) -> ScanResult:
     if request.mode == ScanMode.HISTORY:
         findings = _scan_history(request, rules, stats, notes)
     else:
-        findings = list(_scan_chunks(_chunks(request, stats), rules, stats))
+        limits = replace(request.archive_limits, max_member=request.max_size)
+        findings = list(_scan_chunks(_chunks(request, stats), rules, stats, limits))
     if request.exclude and request.mode in (ScanMode.HISTORY, ScanMode.STAGED):
         findings = [f for f in findings if not (f.path and excluded(f.path, request.exclude))]
     stats.seconds = round(time.perf_counter() - started, 3)
