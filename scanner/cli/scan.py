@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from scanner.cli.aws_args import add_verify_options, aws_options
-from scanner.cli.config import FORMATS, parse_size
+from scanner.cli.config import FORMATS, add_archive_options, archive_limits, parse_size
 from scanner.errors import ExitCode, StsleakError
 from scanner.model import ScanResult
 
@@ -53,6 +53,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                       help="print findings only: no summary line, no notes on stderr")
     scan.add_argument("--max-file-size", type=_size, default=None, metavar="SIZE",
                       help="skip files and blobs larger than SIZE (default 50M)")
+    add_archive_options(scan)
     scan.add_argument("--exclude", action="append", default=[], metavar="GLOB",
                       help="skip paths matching GLOB (repeatable)")
     scan.add_argument("--rules-dir", action="append", default=[], metavar="DIR",
@@ -125,7 +126,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     rules = load_ruleset(tuple(Path(d) for d in args.rules_dir))
     request = ScanRequest(
         mode=mode, paths=paths, since=args.since, tips=tuple(args.tip), max_size=args.max_file_size,
-        exclude=tuple(args.exclude), use_hyperscan=not args.no_hyperscan,
+        exclude=tuple(args.exclude), use_hyperscan=not args.no_hyperscan, archive_limits=archive_limits(args),
     )
     result = run_scan(request, rules)
     every_finding = list(result.findings)  # --write-baseline records all, also those --baseline hides

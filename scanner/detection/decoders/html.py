@@ -17,7 +17,7 @@ import re
 from scanner.detection.decoders.escapes import unescape
 
 _INLINE = "span|b|i|u|s|em|strong|code|a|font|mark|small|sub|sup|wbr|kbd|samp|var|tt|del|ins|abbr|q|cite"
-_TAG = re.compile(rf"</?(?:{_INLINE})(?:\s[^<>\n]{{0,500}})?/?>", re.IGNORECASE)
+_TAG = re.compile(rf"</?(?:{_INLINE})(?:[ \t][^<>\n]{{0,500}})?/?>", re.IGNORECASE)
 
 
 def split_literals(prefixes: tuple[str, ...]) -> list[bytes]:
