@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scanner.detection.account import account_id_from_key_id
+from scanner.detection.decoders.archives import limit_notes
 from scanner.detection.decoders.expand import ArchiveLimits, Decoders
 from scanner.detection.rules import RuleSet
 from scanner.model import Chunk, Finding, ScanMode, ScanResult, ScanStats
@@ -197,4 +198,5 @@ def run_scan(request: ScanRequest, rules: RuleSet) -> ScanResult:
     if request.exclude and request.mode in (ScanMode.HISTORY, ScanMode.STAGED):
         findings = [f for f in findings if not (f.path and excluded(f.path, request.exclude))]
     stats.seconds = round(time.perf_counter() - started, 3)
+    notes += limit_notes(stats.skipped)
     return ScanResult(findings, stats, notes)

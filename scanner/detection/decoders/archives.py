@@ -99,9 +99,9 @@ class _Counted(io.RawIOBase):
         return n
 
 
-def _read_capped(raw: IO[bytes], budget: _Budget, compressed: int) -> bytes:
+def _read_capped(raw: IO[bytes], budget: _Budget, compressed: int, cap: int) -> bytes:
     counted = io.BufferedReader(_Counted(raw, budget, _ratio_cap(compressed, budget.limits)))
-    return counted.read(budget.cap() + 1)
+    return counted.read(cap + 1)
 
 
 def _safe_name(name: str) -> str:
@@ -140,9 +140,10 @@ def _zip_members(chunk: Chunk, budget: _Budget) -> Iterator[Chunk]:
             if info.file_size > budget.limits.max_member:
                 budget.stats.skip("too-large")
                 continue
+            cap = budget.cap()
             try:
                 with archive.open(info) as raw:
-                    data = _read_capped(raw, budget, info.compress_size)
+                    data = _read_capped(raw, budget, info.compress_size, cap)
             except NotImplementedError:  # a compression method zipfile lacks
                 budget.stats.skip("archive-unsupported")
                 continue
@@ -151,7 +152,7 @@ def _zip_members(chunk: Chunk, budget: _Budget) -> Iterator[Chunk]:
                     raise
                 budget.stats.skip(exc.reason)  # this member only
                 continue
-            if len(data) > budget.cap():
+            if len(data) > cap:
                 raise _Exceeded("archive-max-bytes")
             yield _member(chunk, info.filename, data)
 
@@ -196,14 +197,15 @@ class _Prepended(io.RawIOBase):
 def _gzip_members(chunk: Chunk, budget: _Budget) -> Iterator[Chunk]:
     import gzip
 
+    cap = budget.cap()
     with gzip.GzipFile(fileobj=io.BytesIO(chunk.data)) as raw:
         counted = io.BufferedReader(_Counted(raw, budget, _ratio_cap(len(chunk.data), budget.limits)))
         head = counted.read(512)
         if archive_kind(head) == "tar":  # .tar.gz / .tgz / an OCI layer: stream the tar
             yield from _tar_members(chunk, io.BufferedReader(_Prepended(head, counted)), budget)
             return
-        data = head + counted.read(max(0, budget.cap() + 1 - len(head)))
-    if len(data) > budget.cap():
+        data = head + counted.read(max(0, cap + 1 - len(head)))
+    if len(data) > cap:
         raise _Exceeded("archive-max-bytes")
     yield _member(chunk, None, data)
 
@@ -242,6 +244,16 @@ def _expand(chunk: Chunk, kind: str, depth: int, budget: _Budget) -> Iterator[Ch
         if exc.reason != "archive-max-ratio":
             raise  # the whole outermost archive is over budget
         budget.stats.skip(exc.reason)  # a gzip stream: this (inner) archive stops here
+
+
+_OPTION = {"archive-max-bytes": "--archive-max-bytes", "archive-max-depth": "--archive-max-depth",
+           "archive-max-members": "--archive-max-members", "archive-max-ratio": "--archive-max-ratio"}
+
+
+def limit_notes(skipped: dict[str, int]) -> list[str]:
+    """One note per archive limit that kept content from being scanned."""
+    return [f"{count} archive(s) or member(s) not scanned in full: {reason.removeprefix('archive-')} limit "
+            f"reached (raise it with {option})" for reason, option in _OPTION.items() if (count := skipped.get(reason))]
 
 
 def expand_archives(chunk: Chunk, limits: ArchiveLimits, stats: ScanStats) -> Iterator[Chunk]:
