@@ -5,8 +5,8 @@ The pipeline calls `Decoders.findings(chunk, scan)` with its own `scan` (chunk -
 detection and pairing run on a decoded view exactly as on a file; findings from a view point at
 the line of the original text and are dropped when the plain text already holds the same set.
 
-Cost on ordinary text: one `bytes.find` per literal (and a magic-bytes check) per chunk; views
-are built only for chunks holding a literal. The same literals go into the history prefilter
+Cost on ordinary text: a magic-bytes check and one pass for the literals per chunk (literals.py);
+views are built only for chunks holding a literal. The same literals go into the history prefilter
 (`prefilter_literals`) so a blob holding only an encoded credential or an archive is read again.
 """
 
@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 
 from scanner.detection.decoders import base64, escapes, html
 from scanner.detection.decoders.archives import ArchiveLimits, expand_archives, magic_literals
+from scanner.detection.decoders.literals import LiteralGroups
 from scanner.detection.decoders.views import View
 from scanner.detection.decoding import to_text
 from scanner.model import Chunk, Finding, ScanStats
@@ -32,10 +33,6 @@ def prefilter_literals(prefixes: tuple[str, ...]) -> list[bytes]:
                    *html.split_literals(prefixes), *magic_literals()})
 
 
-def _has_any(data: bytes, literals: list[bytes]) -> bool:
-    return any(literal in data for literal in literals)
-
-
 @dataclass
 class Decoders:
     prefixes: tuple[str, ...]
@@ -43,10 +40,10 @@ class Decoders:
 
     def __post_init__(self) -> None:
         self._plain = [p.encode() for p in self.prefixes]
-        self._base64 = base64.prefix_literals(self.prefixes)
-        self._base64_text = [literal.decode() for literal in self._base64]
-        self._escaped = escapes.escaped_literals()
-        self._split = html.split_literals(self.prefixes)
+        self._base64_text = [literal.decode() for literal in base64.prefix_literals(self.prefixes)]
+        self._literals = LiteralGroups({"base64": base64.prefix_literals(self.prefixes),
+                                        "escaped": escapes.escaped_literals(),
+                                        "split": html.split_literals(self.prefixes), "plain": self._plain})
 
     def findings(self, chunk: Chunk, scan: Scan, stats: ScanStats) -> list[Finding]:
         found: list[Finding] = []
@@ -55,17 +52,17 @@ class Decoders:
         return found
 
     def _views(self, data: bytes) -> Iterator[View]:
-        b64, escaped, split = (_has_any(data, lits) for lits in (self._base64, self._escaped, self._split))
-        if not (b64 or escaped or split):
+        present = self._literals.present(data)
+        if not present - {"plain"}:
             return
         text = to_text(data)
         if text is None:
             return
-        if b64 and (view := base64.base64_view(text, self._base64_text)):
+        if "base64" in present and (view := base64.base64_view(text, self._base64_text)):
             yield view
-        if escaped and not _has_any(data, self._plain):  # with a plain prefix, pairing unescapes anyway
+        if "escaped" in present and "plain" not in present:  # with a plain prefix, pairing unescapes anyway
             yield View(escapes.unescape(text))
-        if split:
+        if "split" in present:
             yield View(html.without_inline_tags(text))
 
     def _text_findings(self, chunk: Chunk, scan: Scan) -> list[Finding]:
