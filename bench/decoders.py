@@ -38,7 +38,7 @@ from scanner.detection.decoders.expand import ArchiveLimits, Decoders  # noqa: E
 from scanner.detection.prefilter import make_prefilter, prefix_literals  # noqa: E402
 from scanner.detection.rules import RuleSet, load_ruleset  # noqa: E402
 from scanner.model import Chunk, ScanMode, ScanStats  # noqa: E402
-from scanner.pipeline import ScanRequest, findings_in_chunk, run_scan  # noqa: E402
+from scanner.pipeline import ScanRequest, findings_in_chunk, place_in_history, run_scan  # noqa: E402
 from scanner.testing import fakes  # noqa: E402
 
 _WORDS = ["def", "return", "value", "config", "client", "request", "import", "self", "data", "item", "index",
@@ -80,7 +80,8 @@ def _history_off(repo: Path, rules: RuleSet) -> int:
     except ImportError:
         prefilter = pf._FindPrefilter(literals)
     history = HistoryScan(repo, None, 50 << 20, prefilter, stats)
-    return sum(len(findings_in_chunk(chunk, rules, stats)) for chunk in history)
+    findings = [f for chunk in history for f in findings_in_chunk(chunk, rules, stats)]
+    return len(place_in_history(findings, history.introductions))
 
 
 def _history_on(repo: Path, rules: RuleSet) -> int:

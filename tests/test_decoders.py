@@ -122,6 +122,20 @@ def test_rewrite_maps_view_lines_back_to_the_encoded_line() -> None:
     assert [view.original_line(n) for n in range(1, 6)] == [1, 2, 2, 2, 3]
 
 
+def test_windows_transform_only_near_hits_and_keep_lines() -> None:
+    from scanner.detection.decoders.views import in_windows
+
+    text = "a&amp;\n" * 5000 + "HIT&amp;\n" + "b&amp;\n" * 5000
+    out = in_windows(text, [text.index("HIT")], 100, lambda t: t.replace("&amp;", "&"))
+    assert out.count("\n") == text.count("\n")
+    assert "HIT&\n" in out and out.startswith("a&amp;") and out.endswith("b&amp;\n")
+
+
+def test_hostile_text_full_of_escapes_and_encoded_prefixes_stays_bounded(rng: random.Random) -> None:
+    text = ("\\x41" * 50_000 + "&#x41;S" * 20_000 + "QVNJQ" * 50_000 + "AS<span>" * 20_000 + "\n") * 2
+    assert decoded(text) == []
+
+
 # --- escapes ----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("escaped", "plain"), [

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import re
 
+from scanner.detection.decoders.views import find_all, in_windows
+
 _ESCAPE = re.compile(
     r"\\(?:u00([0-9a-fA-F]{2})|x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|u\{0{0,6}([0-9a-fA-F]{1,6})\}"
     r"|U([0-9a-fA-F]{8})|([0-3][0-7]{2})|([/\"'\\])|[nrt])"
@@ -76,3 +78,13 @@ def unescape(text: str) -> str:
 
 def escaped_literals() -> list[bytes]:
     return [spelling.encode() for spelling in ESCAPED_A]
+
+
+REACH = 8192  # an escaped key id is unescaped this far around it (its parts stand within 4,096)
+
+
+def escaped_key_view(text: str, prefixes: tuple[str, ...]) -> str | None:
+    """The text unescaped around each escaped "A" that starts a key-id prefix (same lines);
+    None when no escaped "A" does."""
+    hits = [at for at in find_all(text, list(ESCAPED_A)) if unescape(text[at:at + 64]).startswith(prefixes)]
+    return in_windows(text, hits, REACH, unescape) if hits else None

@@ -41,6 +41,7 @@ class Decoders:
     def __post_init__(self) -> None:
         self._plain = [p.encode() for p in self.prefixes]
         self._base64_text = [literal.decode() for literal in base64.prefix_literals(self.prefixes)]
+        self._split_text = [literal.decode() for literal in html.split_literals(self.prefixes)]
         self._literals = LiteralGroups({"base64": base64.prefix_literals(self.prefixes),
                                         "escaped": escapes.escaped_literals(),
                                         "split": html.split_literals(self.prefixes), "plain": self._plain})
@@ -52,18 +53,19 @@ class Decoders:
         return found
 
     def _views(self, data: bytes) -> Iterator[View]:
+        text = to_text(data)
+        if text is None:
+            return  # binary: the scan of the chunk itself counted it
         present = self._literals.present(data)
         if not present - {"plain"}:
             return
-        text = to_text(data)
-        if text is None:
-            return
         if "base64" in present and (view := base64.base64_view(text, self._base64_text)):
             yield view
-        if "escaped" in present and "plain" not in present:  # with a plain prefix, pairing unescapes anyway
-            yield View(escapes.unescape(text))
-        if "split" in present:
-            yield View(html.without_inline_tags(text))
+        # With a plain prefix in the text, pairing unescapes it anyway.
+        if "escaped" in present and "plain" not in present and (plain := escapes.escaped_key_view(text, self.prefixes)):
+            yield View(plain)
+        if "split" in present and (split := html.tag_split_view(text, self._split_text)):
+            yield View(split)
 
     def _text_findings(self, chunk: Chunk, scan: Scan) -> list[Finding]:
         found = scan(chunk)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 
 from scanner.detection.decoders.escapes import unescape
+from scanner.detection.decoders.views import find_all, in_windows
 
 _INLINE = "span|b|i|u|s|em|strong|code|a|font|mark|small|sub|sup|wbr|kbd|samp|var|tt|del|ins|abbr|q|cite"
 _TAG = re.compile(rf"</?(?:{_INLINE})(?:[ \t][^<>\n]{{0,500}})?/?>", re.IGNORECASE)
@@ -24,8 +25,17 @@ def split_literals(prefixes: tuple[str, ...]) -> list[bytes]:
     return sorted({f"{prefix[:k]}<".encode() for prefix in prefixes for k in range(2, len(prefix) + 1)})
 
 
+REACH = 8192  # tags are removed this far around a split prefix
+
+
 def without_inline_tags(text: str) -> str:
     """The text with inline tags removed and character references decoded (same lines)."""
     if "<" not in text:
         return text
     return unescape(_TAG.sub("", text))
+
+
+def tag_split_view(text: str, literals: list[str]) -> str | None:
+    """Inline tags removed near each split prefix that an inline tag really follows; None if none does."""
+    hits = [at for at in find_all(text, literals) if _TAG.match(text, text.index("<", at))]
+    return in_windows(text, hits, REACH, without_inline_tags) if hits else None

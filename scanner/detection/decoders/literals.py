@@ -1,13 +1,15 @@
 """Which groups of decoder literals occur in a buffer, cheaply.
 
 Small scans (a pre-commit run) use one `bytes.find` per literal: no import, no compile. Once a
-scan has looked at more than HYPERSCAN_AFTER bytes, one Hyperscan database (when its wheel is
+scan has looked at more than HYPERSCAN_AFTER bytes (or Hyperscan is loaded already, as in a
+history scan), one Hyperscan database (when its wheel is
 installed) finds every literal of every group in a single pass at memory speed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import sys
 
 HYPERSCAN_AFTER = 2 << 20
 
@@ -22,7 +24,7 @@ class LiteralGroups:
 
     def present(self, data: bytes) -> set[str]:
         self._seen += len(data)
-        if not self._tried and self._seen > HYPERSCAN_AFTER:
+        if not self._tried and (self._seen > HYPERSCAN_AFTER or "hyperscan" in sys.modules):
             self._tried = True
             with contextlib.suppress(ImportError):
                 self._scan = _compile([lit for _, lit in self._owner])

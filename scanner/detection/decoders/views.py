@@ -8,6 +8,7 @@ of the view to the line of the original text it came from.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -59,3 +60,38 @@ def rewrite(text: str, replacements: list[Replacement]) -> View:
     # Where a replacement's last line continues with the original text, both map to one line:
     # bisect_right picks the last mapping starting at that view line, which is the stepping one.
     return View("".join(parts), tuple(line_starts), tuple(origins), tuple(steps))
+
+
+def find_all(text: str, literals: list[str], limit: int = 10_000) -> list[int]:
+    """Where the literals start (at most `limit` places: enough windows for any real file)."""
+    found: list[int] = []
+    for literal in literals:
+        at = text.find(literal)
+        while at >= 0 and len(found) < limit:
+            found.append(at)
+            at = text.find(literal, at + 1)
+    return sorted(found)
+
+
+def in_windows(text: str, hits: list[int], reach: int, transform: Callable[[str], str]) -> str:
+    """The text with `transform` (which must keep every newline) applied only within `reach`
+    characters of each hit, windows widened to whole lines where a line break is near. So the
+    cost of a decoder follows the places that need it, not the size of the file."""
+    spans: list[tuple[int, int]] = []
+    for hit in hits:
+        lo, hi = max(0, hit - reach), min(len(text), hit + reach)
+        if spans and lo <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], hi)
+        else:
+            spans.append((lo, hi))
+    parts: list[str] = []
+    at = 0
+    for lo, hi in spans:
+        start = text.rfind("\n", max(at, lo - reach), lo) + 1 or lo
+        start = max(start, at)
+        end = text.find("\n", hi, hi + reach)
+        end = len(text) if end < 0 and hi + reach >= len(text) else (hi if end < 0 else end)
+        parts += [text[at:start], transform(text[start:end])]
+        at = end
+    parts.append(text[at:])
+    return "".join(parts)
