@@ -68,18 +68,23 @@ def _text(rng: random.Random, size: int) -> str:
 
 # --- history: decoders off vs on ------------------------------------------------------------------
 
+def _prefix_only(rules: RuleSet) -> object:
+    """The history prefilter as it was before the decoders: the plain key-id literals only."""
+    from scanner.detection import prefilter as pf
+
+    literals = prefix_literals(rules.key_id_prefixes)
+    try:
+        return pf._HyperscanPrefilter(literals)
+    except ImportError:
+        return pf._FindPrefilter(literals)
+
+
 def _history_off(repo: Path, rules: RuleSet) -> int:
     """The history scan as before the decoders: prefix literals only, plain detection."""
-    from scanner.detection import prefilter as pf
     from scanner.sources.git.history import HistoryScan
 
     stats = ScanStats()
-    literals = prefix_literals(rules.key_id_prefixes)
-    try:
-        prefilter = pf._HyperscanPrefilter(literals)
-    except ImportError:
-        prefilter = pf._FindPrefilter(literals)
-    history = HistoryScan(repo, None, 50 << 20, prefilter, stats)
+    history = HistoryScan(repo, None, 50 << 20, _prefix_only(rules), stats)
     findings = [f for chunk in history for f in findings_in_chunk(chunk, rules, stats)]
     return len(place_in_history(findings, history.introductions))
 
@@ -102,12 +107,10 @@ def history_rows(repo: Path, runs: int, rules: RuleSet) -> list[str]:
 
 
 def _hit_blobs(repo: Path, rules: RuleSet) -> tuple[int, int]:
-    from scanner.detection import prefilter as pf
     from scanner.sources.git.history import HistoryScan
 
     counts = []
-    for prefilter in (pf._FindPrefilter(prefix_literals(rules.key_id_prefixes)),
-                      make_prefilter(rules.key_id_prefixes, use_hyperscan=False)):
+    for prefilter in (_prefix_only(rules), make_prefilter(rules.key_id_prefixes)):
         counts.append(sum(1 for _ in HistoryScan(repo, None, 50 << 20, prefilter, ScanStats())))
     return counts[0], counts[1]
 
