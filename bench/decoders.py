@@ -9,8 +9,8 @@ Rows (median of K runs; everything generated under bench/.work/, credentials by 
   Default repo: the synthetic one bench/run.py builds, or --repo (a real clone, e.g. flask);
 - detection on ordinary text (code-like lines with `&amp;`, `\\n`, `<span>` and base64 noise but
   no credential) without and with the decoders, MB/s;
-- archive throughput: `stsleak scan` of a .zip and a .tar.gz of text files (decompressed MB/s),
-  each holding one planted credential that must be found at `archive!member`.
+- archive throughput: a files-mode scan (in-process, run_scan) of a .zip and a .tar.gz of text
+  files (decompressed MB/s), each holding one planted credential that must be found at `archive!member`.
 """
 
 from __future__ import annotations
@@ -18,10 +18,8 @@ from __future__ import annotations
 import argparse
 import base64
 import io
-import json
 import random
 import statistics
-import subprocess
 import sys
 import tarfile
 import time
@@ -168,18 +166,15 @@ def _build_archives(mbytes: float) -> tuple[list[Path], str, float]:
     return [zip_path, tgz_path], key, sum(len(d) for d in members.values()) / 1e6
 
 
-def archive_rows(mbytes: float, runs: int) -> list[str]:
+def archive_rows(mbytes: float, runs: int, rules: RuleSet) -> list[str]:
+    """In-process `scan FILE` (files mode, the pipeline as shipped): no interpreter start-up counted."""
     paths, key, size = _build_archives(mbytes)
     rows = []
     for path in paths:
-        cmd = [sys.executable, "-m", "scanner", "scan", "--format", "json", "--archive-max-bytes", "1G", str(path)]
-        outputs: list[bytes] = []
-
-        def scan(cmd: list[str] = cmd, outputs: list[bytes] = outputs) -> None:
-            outputs.append(subprocess.run(cmd, capture_output=True, cwd=ROOT).stdout)
-
-        wall = _median(scan, runs)
-        found = [(f["access_key_id"], f["path"]) for f in json.loads(outputs[-1])["findings"]]
+        request = ScanRequest(mode=ScanMode.FILES, paths=(path,), archive_limits=ArchiveLimits(max_bytes=1 << 30))
+        results = []
+        wall = _median(lambda request=request, results=results: results.append(run_scan(request, rules)), runs)
+        found = [(f.access_key_id, f.path or "") for f in results[-1].findings]
         ok = [k for k, _ in found] == [key] and found[0][1].endswith(f"{path.name}!src/config/settings.py")
         rows.append(f"archive {path.name} ({path.stat().st_size / 1e6:.1f} MB, {size:.0f} MB decompressed): "
                     f"{wall:.2f} s, {size / wall:,.0f} MB/s decompressed; {'ok' if ok else 'FAIL'}: planted found")
@@ -195,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = args.runs or (1 if args.quick else 5)
     rules = load_ruleset()
     rows = text_rows(4 if args.quick else 32, runs, rules)
-    rows += archive_rows(4 if args.quick else 64, runs)
+    rows += archive_rows(4 if args.quick else 64, runs, rules)
     repo = args.repo or next(iter(sorted(WORK.glob("synth-*"))), None)
     if repo is not None:
         rows += history_rows(repo.resolve(), runs, rules)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import sys
 
-HYPERSCAN_AFTER = 2 << 20
+HYPERSCAN_AFTER = 512 << 10  # about what importing Hyperscan and compiling the literals cost
 
 
 class LiteralGroups:
