@@ -53,12 +53,12 @@ class Decoders:
         return found
 
     def _views(self, data: bytes) -> Iterator[View]:
+        present = self._literals.present(data)  # the literals are ASCII: UTF-16 text holds none
+        if not present - {"plain"}:
+            return
         text = to_text(data)
         if text is None:
             return  # binary: the scan of the chunk itself counted it
-        present = self._literals.present(data)
-        if not present - {"plain"}:
-            return
         if "base64" in present and (view := base64.base64_view(text, self._base64_text)):
             yield view
         # With a plain prefix in the text, pairing unescapes it anyway.
