@@ -208,3 +208,14 @@ def test_limit_options_and_bad_values(tmp_path: Path, creds: fakes.FakeCredentia
     bad = stsleak("scan", str(tmp_path))
     assert bad.code == 2 and bad.stderr.startswith("stsleak: error: ") and "archive_max_ratio" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_staged_archive_reports_only_the_set_the_change_adds(repo: GitRepo, rng) -> None:  # type: ignore[no-untyped-def]
+    old, new = fakes.temporary(rng), fakes.temporary(rng)
+    repo.commit("package", {"dist/app.zip": _zip({"a/.env": _creds_file(old)})})
+    repo.write("dist/app.zip", _zip({"a/.env": _creds_file(old), "b/.env": _creds_file(new)}))
+    repo.git("add", "-A")
+    run = stsleak("scan", "--staged", "--format", "json", cwd=repo.path)
+    item = only(run.json()["findings"])
+    assert_json_set(item, new)
+    assert item["path"] == "dist/app.zip!b/.env"

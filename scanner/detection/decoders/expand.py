@@ -50,6 +50,10 @@ class Decoders:
         found: list[Finding] = []
         for part in expand_archives(chunk, self.limits, stats):
             found += self._text_findings(part, scan)
+        if found and chunk.previous is not None:  # staged: what the replaced content held is not new
+            before = replace(chunk, data=chunk.previous, previous=None)
+            old = {f.credential_key for f in self.findings(before, scan, ScanStats())}
+            found = [f for f in found if f.credential_key not in old]
         return found
 
     def _views(self, data: bytes) -> Iterator[View]:
