@@ -161,7 +161,10 @@ def _tar_members(chunk: Chunk, stream: IO[bytes], budget: _Budget) -> Iterator[C
     import tarfile
 
     with tarfile.open(fileobj=stream, mode="r|") as archive:
-        for info in archive:
+        for entries, info in enumerate(archive, 1):
+            if entries > budget.limits.max_members:  # directories and links count: tarfile keeps each header
+                budget.stats.skip("archive-max-members")
+                return
             if not info.isfile():
                 continue
             if info.size > budget.limits.max_member:
