@@ -38,6 +38,7 @@ ROOT = HERE.parent
 WORK = HERE / ".work"
 sys.path.insert(0, str(ROOT))
 
+import decoders as decoders_bench  # noqa: E402
 import synth  # noqa: E402
 
 from scanner.testing import fakes  # noqa: E402
@@ -324,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"median of {history_runs} alternating runs for the floor and history rows, of {runs} (staged: "
           f"{max(runs, 5)}) for the others; RSS: the stsleak Python process / the largest process incl. git")
     print(f"total benchmark time {time.perf_counter() - started:.0f} s; load average now {os.getloadavg()[0]:.2f}")
+    failed = decoders_bench.main(["--repo", str(repo)] + ["--quick"] * args.quick)  # bench/decoders.py
+    rows.append(Row("decoders", check="FAIL" if failed else "ok"))
     return 1 if any("FAIL" in row.check for row in rows) else 0
 
 

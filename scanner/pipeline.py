@@ -9,11 +9,13 @@ from __future__ import annotations
 import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scanner.detection.account import account_id_from_key_id
+from scanner.detection.decoders.archives import limit_notes
+from scanner.detection.decoders.expand import ArchiveLimits, Decoders
 from scanner.detection.rules import RuleSet
 from scanner.model import Chunk, Finding, ScanMode, ScanResult, ScanStats, Suppression
 from scanner.pairing import CredentialSet, credential_sets
@@ -40,6 +42,7 @@ class ScanRequest:
     baseline: Path | None = None
     max_size_from_config: bool = False
     no_ignore: bool = False  # files: a work tree's ignored files too
+    archive_limits: ArchiveLimits = field(default_factory=ArchiveLimits)  # max_member: from max_size
 
 
 class LineIndex:
@@ -110,10 +113,11 @@ def drop_sets_already_in(previous: bytes, findings: list[Finding], rules: RuleSe
     return [f for f in findings if f.credential_key not in old]
 
 
-def _scan_chunks(chunks: Iterable[Chunk], rules: RuleSet, stats: ScanStats, allow_comments: bool = True
-                 ) -> Iterator[Finding]:
+def _scan_chunks(chunks: Iterable[Chunk], rules: RuleSet, stats: ScanStats, allow_comments: bool = True,
+                 limits: ArchiveLimits | None = None) -> Iterator[Finding]:
+    decoders = Decoders(rules.key_id_prefixes, limits or ArchiveLimits())  # archives, base64, escapes
     for chunk in chunks:
-        yield from findings_in_chunk(chunk, rules, stats, allow_comments)
+        yield from decoders.findings(chunk, lambda c: findings_in_chunk(c, rules, stats, allow_comments), stats)
 
 
 IntroductionLookup = Callable[[set[str]], "dict[str, list[Introduction]]"]
@@ -130,7 +134,9 @@ def place_in_history(findings: list[Finding], lookup: IntroductionLookup) -> lis
     for finding in findings:
         placed = intros.get(finding.blob or "", [])
         options = [
-            (i.timestamp, replace(finding, path=i.path, commit=i.commit, author=i.author, date=i.date))
+            # An archive member's path is "!member": the blob's path goes in front of it.
+            (i.timestamp, replace(finding, path=i.path + (finding.path or ""), commit=i.commit, author=i.author,
+                                  date=i.date))
             for i in placed
         ] or [(1 << 62, finding)]
         for stamp, candidate in options:
@@ -183,7 +189,8 @@ def _scan_history(request: ScanRequest, rules: RuleSet, stats: ScanStats, notes:
         notes.append(f"{repo} is a shallow clone: history beyond its depth was not scanned")
     prefilter = make_prefilter(rules.key_id_prefixes, request.use_hyperscan)
     history = HistoryScan(repo, request.since, request.max_size, prefilter, stats, request.tips)
-    findings = place_in_history(list(_scan_chunks(history, rules, stats, request.allow_comments)),
+    limits = replace(request.archive_limits, max_member=request.max_size)
+    findings = place_in_history(list(_scan_chunks(history, rules, stats, request.allow_comments, limits)),
                                 _placement(history.introductions, stats, repo))
     if request.since and findings:
         findings = drop_sets_present_at(repo, request.since, findings, rules)
@@ -215,7 +222,8 @@ def run_scan(request: ScanRequest, rules: RuleSet) -> ScanResult:
     if request.mode == ScanMode.HISTORY:
         findings = _scan_history(request, rules, stats, notes)
     else:
-        findings = list(_scan_chunks(_chunks(request, stats), rules, stats, request.allow_comments))
+        limits = replace(request.archive_limits, max_member=request.max_size)
+        findings = list(_scan_chunks(_chunks(request, stats), rules, stats, request.allow_comments, limits))
     if request.mode in (ScanMode.HISTORY, ScanMode.STAGED):
         findings = drop_excluded(findings, request.exclude, request.config_exclude, stats)
     if request.max_size_from_config:
@@ -224,5 +232,6 @@ def run_scan(request: ScanRequest, rules: RuleSet) -> ScanResult:
     if request.baseline is not None:
         findings, hidden = split_baselined(findings, request.baseline, stats)
     notes += stats.notes
+    notes += limit_notes(stats.skipped)
     stats.seconds = round(time.perf_counter() - started, 3)
     return ScanResult(findings, stats, notes, request.mode, baselined=hidden)

@@ -4,7 +4,8 @@ Looked up only at the scan root: the top of the work tree the scanned path is in
 directory given (a file's own directory), never above it (a /tmp/.stsleak.yaml must not silence
 every scan under /tmp). `--no-suppress` reads no config file at all.
 Keys: exclude (list of globs), max_file_size (e.g. "50M"), rules_dir (list, relative to the
-config file), format (text|json|sarif).
+config file), format (text|json|sarif), archive_max_bytes / archive_max_depth / archive_max_members /
+archive_max_ratio (limits on opening archives, see scanner/detection/decoders/archives.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from scanner.model import ReportFormat
 
 DEFAULT_MAX_SIZE = 50 * 1024 * 1024
 DEFAULT_FORMAT = "text"
-_KEYS = {"exclude", "max_file_size", "rules_dir", "format"}
+_ARCHIVE_KEYS = ("archive_max_bytes", "archive_max_depth", "archive_max_members", "archive_max_ratio")
+_KEYS = {"exclude", "max_file_size", "rules_dir", "format", *_ARCHIVE_KEYS}
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -119,7 +121,54 @@ def apply_config(args: argparse.Namespace, start: Path) -> None:
         if args.max_file_size is None and "max_file_size" in config:
             args.max_file_size = _max_size(path, config["max_file_size"])
             args.max_size_from_config = True
+        _archive_config(args, path, config)
     if args.format is None:
         args.format = config.get("format", DEFAULT_FORMAT)
     if args.max_file_size is None:
         args.max_file_size = DEFAULT_MAX_SIZE
+
+
+def add_archive_options(parser: argparse.ArgumentParser) -> None:
+    def count(text: str) -> int:
+        if not text.isdigit():
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}")
+        return int(text)
+
+    def size(text: str) -> int:
+        try:
+            return parse_size(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 256M)") from None
+
+    group = parser.add_argument_group("archives (.zip .jar .whl .gz .tar .tgz, image tarballs)")
+    group.add_argument("--archive-max-bytes", type=size, metavar="SIZE",
+                       help="decompress at most SIZE per archive (default 256M)")
+    group.add_argument("--archive-max-depth", type=count, metavar="N",
+                       help="open archives nested N deep (default 4; 0: do not open archives)")
+    group.add_argument("--archive-max-members", type=count, metavar="N",
+                       help="skip archives with more than N members (default 10000)")
+    group.add_argument("--archive-max-ratio", type=count, metavar="N",
+                       help="stop a member decompressing to more than N times its size (default 200)")
+
+
+def _archive_config(args: argparse.Namespace, path: Path, config: dict[str, Any]) -> None:
+    for key in _ARCHIVE_KEYS:
+        if getattr(args, key, None) is not None or key not in config:
+            continue
+        value = config[key]
+        try:
+            number = _max_size(path, value) if key == "archive_max_bytes" else int(value)
+        except (TypeError, ValueError, StsleakError):
+            number = -1
+        if isinstance(value, bool) or number < 0:
+            raise StsleakError(f"{path}: {key} must be a {'size' if key == 'archive_max_bytes' else 'whole number'}"
+                               f", not {value!r}")
+        setattr(args, key, number)
+
+
+def archive_limits(args: argparse.Namespace) -> Any:
+    """The scan's ArchiveLimits: the defaults, with what the flags or the config file set."""
+    from scanner.detection.decoders.archives import ArchiveLimits
+
+    given = {key.removeprefix("archive_"): getattr(args, key, None) for key in _ARCHIVE_KEYS}
+    return ArchiveLimits(**{key: value for key, value in given.items() if value is not None})

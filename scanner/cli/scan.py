@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from scanner.cli.aws_args import add_verify_options, aws_options
-from scanner.cli.config import FORMATS, parse_size
+from scanner.cli.config import FORMATS, add_archive_options, archive_limits, parse_size
 from scanner.cli.silencing_notes import silencing_notes
 from scanner.errors import ExitCode, StsleakError
 from scanner.model import ReportFormat, ScanResult, VerificationStatus
@@ -67,6 +67,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                       help="print findings only: no summary line, no notes on stderr")
     scan.add_argument("--max-file-size", type=_size, default=None, metavar="SIZE",
                       help="skip files and blobs larger than SIZE (default 50M)")
+    add_archive_options(scan)
     scan.add_argument("--exclude", action="append", default=[], metavar="GLOB",
                       help="skip paths matching GLOB (repeatable)")
     scan.add_argument("--rules-dir", action="append", default=[], metavar="DIR",
@@ -147,7 +148,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     rules = load_ruleset(tuple(Path(d) for d in args.rules_dir))
     request = ScanRequest(
         mode=mode, paths=paths, since=args.since, tips=tuple(args.tip), max_size=args.max_file_size,
-        exclude=tuple(args.exclude), use_hyperscan=not args.no_hyperscan,
+        exclude=tuple(args.exclude), use_hyperscan=not args.no_hyperscan, archive_limits=archive_limits(args),
         config_exclude=tuple(args.config_exclude), allow_comments=not args.no_suppress,
         baseline=Path(args.baseline) if args.baseline and not args.no_suppress else None,
         max_size_from_config=args.max_size_from_config, no_ignore=args.no_ignore,

@@ -7,38 +7,10 @@ line numbers of the original.
 from __future__ import annotations
 
 import codecs
-import re
 
-_ESCAPE = re.compile(r"\\(?:u00([0-9a-fA-F]{2})|([/\"'\\])|[nrt])|%(2[Ff]|2[Bb]|3[Dd]|25)")
-_URL = {"2f": "/", "2b": "+", "3d": "=", "25": "%"}
+from scanner.detection.decoders.escapes import unescape
 
-
-def _unescape_one(match: re.Match[str]) -> str:
-    hex_code, literal, url = match.group(1), match.group(2), match.group(3)
-    if hex_code is not None:
-        char = chr(int(hex_code, 16))
-        return " " if char in "\r\n" else char
-    if literal is not None:
-        return literal
-    if url is not None:
-        return _URL[url.lower()]
-    return " "  # \n \r \t inside a string literal: a separator, not a line break
-
-
-def unescape(text: str) -> str:
-    """Undo JSON/code string escapes (\\/, \\", \\n, \\u002F) and URL-encoding of / + = (and %).
-
-    Repeated (at most three times) for strings inside strings, as in Jupyter notebooks, and for
-    URLs inside URLs (%252F -> %2F -> /).
-    """
-    for _ in range(3):
-        if "\\" not in text and "%" not in text:
-            break
-        decoded = _ESCAPE.sub(_unescape_one, text)
-        if decoded == text:
-            break
-        text = decoded
-    return text
+__all__ = ["to_text", "unescape"]  # unescape lives with the other decoders (decoders/escapes.py)
 
 
 def _looks_utf16(data: bytes) -> str | None:

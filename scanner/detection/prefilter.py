@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import re
 
+from scanner.detection.decoders.expand import prefilter_literals as decoder_literals
 from scanner.sources import BufferScanner, OnHit, Prefilter
 
 
@@ -118,7 +119,9 @@ class _FindPrefilter:
 
 
 def make_prefilter(prefixes: tuple[str, ...], use_hyperscan: bool = True) -> Prefilter:
-    literals = prefix_literals(prefixes)
+    # Plus the decoders' literals (base64 of a prefix, an escaped "A", a split prefix, archive
+    # magic): a blob holding only an encoded credential or an archive is read again too.
+    literals = prefix_literals(prefixes) + decoder_literals(prefixes)
     if use_hyperscan:
         try:
             return _HyperscanPrefilter(literals)

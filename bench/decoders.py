@@ -1,0 +1,204 @@
+"""Decoders benchmark: what archives, base64, escapes and tag-split HTML cost, and what they scan.
+
+    python bench/decoders.py [--repo PATH] [--runs K] [--quick]
+
+Rows (median of K runs; everything generated under bench/.work/, credentials by fakes.py):
+- history of a repo with no credentials, in-process, decoders off vs on: "off" is the history
+  source with only the plain key-id literals in its prefilter and detection without decoders
+  (what stsleak did before them); "on" is the pipeline as shipped. The budget is +10%.
+  Default repo: the synthetic one bench/run.py builds, or --repo (a real clone, e.g. flask);
+- detection on ordinary text (code-like lines with `&amp;`, `\\n`, `<span>` and base64 noise but
+  no credential) without and with the decoders, MB/s;
+- archive throughput: a files-mode scan (in-process, run_scan) of a .zip and a .tar.gz of text
+  files (decompressed MB/s), each holding one planted credential that must be found at `archive!member`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import random
+import statistics
+import sys
+import tarfile
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+WORK = HERE / ".work"
+sys.path.insert(0, str(ROOT))
+
+from scanner.detection.decoders.expand import ArchiveLimits, Decoders  # noqa: E402
+from scanner.detection.prefilter import make_prefilter, prefix_literals  # noqa: E402
+from scanner.detection.rules import RuleSet, load_ruleset  # noqa: E402
+from scanner.model import Chunk, ScanMode, ScanStats  # noqa: E402
+from scanner.pipeline import ScanRequest, findings_in_chunk, place_in_history, run_scan  # noqa: E402
+from scanner.testing import fakes  # noqa: E402
+
+_WORDS = ["def", "return", "value", "config", "client", "request", "import", "self", "data", "item", "index",
+          "for", "in", "if", "else", "&amp;", "\\n", "<span>", "</span>", "\\\"", "%2F"]
+
+
+def _median(fn: Callable[[], object], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def _text(rng: random.Random, size: int) -> str:
+    lines, total = [], 0
+    while total < size:
+        if rng.random() < 0.02:
+            line = "blob = " + base64.b64encode(rng.randbytes(rng.randrange(30, 600))).decode()
+        else:
+            line = "    " * rng.randrange(3) + " ".join(rng.choices(_WORDS, k=rng.randrange(3, 12)))
+        lines.append(line)
+        total += len(line) + 1
+    return "\n".join(lines) + "\n"
+
+
+# --- history: decoders off vs on ------------------------------------------------------------------
+
+def _prefix_only(rules: RuleSet) -> object:
+    """The history prefilter as it was before the decoders: the plain key-id literals only."""
+    from scanner.detection import prefilter as pf
+
+    literals = prefix_literals(rules.key_id_prefixes)
+    try:
+        return pf._HyperscanPrefilter(literals)
+    except ImportError:
+        return pf._FindPrefilter(literals)
+
+
+def _history_off(repo: Path, rules: RuleSet) -> int:
+    """The history scan as before the decoders: prefix literals only, plain detection."""
+    from scanner.sources.git.history import HistoryScan
+
+    stats = ScanStats()
+    history = HistoryScan(repo, None, 50 << 20, _prefix_only(rules), stats)
+    findings = [f for chunk in history for f in findings_in_chunk(chunk, rules, stats)]
+    return len(place_in_history(findings, history.introductions))
+
+
+def _history_on(repo: Path, rules: RuleSet) -> int:
+    return len(run_scan(ScanRequest(mode=ScanMode.HISTORY, paths=(repo,)), rules).findings)
+
+
+def history_rows(repo: Path, runs: int, rules: RuleSet) -> list[str]:
+    _history_on(repo, rules)  # warm the page cache
+    off, on = [], []
+    for _ in range(runs):  # alternate, so both see the same machine load
+        off.append(_median(lambda: _history_off(repo, rules), 1))
+        on.append(_median(lambda: _history_on(repo, rules), 1))
+    a, b = statistics.median(off), statistics.median(on)
+    hits = _hit_blobs(repo, rules)
+    verdict = "ok" if b <= a * 1.10 else "OVER BUDGET"
+    return [f"history {repo.name}: decoders off {a:.3f} s | on {b:.3f} s | {100 * (b / a - 1):+.1f}% "
+            f"(budget +10%: {verdict}); blobs read again: {hits[0]} off, {hits[1]} on"]
+
+
+def _hit_blobs(repo: Path, rules: RuleSet) -> tuple[int, int]:
+    from scanner.sources.git.history import HistoryScan
+
+    counts = []
+    for prefilter in (_prefix_only(rules), make_prefilter(rules.key_id_prefixes)):
+        counts.append(sum(1 for _ in HistoryScan(repo, None, 50 << 20, prefilter, ScanStats())))
+    return counts[0], counts[1]
+
+
+# --- detection on ordinary text ---------------------------------------------------------------------
+
+def text_rows(mbytes: float, runs: int, rules: RuleSet) -> list[str]:
+    rng = random.Random(3)
+    chunks = [Chunk(data=_text(rng, 64 * 1024).encode(), path=f"f{i}.py") for i in range(int(mbytes * 16))]
+    size = sum(len(c.data) for c in chunks) / 1e6
+    stats = ScanStats()
+    decoders = Decoders(rules.key_id_prefixes, ArchiveLimits())
+
+    def plain() -> None:
+        for chunk in chunks:
+            findings_in_chunk(chunk, rules, stats)
+
+    def decoded() -> None:
+        for chunk in chunks:
+            decoders.findings(chunk, lambda c: findings_in_chunk(c, rules, stats), stats)
+
+    a, b = _median(plain, runs), _median(decoded, runs)
+    return [f"ordinary text ({size:.0f} MB in 64 KB files): without decoders {size / a:,.0f} MB/s | with "
+            f"{size / b:,.0f} MB/s | {100 * (b / a - 1):+.1f}%"]
+
+
+# --- archive throughput ---------------------------------------------------------------------------
+
+def _members(mbytes: float) -> tuple[dict[str, bytes], str]:
+    rng = random.Random(7)
+    members = {f"src/pkg{i % 13}/mod{i}.py": _text(rng, 64 * 1024).encode() for i in range(int(mbytes * 16))}
+    creds = fakes.temporary(rng)
+    members["src/config/settings.py"] = (f"AWS_ACCESS_KEY_ID = '{creds.access_key_id}'\nAWS_SECRET_ACCESS_KEY = "
+                                         f"'{creds.secret_access_key}'\nAWS_SESSION_TOKEN = '{creds.session_token}'\n"
+                                         ).encode()
+    return members, creds.access_key_id
+
+
+def _build_archives(mbytes: float) -> tuple[list[Path], str, float]:
+    members, key = _members(mbytes)
+    folder = WORK / f"archives-{mbytes:g}"
+    folder.mkdir(parents=True, exist_ok=True)
+    zip_path, tgz_path = folder / "bundle.zip", folder / "bundle.tar.gz"
+    if not zip_path.exists():
+        with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name, data in members.items():
+                archive.writestr(name, data)
+        out = io.BytesIO()
+        with tarfile.open(fileobj=out, mode="w:gz") as archive:
+            for name, data in members.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                archive.addfile(info, io.BytesIO(data))
+        tgz_path.write_bytes(out.getvalue())
+    return [zip_path, tgz_path], key, sum(len(d) for d in members.values()) / 1e6
+
+
+def archive_rows(mbytes: float, runs: int, rules: RuleSet) -> list[str]:
+    """In-process `scan FILE` (files mode, the pipeline as shipped): no interpreter start-up counted."""
+    paths, key, size = _build_archives(mbytes)
+    rows = []
+    for path in paths:
+        request = ScanRequest(mode=ScanMode.FILES, paths=(path,), archive_limits=ArchiveLimits(max_bytes=1 << 30))
+        results = []
+        wall = _median(lambda request=request, results=results: results.append(run_scan(request, rules)), runs)
+        found = [(f.access_key_id, f.path or "") for f in results[-1].findings]
+        ok = [k for k, _ in found] == [key] and found[0][1].endswith(f"{path.name}!src/config/settings.py")
+        rows.append(f"archive {path.name} ({path.stat().st_size / 1e6:.1f} MB, {size:.0f} MB decompressed): "
+                    f"{wall:.2f} s, {size / wall:,.0f} MB/s decompressed; {'ok' if ok else 'FAIL'}: planted found")
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repo", type=Path, help="history of this repo (default: bench/.work's synthetic repo)")
+    parser.add_argument("--runs", type=int, default=None, help="runs per row (default 5; --quick 1)")
+    parser.add_argument("--quick", action="store_true", help="small inputs, one run (smoke test)")
+    args = parser.parse_args(argv)
+    runs = args.runs or (1 if args.quick else 5)
+    rules = load_ruleset()
+    rows = text_rows(4 if args.quick else 32, runs, rules)
+    rows += archive_rows(4 if args.quick else 64, runs, rules)
+    repo = args.repo or next(iter(sorted(WORK.glob("synth-*"))), None)
+    if repo is not None:
+        rows += history_rows(repo.resolve(), runs, rules)
+    print("decoders (bench/decoders.py):")
+    for row in rows:
+        print(f"  {row}")
+    return 1 if any("FAIL" in row for row in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

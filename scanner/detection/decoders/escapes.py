@@ -1,0 +1,90 @@
+"""Escapes inside values: code and JSON string escapes, URL-encoding, HTML character references.
+
+    \\/  \\"  \\'  \\\\  \\n \\t \\r     ->  /  "  '  \\  (space)
+    \\x2F  \\u002F  \\u{2F}  \\U0000002F  \\057   ->  /
+    %2F %2B %3D %25                   ->  / + = %
+    &#x2F;  &#47;  &sol; &plus; &equals; &quot; &apos; &lt; &gt; &amp;  ->  / / / + = " ' < > &
+
+Decoding never adds or removes a real newline (an escaped one becomes a space), so the line
+numbers of the decoded text are those of the original.
+
+An escaped key id holds no literal `ASIA`, so the prefilters look for an escaped first letter
+instead: every key-id prefix starts with `A`, and `ESCAPED_A` lists its escaped spellings. A key id
+is therefore found when its first character is escaped (as encoders that escape every character
+do); one whose first character is plain but a later one escaped (`AS\\x49A…`) only when the text
+also holds a plain key-id prefix somewhere.
+"""
+
+from __future__ import annotations
+
+import re
+
+from scanner.detection.decoders.views import find_all, in_windows
+
+_ESCAPE = re.compile(
+    r"\\(?:u00([0-9a-fA-F]{2})|x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|u\{0{0,6}([0-9a-fA-F]{1,6})\}"
+    r"|U([0-9a-fA-F]{8})|([0-3][0-7]{2})|([/\"'\\])|[nrt])"
+    r"|%(2[Ff]|2[Bb]|3[Dd]|25)"
+    r"|&#(?:[xX]0{0,6}([0-9a-fA-F]{1,6})|0{0,6}([0-9]{1,7}));"
+    r"|&(sol|plus|equals|quot|apos|lt|gt|amp|num|percnt|colon|lowbar);"
+)
+_URL = {"2f": "/", "2b": "+", "3d": "=", "25": "%"}
+_NAMED = {"sol": "/", "plus": "+", "equals": "=", "quot": '"', "apos": "'", "lt": "<", "gt": ">", "amp": "&",
+          "num": "#", "percnt": "%", "colon": ":", "lowbar": "_"}
+_HEX_GROUPS = (1, 2, 3, 4, 5, 9)  # groups holding a hex code point
+_MARKERS = ("\\", "%", "&")
+
+# The escaped spellings of "A" (0x41) the prefilters look for (see the module docstring).
+ESCAPED_A = ("\\x41", "\\u0041", "\\u{41}", "\\U00000041", "\\101", "&#x41;", "&#X41;", "&#65;")
+
+
+def _char(code: int) -> str:
+    if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+        return "\ufffd"
+    char = chr(code)
+    return " " if char in "\r\n\x0b\x0c\x85\u2028\u2029" else char  # never a new line
+
+
+def _unescape_one(match: re.Match[str]) -> str:
+    for group in _HEX_GROUPS:
+        if match.group(group) is not None:
+            return _char(int(match.group(group), 16))
+    octal, literal, url, decimal, named = (match.group(i) for i in (6, 7, 8, 10, 11))
+    if octal is not None:
+        return _char(int(octal, 8))
+    if decimal is not None:
+        return _char(int(decimal))
+    if literal is not None:
+        return literal
+    if url is not None:
+        return _URL[url.lower()]
+    if named is not None:
+        return _NAMED[named]
+    return " "  # \n \r \t inside a string literal: a separator, not a line break
+
+
+def unescape(text: str) -> str:
+    """Undo the escapes above. Repeated (at most three times) for strings inside strings, as in
+    Jupyter notebooks, for URLs inside URLs (%252F -> %2F -> /) and for `&amp;#x2F;`."""
+    for _ in range(3):
+        if not any(marker in text for marker in _MARKERS):
+            break
+        decoded = _ESCAPE.sub(_unescape_one, text)
+        if decoded == text:
+            break
+        text = decoded
+    return text
+
+
+def escaped_literals() -> list[bytes]:
+    return [spelling.encode() for spelling in ESCAPED_A]
+
+
+REACH = 8192  # an escaped key id is unescaped this far around it (its parts stand within 4,096)
+
+
+def escaped_key_view(text: str, prefixes: tuple[str, ...]) -> str | None:
+    """The text unescaped around each escaped "A" that starts a key-id prefix (same lines);
+    None when no escaped "A" does."""
+    hits = [at for at in find_all(text, list(ESCAPED_A)) if unescape(text[at:at + 64]).startswith(prefixes)]
+    return in_windows(text, hits, REACH, unescape) if hits else None
