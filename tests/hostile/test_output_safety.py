@@ -112,3 +112,11 @@ def test_an_unwritable_output(tmp_path: Path, creds: fakes.FakeCredentials, wher
     result = stsleak("scan", "-o", str(tmp_path / where), str(tmp_path))
     assert result.code == 2 and "cannot write" in result.stderr and "internal error" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_error_lines_escape_repository_text(repo: GitRepo, tmp_path: Path) -> None:
+    repo.commit("init", {"README.md": "hi\n"})
+    repo.git("config", "core.hooksPath", str(tmp_path / "x\n\x1b[2Jstsleak: installed"))
+    result = stsleak("install-hook", str(repo.path))
+    assert result.code == 2 and "\x1b" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "\\x1b[2J" in result.stderr
