@@ -20,6 +20,7 @@ COMMANDS = {
     "revoke": "scanner.cli.revoke",
     "demo": "scanner.cli.demo",
     "install-hook": "scanner.cli.install_hook",
+    "org": "scanner.cli.org",
 }
 
 EXIT_CODES_HELP = """exit codes:
