@@ -49,8 +49,9 @@ def _needs_task(record: RepoRecord | None, since_last: bool) -> bool:
 
 
 def _job(spec: RepoSpec, record: RepoRecord | None, options: OrgOptions) -> Job:
-    old = record.tips if options.since_last and record and record.status != RepoStatus.FAILED else {}
-    return Job(url=spec.url, local=spec.local, old_tips=old, since_last=options.since_last, verify=options.verify,
+    before = options.since_last and record is not None and record.status in (RepoStatus.DONE, RepoStatus.UNCHANGED)
+    return Job(url=spec.url, local=spec.local, old_tips=record.tips if before and record else {},
+               since_last=options.since_last, scanned_before=before, verify=options.verify,
                aws_args=options.aws_args, task_timeout=options.task_timeout, max_file_size=options.max_file_size)
 
 

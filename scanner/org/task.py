@@ -25,7 +25,8 @@ class Job:
     url: str
     local: bool
     old_tips: dict[str, str] = field(default_factory=dict)
-    since_last: bool = False
+    since_last: bool = False  # with a previous scan: skip when no ref moved, else scan only past old_tips
+    scanned_before: bool = False
     verify: bool = False
     aws_args: tuple[str, ...] = ()
     task_timeout: float = 3600.0
@@ -83,7 +84,7 @@ def scan_repository(job_fields: dict[str, Any]) -> dict[str, Any]:
     scratch = _scratch()
     try:
         tips = _local_tips(Path(job.url)) if job.local else remote_tips(job.url, deadline - time.time(), scratch)
-        if job.since_last and job.old_tips and tips == job.old_tips:
+        if job.since_last and job.scanned_before and tips == job.old_tips:
             return _outcome(RepoStatus.UNCHANGED, started, tips=tips)
         repo = Path(job.url)
         if not job.local:
