@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 class ScanRequest:
     mode: ScanMode
     paths: tuple[Path, ...] = (Path("."),)
-    since: str | None = None
+    since: str | tuple[str, ...] | None = None  # a tuple: after all of these (an earlier scan's ref tips)
     tips: tuple[str, ...] = ()  # with since: only commits reachable from these (default: every ref)
     max_size: int = 50 * 1024 * 1024
     exclude: tuple[str, ...] = ()
@@ -161,8 +161,15 @@ def _placement(lookup: IntroductionLookup, stats: ScanStats, repo: Path) -> Intr
     return placed
 
 
-def drop_sets_present_at(repo: Path, rev: str, findings: list[Finding], rules: RuleSet) -> list[Finding]:
-    """--since REV: a set that was already at that path in REV's tree was not introduced after REV."""
+def drop_sets_present_at(repo: Path, since: str | tuple[str, ...], findings: list[Finding],
+                         rules: RuleSet) -> list[Finding]:
+    """--since REV: a set that was already at that path in REV's tree (in any REV's) was not introduced after it."""
+    for rev in (since,) if isinstance(since, str) else since:
+        findings = _drop_sets_present_at(repo, rev, findings, rules)
+    return findings
+
+
+def _drop_sets_present_at(repo: Path, rev: str, findings: list[Finding], rules: RuleSet) -> list[Finding]:
     from scanner.sources.git.run import BlobReader
 
     kept: list[Finding] = []

@@ -24,6 +24,7 @@ COMMANDS = {
     "rules": "scanner.cli.rules",
     "respond": "scanner.cli.respond",
     "investigate": "scanner.cli.investigate",
+    "org": "scanner.cli.org",
 }
 
 EXIT_CODES_HELP = """exit codes:

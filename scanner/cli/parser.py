@@ -28,6 +28,12 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
     "demo": [
         ("run it and keep the repository and audit log", "stsleak demo --keep"),
     ],
+    "org": [
+        ("every repository below a directory, two local workers", "stsleak org scan --workers 2 ~/src/acme"),
+        ("on a running Dask cluster, as SARIF",
+         "stsleak org scan --scheduler tcp://10.0.0.5:8786 @repos.txt --format sarif -o org.sarif"),
+        ("nightly: only what moved since the last run", "stsleak org scan --since-last @repos.txt"),
+    ],
     "install-hook": [
         ("block commits that hold credentials", "stsleak install-hook"),
         ("scan what a push sends", "stsleak install-hook --type pre-push"),

@@ -97,13 +97,14 @@ def _list_all(repo: Path, max_size: int, stats: ScanStats) -> _Listing:
     return _read_listing(proc, err, max_size, stats, repo)
 
 
-def since_revs(repo: Path, since: str, tips: tuple[str, ...] = ()) -> list[str]:
+def since_revs(repo: Path, since: str | tuple[str, ...], tips: tuple[str, ...] = ()) -> list[str]:
     """rev-list arguments for "the commits after REV": reachable from the tips (default: every
-    ref), not from REV."""
-    for rev in (since, *tips):
+    ref), not from REV (or from any of several REVs: the ref tips of an earlier scan)."""
+    olds = (since,) if isinstance(since, str) else since
+    for rev in (*olds, *tips):
         if not run_git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False).strip():
             raise StsleakError(f"unknown revision {rev!r} in {repo}: not a commit")
-    return [*(tips or ("--all",)), f"^{since}"]
+    return [*(tips or ("--all",)), *(f"^{rev}" for rev in olds)]
 
 
 def _commits_since(repo: Path, revs: list[str]) -> list[bytes]:
@@ -173,8 +174,8 @@ class HistoryScan:
     instead of scanner.provenance.introductions to get that overlap (and no second listing).
     """
 
-    def __init__(self, repo: Path, since: str | None, max_size: int, prefilter: Prefilter, stats: ScanStats,
-                 tips: tuple[str, ...] = ()) -> None:
+    def __init__(self, repo: Path, since: str | tuple[str, ...] | None, max_size: int, prefilter: Prefilter,
+                 stats: ScanStats, tips: tuple[str, ...] = ()) -> None:
         self.repo, self.since, self.max_size, self.prefilter, self.stats = repo, since, max_size, prefilter, stats
         self.tips = tips
         self._provenance: BackgroundIntroductions | None = None

@@ -310,3 +310,45 @@ def raw_change_result(meta: bytes) -> str | None:
         return None
     oid = fields[2 * parents + 1].decode()
     return oid if oid.strip("0") else None
+
+
+
+def network_git_env() -> dict[str, str]:
+    """The environment of a network git call: no prompts; the user's own GIT_SSH_COMMAND kept, else a
+    non-interactive ssh; no other GIT_* variable of the calling shell."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in ("GIT_SSH_COMMAND", "GIT_SSH")}
+    env.update(GIT_TERMINAL_PROMPT="0", GIT_NO_REPLACE_OBJECTS="1")
+    env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
+    return env
+
+
+def network_git_argv(scheme: str, *args: str) -> list[str]:
+    """git for a network call the user asked for (`org scan`'s ls-remote and mirror clone), run outside
+    any repository, so no scanned repo's config applies: only the URL's own transport is allowed (no
+    `ext::` commands, no redirects to another one), and no hook or fsmonitor runs. The user's credential
+    helper and SSH setup stay in force."""
+    return [git_path(), "-c", "protocol.allow=never", "-c", f"protocol.{scheme}.allow=always",
+            "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false", *args]
+
+
+def run_network_git(scheme: str, args: list[str], timeout: float, cwd: Path) -> subprocess.CompletedProcess[bytes]:
+    """A network git call in its own process group, killed whole when `timeout` runs out."""
+    if timeout <= 0:
+        raise TimeoutError("timed out")
+    proc = subprocess.Popen(network_git_argv(scheme, *args), cwd=cwd, env=network_git_env(),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    return finish_within(proc, timeout)
+
+
+def finish_within(proc: subprocess.Popen[bytes], timeout: float) -> subprocess.CompletedProcess[bytes]:
+    """Wait for a process started with `start_new_session=True`; past `timeout` kill its whole group."""
+    import signal
+
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise TimeoutError(f"timed out after {timeout:.0f} s") from None
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)

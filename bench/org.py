@@ -1,0 +1,134 @@
+"""Organisation-scan benchmark: N synthetic repositories (git fast-import, varied sizes) scanned by
+`stsleak org scan` with 1 and 2 local Dask workers, next to a plain loop of `stsleak scan --history`.
+
+    python bench/org.py [--repos 200] [--keep]
+
+Prints repositories per minute, the overhead per repository over the plain loop (goal: <= 10 %),
+the speed-up from the second worker (goal: >= 1.7x on 2 cores) and the peak RSS of a worker
+process (sampled from /proc). Every planted credential must be found: recall is printed too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import synth
+
+
+def build(root: Path, count: int) -> dict[str, set[str]]:
+    """`count` bare repositories of 20 to 400 commits; planted key ids per repository."""
+    rng = random.Random(2026)
+    planted: dict[str, set[str]] = {}
+    for i in range(count):
+        repo = root / f"repo-{i:03d}.git"
+        manifest = synth.build_repo(repo, rng.choice((20, 40, 80, 150, 400)), seed=i, rounds=1)
+        planted[str(repo.resolve())] = {p.key_id for p in manifest.planted}
+    return planted
+
+
+class PeakWorkerRss:
+    """The largest RSS any Dask worker process below `pid` reached (sampled every 50 ms)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak, self._stop = pid, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            try:
+                children = psutil.Process(self.pid).children(recursive=True)
+            except psutil.Error:
+                return
+            for child in children:
+                try:
+                    if "multiprocessing" in " ".join(child.cmdline()):
+                        self.peak = max(self.peak, child.memory_info().rss)
+                except psutil.Error:
+                    continue
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def plain_loop(repos: list[str]) -> tuple[float, dict[str, set[str]]]:
+    found: dict[str, set[str]] = {}
+    started = time.perf_counter()
+    for repo in repos:
+        out = subprocess.run([sys.executable, "-m", "scanner", "scan", "--history", "--format", "json", repo],
+                             capture_output=True, check=False).stdout
+        found[repo] = {f["access_key_id"] for f in json.loads(out)["findings"]}
+    return time.perf_counter() - started, found
+
+
+def org_scan(root: Path, workers: int, state: Path) -> tuple[float, int, dict[str, set[str]]]:
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "scanner", "org", "scan", str(root), "--workers", str(workers),
+                             "--state", str(state), "--format", "json", "--quiet"], stdout=subprocess.PIPE)
+    sampler = PeakWorkerRss(proc.pid)
+    out, _ = proc.communicate()
+    wall = time.perf_counter() - started
+    peak = sampler.stop()
+    found: dict[str, set[str]] = {}
+    for f in json.loads(out)["findings"]:
+        found.setdefault(f["repository"], set()).add(f["access_key_id"])
+    return wall, peak, found
+
+
+def recall(planted: dict[str, set[str]], found: dict[str, set[str]]) -> str:
+    want = sum(len(v) for v in planted.values())
+    got = sum(len(v & found.get(k, set())) for k, v in planted.items())
+    return f"{got}/{want}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repos", type=int, default=200)
+    parser.add_argument("--keep", action="store_true", help="keep the repositories (printed path)")
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="stsleak-bench-org-"))
+    try:
+        t0 = time.perf_counter()
+        planted = build(root / "repos", args.repos)
+        print(f"built {args.repos} repositories in {time.perf_counter() - t0:.1f} s "
+              f"({sum(len(v) for v in planted.values())} planted credentials)")
+        plain, plain_found = plain_loop(sorted(planted))
+        rows = [("plain loop: stsleak scan --history", plain, None, recall(planted, plain_found))]
+        walls = {}
+        for workers in (1, 2):
+            wall, peak, found = org_scan(root / "repos", workers, root / f"state-{workers}.sqlite")
+            walls[workers] = wall
+            rows.append((f"stsleak org scan --workers {workers}", wall, peak, recall(planted, found)))
+        print(f"\n{'scenario':<40} {'wall':>8} {'repos/min':>10} {'worker RSS':>11} {'recall':>9}")
+        for name, wall, peak, found in rows:
+            rss = f"{peak / 2**20:.0f} MB" if peak else "-"
+            print(f"{name:<40} {wall:>7.1f}s {args.repos / wall * 60:>10.0f} {rss:>11} {found:>9}")
+        overhead = (walls[1] - plain) / args.repos
+        print(f"\noverhead per repository, 1 worker vs the plain loop: {overhead * 1000:+.0f} ms "
+              f"({(walls[1] / plain - 1) * 100:+.1f} %; goal <= 10 %)")
+        print(f"speed-up from the second worker: {walls[1] / walls[2]:.2f}x (goal >= 1.7x; {os.cpu_count()} cores)")
+    finally:
+        if args.keep:
+            print(f"kept: {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""One repository's history scan, in a subprocess of the worker: prints JSON without secrets.
+
+    python -m scanner.org.scan_one REPO --repository URL [--since REV ...] [--verify AWS-OPTIONS]
+
+A subprocess so that a task can be timed out and killed, and its memory ends with it. Secrets and
+tokens stay in this process: what it prints holds hashes, key ids and locations (and, with
+--verify, only the verdict), exactly as `stsleak scan --format json` without --show-secrets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from scanner.errors import ExitCode, StsleakError
+
+
+def _parser() -> argparse.ArgumentParser:
+    from scanner.cli.aws_args import add_aws_options
+
+    parser = argparse.ArgumentParser(prog="stsleak-org-scan-one")
+    parser.add_argument("repo")
+    parser.add_argument("--repository", required=True, help="the repository as the report names it")
+    parser.add_argument("--since", action="append", default=[], metavar="REV")
+    parser.add_argument("--verify", action="store_true")
+    parser.add_argument("--max-file-size", type=int, default=50 * 1024 * 1024)
+    add_aws_options(parser)
+    return parser
+
+
+def _verify(findings: list[Any], args: argparse.Namespace) -> list[str]:
+    from scanner.cli.aws_args import aws_options
+    from scanner.verification.sts import verify_findings
+
+    return verify_findings(findings, aws_options(args))
+
+
+def scan(args: argparse.Namespace) -> dict[str, Any]:
+    from scanner.detection.rules import load_ruleset
+    from scanner.model import ScanMode
+    from scanner.pipeline import ScanRequest, run_scan
+    from scanner.reports.json_report import finding_to_dict
+    from scanner.reports.sarif import sarif_dict
+
+    rules = load_ruleset(())
+    since = tuple(args.since) or None
+    request = ScanRequest(mode=ScanMode.HISTORY, paths=(Path(args.repo),), since=since, max_size=args.max_file_size)
+    result = run_scan(request, rules)
+    if args.verify:
+        result.notes.extend(_verify(result.findings, args))
+    rows = [{**finding_to_dict(f), "repository": args.repository} for f in result.findings]
+    run = sarif_dict(result, rules)["runs"][0]
+    run["automationDetails"] = {"id": f"stsleak/{args.repository}"}
+    run["versionControlProvenance"] = [{"repositoryUri": args.repository}]
+    stats = result.stats
+    return {"findings": rows, "sarif_run": run, "notes": result.notes, "errors": stats.errors,
+            "stats": {"blobs": stats.blobs, "bytes": stats.bytes, "seconds": stats.seconds,
+                      "skipped": stats.skipped}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        out = scan(args)
+    except StsleakError as exc:
+        print(f"stsleak: error: {exc}", file=sys.stderr)
+        return int(exc.exit_code)
+    sys.stdout.write(json.dumps(out) + "\n")
+    return int(ExitCode.CLEAN)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
