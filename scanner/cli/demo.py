@@ -127,7 +127,7 @@ def _read_secret(aws: Emulator, finding: Any) -> str:
     return f"READ    s3://{BUCKET}/{SECRET_FILE}: {body.splitlines()[1]} …"
 
 
-def _story(aws: Emulator, workdir: Path) -> ExitCode:
+def _story(aws: Emulator, workdir: Path, keep: bool) -> ExitCode:
     from scanner.aws_session import AwsOptions, Operator
     from scanner.detection.rules import load_ruleset
     from scanner.pipeline import ScanRequest, run_scan
@@ -146,7 +146,8 @@ def _story(aws: Emulator, workdir: Path) -> ExitCode:
     assumed = aws.client("sts", *alice_key).assume_role(RoleArn=roles[ROLE]["Arn"], RoleSessionName=SESSION)
     repo = workdir / "leaky-repo"
     _leak_into_repo(repo, assumed)
-    print(f"   {repo}: 3 commits; the credentials file was deleted again in the last one.")
+    shown = repo if keep else "a throw-away repository"
+    print(f"   {shown}: 3 commits; the credentials file was deleted again in the last one.")
     _step(3, "stsleak scan --history (every blob ever committed)")
     result = run_scan(ScanRequest(mode="history", paths=(repo,)), load_ruleset(()))
     for finding in result.findings:
@@ -175,16 +176,34 @@ def _story(aws: Emulator, workdir: Path) -> ExitCode:
     plans = run_revocation(targets, "role", operator, AuditLog(audit_path, dry_run=False),
                            show=lambda _: None, confirm=lambda _: True)
     print(_indent(render_outcomes(plans)))
-    print(f"   audit log: {audit_path}")
+    print(f"   audit log: {audit_path}" if keep else
+          "   audit log: in the throw-away directory, deleted at the end (`stsleak demo --keep` keeps it)")
     _step(8, "The attacker tries the same read again")
     after = _read_secret(aws, leaked)
     print("   " + after)
     print("\nNote: moto ignores the DateLessThan condition, so here every session of the role is denied. On AWS,\n"
           "sessions issued after the cutoff keep working; that property rests on the exact policy document\n"
           "(AWSRevokeOlderSessions), which stsleak's tests pin.")
+    print(_by_hand(repo if keep else None, audit_path if keep else None))
     ok = after.startswith("DENIED") and all(p.status == "revoked" for p in plans)
     print("\nDemo finished: " + ("the leaked session is cut off." if ok else "something did not work as expected."))
     return ExitCode.CLEAN if ok else ExitCode.ERROR
+
+
+def _by_hand(repo: Path | None, audit: Path | None) -> str:
+    """The same steps as commands, for a repository and an AWS account (or an emulator) of your own."""
+    where = str(repo) if repo else "REPO"
+    log = f" --audit-log {audit}" if audit else ""
+    return "\n".join([
+        "\nEach step by hand (your operator credentials in the environment or --profile; for an emulator of",
+        "your own, e.g. `moto_server -p 5000`, add --endpoint-url http://127.0.0.1:5000):",
+        f"   3.  stsleak scan --history {where}",
+        f"   4.  stsleak scan --history --verify --format json -o report.json {where}",
+        "   5b. stsleak investigate --from report.json",
+        f"   6.  stsleak revoke --from report.json{log}",
+        f"   7.  stsleak revoke --from report.json --yes{log}",
+        f"       or all at once: stsleak respond {where} --report incident.html",
+    ])
 
 
 def _indent(text: str) -> str:
@@ -201,11 +220,11 @@ def run_demo(keep: bool = False) -> ExitCode:
     print(f"   emulated AWS endpoint: {aws.url}")
     workdir = Path(tempfile.mkdtemp(prefix="stsleak-demo-"))
     try:
-        return _story(aws, workdir)
+        return _story(aws, workdir, keep)
     finally:
         aws.stop()
         if keep:
-            print(f"\nkept: {workdir}")
+            print(f"\nkept: {workdir} (the leaky repository and the audit log)")
         else:
             import shutil
 

@@ -24,10 +24,23 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or exc.__class__.__name__
 
 
+# Our own typography, and what it becomes on a console that cannot show it (cp1252 can; ASCII cannot).
+_PLAIN = str.maketrans({"\u2026": "...", "\u2014": "-", "\u2013": "-", "\u2192": "->", "\u00d7": "x"})
+
+
+def fit_encoding(text: str, encoding: str | None) -> str:
+    """`text` as is when the stream's encoding can show it, else with our own typography made plain."""
+    try:
+        text.encode(encoding or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return text.translate(_PLAIN)
+    return text
+
+
 def write_stdout(text: str) -> None:
     """The report on stdout. A closed pipe ends the output quietly (the scan's exit code stands)."""
     try:
-        sys.stdout.write(text)
+        sys.stdout.write(fit_encoding(text, getattr(sys.stdout, "encoding", None)))
         sys.stdout.flush()
     except BrokenPipeError:
         _silence_stdout()

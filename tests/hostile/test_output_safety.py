@@ -87,7 +87,7 @@ def test_head_minus_one(leaky: Path) -> None:
 
 
 def test_stdout_that_cannot_encode_the_report(tmp_path: Path, creds: fakes.FakeCredentials) -> None:
-    (tmp_path / "aws.ini").write_text(ini(creds))
+    (tmp_path / "clé-密钥.ini").write_text(ini(creds))  # a name an ASCII console cannot show
     result = stsleak("scan", str(tmp_path), env={"PYTHONIOENCODING": "ascii"})
     assert result.code == 2 and "internal error" not in result.stderr
     (line,) = result.stderr.strip().splitlines()
@@ -120,3 +120,11 @@ def test_error_lines_escape_repository_text(repo: GitRepo, tmp_path: Path) -> No
     result = stsleak("install-hook", str(repo.path))
     assert result.code == 2 and "\x1b" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "\\x1b[2J" in result.stderr
+
+
+def test_our_own_typography_made_plain_on_an_ascii_console(tmp_path: Path, creds: fakes.FakeCredentials) -> None:
+    (tmp_path / "aws.ini").write_text(ini(creds))
+    result = stsleak("scan", str(tmp_path), env={"PYTHONIOENCODING": "ascii"})
+    assert result.code == 1, result.stderr
+    assert creds.access_key_id in result.stdout and "..." in result.stdout  # the redaction's ellipsis
+    result.stdout.encode("ascii")
