@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from scanner.detection.account import account_id_from_key_id
 from scanner.detection.rules import RuleSet
-from scanner.model import Chunk, Finding, ScanMode, ScanResult, ScanStats
+from scanner.model import Chunk, Finding, PartKind, ScanMode, ScanResult, ScanStats
 from scanner.pairing import CredentialSet, credential_sets
 from scanner.silencing.excludes import excluded
 from scanner.silencing.markers import allowed_by_marker
@@ -55,21 +55,28 @@ class LineIndex:
 
 
 def _finding(cset: CredentialSet, lines: LineIndex, chunk: Chunk, rules: RuleSet) -> Finding:
-    rule = rules.rule_for(cset.key.value)
+    rule = rules.rule_for(cset.key.value) if cset.key else rules.without_key_id
+    if rule is None:  # a rules set without the secret-only rule: such sets are not reported
+        raise LookupError("no rule for a secret without a key id")
+    key_id = cset.key.value if cset.key else ""
     return Finding(
         rule=rule.id,
-        access_key_id=cset.key.value,
+        access_key_id=key_id,
         secret=cset.secret.value if cset.secret else None,
         session_token=cset.token.value if cset.token else None,
-        account_id=account_id_from_key_id(cset.key.value),
+        account_id=account_id_from_key_id(key_id) if key_id else None,
         path=chunk.path,
-        line=lines.line_of(cset.key.start),
+        line=lines.line_of(cset.start),
         blob=chunk.blob,
         commit=chunk.commit,
         author=chunk.author,
         date=chunk.date,
-        expected_parts=rule.parts,
+        expected_parts=rule.parts if cset.key else tuple(k for k, p in _parts_of(cset) if p),
     )
+
+
+def _parts_of(cset: CredentialSet) -> tuple[tuple[PartKind, object], ...]:
+    return ((PartKind.SECRET, cset.secret), (PartKind.SESSION_TOKEN, cset.token))
 
 
 def _positions(cset: CredentialSet) -> list[int]:
@@ -83,7 +90,8 @@ def findings_in_chunk(chunk: Chunk, rules: RuleSet, stats: ScanStats) -> list[Fi
         return []
     text, sets = found
     lines = LineIndex(text)
-    findings = [_finding(s, lines, chunk, rules) for s in sets if not allowed_by_marker(text, _positions(s))]
+    findings = [_finding(s, lines, chunk, rules) for s in sets
+                if (s.key or rules.without_key_id) and not allowed_by_marker(text, _positions(s))]
     if findings and chunk.previous is not None:
         findings = drop_sets_already_in(chunk.previous, findings, rules)
     return findings

@@ -1,34 +1,69 @@
 """Detection: text -> typed candidates (key ids, secrets, session tokens) with positions.
 
-Key ids are found first, over the whole text; secrets and tokens are searched for only in a
-window around them (rules: pairing_window), so a large file with one key id costs little.
+Key ids are found first, over the whole text. Unlabelled secrets are searched for only in the
+reach of a key id (rules: pairing_window characters, or pairing_lines lines up to
+pairing_max_reach characters); labelled secrets and tokens only next to their labels, found with
+a plain substring search; prefixed tokens next to their prefixes. So a large file costs one pass
+per literal, and every pattern runs on a bounded region from a known start.
+
+Every pattern is linear in the length of what it reads (README, "Linear time"); the regions are
+merged before they are searched, so each character is read a bounded number of times.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import accumulate
 
 from scanner.detection import filters
+from scanner.detection.lines import Lines
 from scanner.detection.rules import RuleSet
 from scanner.model import Candidate, PartKind
 
 _TOKEN_REACH = 16_384  # how far past a window's end a token is read in one search; longer ones are finished after
 _SECRET_REACH = 64  # past a window's end, enough to see that a 40-char run goes on (then it is no secret)
+LABEL_REACH = 4_096  # how far after its label a labelled value may start (README: separators)
+
+Span = tuple[int, int]
 
 
-def _windows(keys: list[Candidate], width: int, size: int) -> list[tuple[int, int]]:
-    spans: list[tuple[int, int]] = []
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """Where the parts of one key id may start: [lo, hi] (characters, or lines up to a cap)."""
+
+    lo: int
+    hi: int
+
+
+def key_reach(keys: list[Candidate], rules: RuleSet, lines: Lines) -> list[Reach]:
+    """Each key id's reach: pairing_window characters, or pairing_lines lines (at most pairing_max_reach)."""
+    window, count, cap = rules.pairing_window, rules.pairing_lines, rules.pairing_max_reach
+    reaches = []
     for key in keys:
-        lo, hi = max(0, key.start - width), min(size, key.end + width)
-        if spans and lo <= spans[-1][1]:
-            spans[-1] = (spans[-1][0], max(spans[-1][1], hi))
-        else:
-            spans.append((lo, hi))
-    return spans
+        lo, hi = key.start - window, key.end + window
+        if count:
+            line = lines.line_of(key.start)
+            lo = min(lo, max(lines.start_of(line - count), key.start - cap))
+            hi = max(hi, min(lines.end_of(line + count), key.end + cap))
+        reaches.append(Reach(max(0, lo), hi))
+    return reaches
 
 
-def _matches(pattern: re.Pattern[str], text: str, spans: list[tuple[int, int]], reach: int) -> Iterable[re.Match[str]]:
+def _merge(spans: Iterable[Span], size: int) -> list[Span]:
+    merged: list[Span] = []
+    for lo, hi in sorted(spans):
+        lo, hi = max(0, lo), min(size, hi)
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        elif lo < hi:
+            merged.append((lo, hi))
+    return merged
+
+
+def _matches(pattern: re.Pattern[str], text: str, spans: list[Span], reach: int) -> Iterator[re.Match[str]]:
     """Matches whose value starts inside a span; the search may read `reach` chars past its end."""
     for lo, hi in spans:
         for match in pattern.finditer(text, lo, min(len(text), hi + reach)):
@@ -36,26 +71,74 @@ def _matches(pattern: re.Pattern[str], text: str, spans: list[tuple[int, int]], 
                 yield match
 
 
+def _hits(text: str, lowered: str | None, literals: Iterable[str]) -> Iterator[int]:
+    """Offsets of every occurrence of each literal (case-insensitively when `lowered` is given)."""
+    for literal in literals:
+        haystack, needle = (lowered, literal.lower()) if lowered is not None else (text, literal)
+        at = haystack.find(needle)
+        while at >= 0:
+            yield at
+            at = haystack.find(needle, at + 1)
+
+
+def _lowered(text: str) -> str | None:
+    """The text in lower case when that keeps every offset (it does unless e.g. U+0130 is present)."""
+    lowered = text.lower()
+    return lowered if len(lowered) == len(text) else None
+
+
+def _label_spans(text: str, lowered: str | None, anchors: tuple[str, ...], longest: int) -> list[Span]:
+    back = longest
+    if lowered is None:  # offsets would shift: find the anchors case-insensitively with a regex
+        pattern = re.compile("|".join(re.escape(a) for a in anchors), re.IGNORECASE)
+        starts: Iterable[int] = (m.start() for m in pattern.finditer(text))
+    else:
+        starts = _hits(text, lowered, anchors)
+    return _merge(((at - back, at + back + LABEL_REACH) for at in starts), len(text))
+
+
 def find_key_ids(text: str, rules: RuleSet) -> list[Candidate]:
-    return [
-        Candidate(PartKind.KEY_ID, m.group(), m.start(), m.end())
-        for m in rules.key_id_re.finditer(text)
-        if not filters.rejects_key_id(m.group(), rules.allow_substrings)
-    ]
+    allow = rules.allow_substrings
+    rejected: dict[str, bool] = {}  # key-id spam repeats values: judge each value once
+    found = []
+    for m in rules.key_id_re.finditer(text):
+        value = m.group()
+        bad = rejected.get(value)
+        if bad is None:
+            bad = rejected[value] = filters.rejects_key_id(value, allow)
+        if not bad:
+            found.append(Candidate(PartKind.KEY_ID, value, m.start(), m.end()))
+    return found
 
 
-def find_secrets(text: str, rules: RuleSet, spans: list[tuple[int, int]]) -> list[Candidate]:
+def _secret_ends_run(text: str, end: int, rules: RuleSet) -> bool:
+    return end >= len(text) or not rules.secret_run_char_re.match(text, end)
+
+
+def find_secrets(text: str, rules: RuleSet, key_spans: list[Span], label_spans: list[Span]) -> list[Candidate]:
     found: dict[int, Candidate] = {}
-    for labelled, pattern in ((True, rules.secret_labelled_re), (False, rules.secret_bare_re)):
+    searches = ((True, rules.secret_labelled_re, label_spans, 0), (False, rules.secret_bare_re, key_spans, _SECRET_REACH))
+    for labelled, pattern, spans, reach in searches:
         minimum = rules.secret_min_entropy_labelled if labelled else rules.secret_min_entropy_unlabelled
-        for m in _matches(pattern, text, spans, _SECRET_REACH):
-            start = m.start("value")
-            if start in found:
+        for m in _matches(pattern, text, spans, reach) if reach else _all_matches(pattern, text, spans):
+            start, end = m.start("value"), m.end("value")
+            if start in found or not _secret_ends_run(text, end, rules) or continues(text, end):
                 continue
             value = m.group("value")
             if not filters.rejects_secret(value, labelled, rules.allow_substrings, minimum):
-                found[start] = Candidate(PartKind.SECRET, value, start, m.end("value"), labelled)
+                label = m.group("label").lower() if labelled else ""
+                found[start] = Candidate(PartKind.SECRET, value, start, end, labelled, label)
     return sorted(found.values(), key=lambda c: c.start)
+
+
+def _all_matches(pattern: re.Pattern[str], text: str, spans: list[Span]) -> Iterator[re.Match[str]]:
+    for lo, hi in spans:
+        yield from pattern.finditer(text, lo, hi)
+
+
+def continues(text: str, end: int) -> bool:
+    """A value that stops at a backslash-newline it was not rebuilt across is cut: never whole."""
+    return text.startswith(("\\\n", "\\\r\n"), end)
 
 
 def _token_end(text: str, match: re.Match[str], rules: RuleSet) -> int:
@@ -68,31 +151,46 @@ def _token_end(text: str, match: re.Match[str], rules: RuleSet) -> int:
     return end
 
 
-def find_tokens(text: str, rules: RuleSet, spans: list[tuple[int, int]]) -> list[Candidate]:
+def find_tokens(text: str, rules: RuleSet, label_spans: list[Span], prefix_spans: list[Span]) -> list[Candidate]:
     found: dict[int, Candidate] = {}
-    for labelled, pattern in ((True, rules.token_labelled_re), (False, rules.token_prefixed_re)):
+    searches = ((True, rules.token_labelled_re, label_spans), (False, rules.token_prefixed_re, prefix_spans))
+    for labelled, pattern, spans in searches:
         for m in _matches(pattern, text, spans, _TOKEN_REACH):
             start = m.start("value")
             end = _token_end(text, m, rules)
             value = text[start:end]
-            if start in found or filters.rejects_token(value):
+            if start in found or filters.rejects_token(value) or continues(text, end):
                 continue
-            found[start] = Candidate(PartKind.SESSION_TOKEN, value, start, end, labelled)
+            label = m.group("label").lower() if labelled else ""
+            found[start] = Candidate(PartKind.SESSION_TOKEN, value, start, end, labelled, label)
     return sorted(found.values(), key=lambda c: c.start)
 
 
-def _inside(candidate: Candidate, others: list[Candidate]) -> bool:
-    return any(o.start <= candidate.start and candidate.end <= o.end for o in others)
+def outside(candidates: list[Candidate], containers: list[Candidate]) -> list[Candidate]:
+    """The candidates not lying inside any container (sorted by start): bisect over a running max end."""
+    if not containers:
+        return candidates
+    starts = [c.start for c in containers]
+    max_end = list(accumulate((c.end for c in containers), max))
+    kept = []
+    for c in candidates:
+        i = bisect_right(starts, c.start) - 1
+        if i < 0 or max_end[i] < c.end:
+            kept.append(c)
+    return kept
 
 
-def detect(text: str, rules: RuleSet) -> list[Candidate]:
-    """All candidates in the text, sorted by position. Empty when no key id is present."""
+def detect(text: str, rules: RuleSet, lines: Lines | None = None) -> list[Candidate]:
+    """All candidates in the text, sorted by position."""
+    lines = lines or Lines(text)
     keys = find_key_ids(text, rules)
-    if not keys:
-        return []
-    spans = _windows(keys, rules.pairing_window, len(text))
-    tokens = find_tokens(text, rules, spans)
+    key_spans = _merge(((r.lo, r.hi) for r in key_reach(keys, rules, lines)), len(text))
+    lowered = _lowered(text)
+    secret_spans = _label_spans(text, lowered, rules.secret_label_anchors, rules.longest_label)
+    token_spans = _label_spans(text, lowered, rules.token_label_anchors, rules.longest_label)
+    prefix_spans = _merge(((at, at + 1) for at in _hits(text, None, rules.token_prefixes)), len(text))
+    tokens = find_tokens(text, rules, token_spans, prefix_spans)
     # A secret-shaped or key-shaped run inside a token is part of the token, not a credential.
-    keys = [k for k in keys if not _inside(k, tokens)]
-    secrets = [s for s in find_secrets(text, rules, spans) if not _inside(s, tokens)]
+    keys = outside(keys, tokens)
+    secrets = outside(find_secrets(text, rules, key_spans, secret_spans), tokens)
     return sorted(keys + secrets + tokens, key=lambda c: c.start)
