@@ -203,7 +203,7 @@ def might_hold_credentials(raw: str, rules: RuleSet) -> bool:
     if any(prefix in raw for prefix in rules.key_id_prefixes) or any(p in raw for p in rules.token_prefixes):
         return True
     lowered = raw.lower()
-    return any(anchor in lowered for anchor in rules.secret_label_anchors + rules.token_label_anchors)
+    return any(tail.anchor in lowered for tail in rules.secret_label_tails + rules.token_label_tails)
 
 
 def credential_sets(data: bytes, rules: RuleSet) -> tuple[str, list[CredentialSet]] | None:

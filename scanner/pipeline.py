@@ -18,7 +18,7 @@ from scanner.detection.rules import RuleSet
 from scanner.model import Chunk, Finding, PartKind, ScanMode, ScanResult, ScanStats
 from scanner.pairing import CredentialSet, credential_sets
 from scanner.silencing.excludes import excluded
-from scanner.silencing.markers import allowed_by_marker
+from scanner.silencing.markers import ALLOW_MARKERS, allowed_by_marker
 
 if TYPE_CHECKING:
     from scanner.sources.git.provenance import Introduction
@@ -90,8 +90,9 @@ def findings_in_chunk(chunk: Chunk, rules: RuleSet, stats: ScanStats) -> list[Fi
         return []
     text, sets = found
     lines = LineIndex(text)
+    marked = any(marker in text for marker in ALLOW_MARKERS)
     findings = [_finding(s, lines, chunk, rules) for s in sets
-                if (s.key or rules.without_key_id) and not allowed_by_marker(text, _positions(s))]
+                if (s.key or rules.without_key_id) and not (marked and allowed_by_marker(text, _positions(s)))]
     if findings and chunk.previous is not None:
         findings = drop_sets_already_in(chunk.previous, findings, rules)
     return findings

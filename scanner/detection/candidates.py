@@ -20,7 +20,7 @@ from itertools import accumulate
 
 from scanner.detection import filters
 from scanner.detection.lines import Lines
-from scanner.detection.rules import RuleSet
+from scanner.detection.rules import LabelTail, RuleSet
 from scanner.model import Candidate, PartKind
 
 _TOKEN_REACH = 16_384  # how far past a window's end a token is read in one search; longer ones are finished after
@@ -41,6 +41,8 @@ class Reach:
 def key_reach(keys: list[Candidate], rules: RuleSet, lines: Lines) -> list[Reach]:
     """Each key id's reach: pairing_window characters, or pairing_lines lines (at most pairing_max_reach)."""
     window, count, cap = rules.pairing_window, rules.pairing_lines, rules.pairing_max_reach
+    if count and keys and (count + 1) * lines.longest() <= window:
+        count = 0  # no run of that many lines is longer than the window: characters decide alone
     reaches = []
     for key in keys:
         lo, hi = key.start - window, key.end + window
@@ -52,11 +54,12 @@ def key_reach(keys: list[Candidate], rules: RuleSet, lines: Lines) -> list[Reach
     return reaches
 
 
-def _merge(spans: Iterable[Span], size: int) -> list[Span]:
+def _merge(spans: Iterable[Span], size: int, reach: int = 0) -> list[Span]:
+    """Sorted spans, merged when one starts before the search of the one before ends (its `reach`)."""
     merged: list[Span] = []
     for lo, hi in sorted(spans):
         lo, hi = max(0, lo), min(size, hi)
-        if merged and lo <= merged[-1][1]:
+        if merged and lo <= merged[-1][1] + reach:
             merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
         elif lo < hi:
             merged.append((lo, hi))
@@ -87,14 +90,23 @@ def _lowered(text: str) -> str | None:
     return lowered if len(lowered) == len(text) else None
 
 
-def _label_spans(text: str, lowered: str | None, anchors: tuple[str, ...], longest: int) -> list[Span]:
-    back = longest
-    if lowered is None:  # offsets would shift: find the anchors case-insensitively with a regex
-        pattern = re.compile("|".join(re.escape(a) for a in anchors), re.IGNORECASE)
-        starts: Iterable[int] = (m.start() for m in pattern.finditer(text))
-    else:
-        starts = _hits(text, lowered, anchors)
-    return _merge(((at - back, at + back + LABEL_REACH) for at in starts), len(text))
+def _anchor_hits(text: str, lowered: str | None, anchor: str) -> Iterator[int]:
+    if lowered is None:  # offsets would shift: find the anchor case-insensitively with a regex
+        return (m.start() for m in re.finditer(re.escape(anchor), text, re.IGNORECASE))
+    return _hits(text, lowered, (anchor,))
+
+
+def labelled_matches(text: str, lowered: str | None, tails: tuple[LabelTail, ...],
+                     reach: int) -> Iterator[tuple[str, re.Match[str]]]:
+    """(label, match) for every labelled value: one anchored match where each label anchor ends."""
+    for tail in tails:
+        for at in _anchor_hits(text, lowered, tail.anchor):
+            end = at + len(tail.anchor)
+            m = tail.pattern.match(text, end, min(len(text), end + LABEL_REACH + reach))
+            if m:
+                label = tail.label_at(text, at, m.group("rest"))
+                if label:
+                    yield label, m
 
 
 def find_key_ids(text: str, rules: RuleSet) -> list[Candidate]:
@@ -115,25 +127,20 @@ def _secret_ends_run(text: str, end: int, rules: RuleSet) -> bool:
     return end >= len(text) or not rules.secret_run_char_re.match(text, end)
 
 
-def find_secrets(text: str, rules: RuleSet, key_spans: list[Span], label_spans: list[Span]) -> list[Candidate]:
+def find_secrets(text: str, lowered: str | None, rules: RuleSet, key_spans: list[Span]) -> list[Candidate]:
     found: dict[int, Candidate] = {}
-    searches = ((True, rules.secret_labelled_re, label_spans, 0), (False, rules.secret_bare_re, key_spans, _SECRET_REACH))
-    for labelled, pattern, spans, reach in searches:
-        minimum = rules.secret_min_entropy_labelled if labelled else rules.secret_min_entropy_unlabelled
-        for m in _matches(pattern, text, spans, reach) if reach else _all_matches(pattern, text, spans):
+    labelled = labelled_matches(text, lowered, rules.secret_label_tails, _SECRET_REACH)
+    bare = (("", m) for m in _matches(rules.secret_bare_re, text, key_spans, _SECRET_REACH))
+    for matches, minimum in ((labelled, rules.secret_min_entropy_labelled),
+                             (bare, rules.secret_min_entropy_unlabelled)):
+        for label, m in matches:
             start, end = m.start("value"), m.end("value")
             if start in found or not _secret_ends_run(text, end, rules) or continues(text, end):
                 continue
             value = m.group("value")
-            if not filters.rejects_secret(value, labelled, rules.allow_substrings, minimum):
-                label = m.group("label").lower() if labelled else ""
-                found[start] = Candidate(PartKind.SECRET, value, start, end, labelled, label)
+            if not filters.rejects_secret(value, bool(label), rules.allow_substrings, minimum):
+                found[start] = Candidate(PartKind.SECRET, value, start, end, bool(label), label)
     return sorted(found.values(), key=lambda c: c.start)
-
-
-def _all_matches(pattern: re.Pattern[str], text: str, spans: list[Span]) -> Iterator[re.Match[str]]:
-    for lo, hi in spans:
-        yield from pattern.finditer(text, lo, hi)
 
 
 def continues(text: str, end: int) -> bool:
@@ -151,18 +158,18 @@ def _token_end(text: str, match: re.Match[str], rules: RuleSet) -> int:
     return end
 
 
-def find_tokens(text: str, rules: RuleSet, label_spans: list[Span], prefix_spans: list[Span]) -> list[Candidate]:
+def find_tokens(text: str, lowered: str | None, rules: RuleSet, prefix_spans: list[Span]) -> list[Candidate]:
     found: dict[int, Candidate] = {}
-    searches = ((True, rules.token_labelled_re, label_spans), (False, rules.token_prefixed_re, prefix_spans))
-    for labelled, pattern, spans in searches:
-        for m in _matches(pattern, text, spans, _TOKEN_REACH):
+    labelled = labelled_matches(text, lowered, rules.token_label_tails, _TOKEN_REACH)
+    prefixed = (("", m) for m in _matches(rules.token_prefixed_re, text, prefix_spans, _TOKEN_REACH))
+    for matches in (labelled, prefixed):
+        for label, m in matches:
             start = m.start("value")
             end = _token_end(text, m, rules)
             value = text[start:end]
             if start in found or filters.rejects_token(value) or continues(text, end):
                 continue
-            label = m.group("label").lower() if labelled else ""
-            found[start] = Candidate(PartKind.SESSION_TOKEN, value, start, end, labelled, label)
+            found[start] = Candidate(PartKind.SESSION_TOKEN, value, start, end, bool(label), label)
     return sorted(found.values(), key=lambda c: c.start)
 
 
@@ -184,13 +191,11 @@ def detect(text: str, rules: RuleSet, lines: Lines | None = None) -> list[Candid
     """All candidates in the text, sorted by position."""
     lines = lines or Lines(text)
     keys = find_key_ids(text, rules)
-    key_spans = _merge(((r.lo, r.hi) for r in key_reach(keys, rules, lines)), len(text))
+    key_spans = _merge(((r.lo, r.hi) for r in key_reach(keys, rules, lines)), len(text), _SECRET_REACH)
     lowered = _lowered(text)
-    secret_spans = _label_spans(text, lowered, rules.secret_label_anchors, rules.longest_label)
-    token_spans = _label_spans(text, lowered, rules.token_label_anchors, rules.longest_label)
-    prefix_spans = _merge(((at, at + 1) for at in _hits(text, None, rules.token_prefixes)), len(text))
-    tokens = find_tokens(text, rules, token_spans, prefix_spans)
+    prefix_spans = _merge(((at, at + 1) for at in _hits(text, None, rules.token_prefixes)), len(text), _TOKEN_REACH)
+    tokens = find_tokens(text, lowered, rules, prefix_spans)
     # A secret-shaped or key-shaped run inside a token is part of the token, not a credential.
     keys = outside(keys, tokens)
-    secrets = outside(find_secrets(text, rules, key_spans, secret_spans), tokens)
+    secrets = outside(find_secrets(text, lowered, rules, key_spans), tokens)
     return sorted(keys + secrets + tokens, key=lambda c: c.start)

@@ -24,18 +24,38 @@ _JOINT = re.compile(
 _RUN = re.compile(r"[A-Za-z0-9/+=]*")
 
 
+_TRIGGER = re.compile(r"[+\n]")  # every joint holds a "+" or a newline
+_BACK = 256  # at most this much blank before a joint's "+" or newline
+
+
+def _joint_start(text: str, at: int) -> int:
+    """Where a joint around the "+" or newline at `at` would start (-1: none can)."""
+    i, stop = at - 1, max(0, at - _BACK)
+    while i >= stop and text[i] in " \t\r":
+        i -= 1
+    if i >= 1 and text[i] in "\"'\\" and text[i - 1] in VALUE_CHARS:
+        return i
+    if i >= 2 and text[i] == "+" and text[i - 1] in "\"' \t":  # the "+" ends a line: find its quote
+        return _joint_start(text, i)
+    return -1
+
+
 def _joints(text: str) -> list[tuple[int, int]]:
-    size = len(text)
-    return [
-        (a, b)
-        for a, b in (m.span() for m in _JOINT.finditer(text))
-        if a > 0 and b < size and text[a - 1] in VALUE_CHARS and text[b] in VALUE_CHARS and text[b] != "="
-    ]
+    size, joints, last = len(text), [], 0
+    for trigger in _TRIGGER.finditer(text):
+        a = _joint_start(text, trigger.start())
+        if a < last:
+            continue
+        m = _JOINT.match(text, a)
+        if m and m.end() < size and text[m.end()] in VALUE_CHARS and text[m.end()] != "=":
+            joints.append((a, m.end()))
+            last = m.end()
+    return joints
 
 
 def join_split_values(text: str) -> str:
     """The text with split values rebuilt; the same number of newlines, each in the same order."""
-    if "\n" not in text or not ("+" in text or "\\" in text or "'\n" in text or '"\n' in text):
+    if "+" not in text and "\n" not in text:
         return text
     joints = _joints(text)
     if not joints:

@@ -33,6 +33,26 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class LabelTail:
+    """Labelled values found from one anchor (a substring every such label holds, e.g. "secret").
+
+    `pattern` is matched where the anchor ends: the rest of the label, the separator, the value —
+    one anchored match per place the anchor occurs, never a search.
+    """
+
+    anchor: str
+    pattern: re.Pattern[str]
+    heads: dict[str, tuple[str, ...]]  # rest of a label -> the label beginnings it goes with, longest first
+
+    def label_at(self, text: str, at: int, rest: str) -> str | None:
+        """The label whose anchor is at `at` and which ends with `rest`, or None."""
+        for head in self.heads.get(rest.lower(), ()):
+            if at >= len(head) and text[at - len(head):at].lower() == head:
+                return head + self.anchor + rest.lower()
+        return None
+
+
+@dataclass(frozen=True)
 class RuleSet:
     rules: tuple[Rule, ...]
     key_id_re: re.Pattern[str]
@@ -42,9 +62,8 @@ class RuleSet:
     token_prefixed_re: re.Pattern[str]
     token_run_re: re.Pattern[str]  # the token alphabet, to finish a token cut at a search bound
     secret_run_char_re: re.Pattern[str]  # one character that would make a 40-char run longer
-    secret_label_anchors: tuple[str, ...]  # substrings every secret label holds one of (literal search)
-    token_label_anchors: tuple[str, ...]
-    longest_label: int
+    secret_label_tails: tuple[LabelTail, ...]  # labelled secrets, found from their labels' anchors
+    token_label_tails: tuple[LabelTail, ...]
     token_prefixes: tuple[str, ...]
     generic_labels: frozenset[str]  # labels that do not name AWS alone: no secret-only finding
     pairing_window: int
@@ -154,6 +173,21 @@ def _anchors(labels: list[str]) -> tuple[str, ...]:
     return tuple(sorted(w for w in words if not any(o != w and o in w for o in words)))
 
 
+def _tails(labels: list[str], sep: str, value: str) -> tuple[LabelTail, ...]:
+    words = {w.lower() for w in labels}
+    tails = []
+    for anchor in _anchors(labels):
+        heads: dict[str, list[str]] = {}
+        for word in words:
+            at = word.find(anchor)
+            if at >= 0:
+                heads.setdefault(word[at + len(anchor):], []).append(word[:at])
+        rests = "|".join(re.escape(r) for r in sorted(heads, key=len, reverse=True))
+        tails.append(LabelTail(anchor, re.compile(f"(?i:(?P<rest>{rests})){sep}{value}"),
+                               {r: tuple(sorted(h, key=len, reverse=True)) for r, h in heads.items()}))
+    return tuple(tails)
+
+
 def _token_body(alphabet: str) -> str:
     """The token alphabet without "=": base64 padding only ends a token, so a run never restarts."""
     return alphabet.replace("=", "")
@@ -198,9 +232,8 @@ def compile_ruleset(data: dict[str, Any], sources: tuple[Path, ...] = ()) -> Rul
         ),
         token_run_re=re.compile(f"[{t_body}]*=*"),
         secret_run_char_re=re.compile(f"[{s_alpha}=]"),
-        secret_label_anchors=_anchors(secret["labels"]),
-        token_label_anchors=_anchors(token["labels"]),
-        longest_label=max(len(w) for w in [*secret["labels"], *token["labels"]]),
+        secret_label_tails=_tails(secret["labels"], sep, s_value),
+        token_label_tails=_tails(token["labels"], sep, t_value),
         token_prefixes=tuple(token["prefixes"]),
         generic_labels=frozenset(w.lower() for w in data.get("generic_labels", [])),
         pairing_window=int(data["pairing_window"]),
