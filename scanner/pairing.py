@@ -53,6 +53,8 @@ class CredentialSet:
 
     @property
     def start(self) -> int:
+        if self.key and not self.secret and not self.token:
+            return self.key.start
         return min(p.start for p in (self.key, self.secret, self.token) if p is not None)
 
 

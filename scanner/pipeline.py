@@ -7,13 +7,13 @@ excludes) is applied here and nowhere else.
 from __future__ import annotations
 
 import time
-from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scanner.detection.account import account_id_from_key_id
+from scanner.detection.lines import Lines
 from scanner.detection.rules import RuleSet
 from scanner.model import Chunk, Finding, PartKind, ScanMode, ScanResult, ScanStats
 from scanner.pairing import CredentialSet, credential_sets
@@ -35,23 +35,11 @@ class ScanRequest:
     use_hyperscan: bool = True
 
 
-class LineIndex:
-    """Line numbers of positions in one text, from one pass over it (bisect over newline offsets)."""
-
-    def __init__(self, text: str) -> None:
-        self._newlines: list[int] = []
-        self._text = text
-        self._done = 0
+class LineIndex(Lines):
+    """1-based line numbers of positions in one text (bisect over newline offsets found in one pass)."""
 
     def line_of(self, pos: int) -> int:
-        if pos > self._done:  # index lazily, up to the furthest position asked for
-            find, newlines = self._text.find, self._newlines
-            at = find("\n", self._done)
-            while 0 <= at < pos:
-                newlines.append(at)
-                at = find("\n", at + 1)
-            self._done = pos  # every newline before pos is recorded
-        return bisect_left(self._newlines, pos) + 1
+        return super().line_of(pos) + 1
 
 
 def _finding(cset: CredentialSet, lines: LineIndex, chunk: Chunk, rules: RuleSet) -> Finding:
