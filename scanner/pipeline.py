@@ -160,11 +160,11 @@ def _scan_history(request: ScanRequest, rules: RuleSet, stats: ScanStats, notes:
     return findings
 
 
-def _chunks(request: ScanRequest, stats: ScanStats) -> Iterable[Chunk]:
+def _chunks(request: ScanRequest, stats: ScanStats, notes: list[str]) -> Iterable[Chunk]:
     if request.mode == ScanMode.STDIN:
         from scanner.sources.stdin import iter_stdin_chunks
 
-        return iter_stdin_chunks(stats)
+        return iter_stdin_chunks(stats, request.max_size, notes)
     if request.mode == ScanMode.STAGED:
         from scanner.sources.staged import iter_staged_chunks
 
@@ -182,7 +182,7 @@ def run_scan(request: ScanRequest, rules: RuleSet) -> ScanResult:
     if request.mode == ScanMode.HISTORY:
         findings = _scan_history(request, rules, stats, notes)
     else:
-        findings = list(_scan_chunks(_chunks(request, stats), rules, stats))
+        findings = list(_scan_chunks(_chunks(request, stats, notes), rules, stats))
     if request.exclude and request.mode in (ScanMode.HISTORY, ScanMode.STAGED):
         findings = [f for f in findings if not (f.path and excluded(f.path, request.exclude))]
     stats.seconds = round(time.perf_counter() - started, 3)
