@@ -28,16 +28,17 @@ Every step is O(n log n) in the number of candidates: parts are sorted and found
 
 from __future__ import annotations
 
+import posixpath
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from scanner.detection import filters
-from scanner.detection.candidates import Reach, detect, key_reach
+from scanner.detection.candidates import Reach, detect, key_reach, named_value
 from scanner.detection.decoding import to_text, unescape
 from scanner.detection.joins import join_split_values
 from scanner.detection.lines import Lines
 from scanner.detection.rules import RuleSet
-from scanner.model import Candidate, PartKind
+from scanner.model import Candidate, Finding, PartKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,13 +209,76 @@ def might_hold_credentials(raw: str, rules: RuleSet) -> bool:
     return any(tail.anchor in lowered for tail in rules.secret_label_tails + rules.token_label_tails)
 
 
-def credential_sets(data: bytes, rules: RuleSet) -> tuple[str, list[CredentialSet]] | None:
-    """Decoded text and the credential sets in it; None when the data is binary."""
+def credential_sets(data: bytes, rules: RuleSet, name: str | None = None) -> tuple[str, list[CredentialSet]] | None:
+    """Decoded text and the credential sets in it; None when the data is binary.
+
+    `name` is the file's base name: a file named for a value (aws_secret_access_key) and holding
+    only that value yields it as a labelled part.
+    """
     raw = to_text(data)
     if raw is None:
         return None
-    if not might_hold_credentials(raw, rules):
+    named = named_value(raw, name, rules) if name and len(raw) < 65_536 else None
+    if named is None and not might_hold_credentials(raw, rules):
         return raw, []  # nothing to find: skip unescaping and detection
     text = join_split_values(unescape(raw))
     lines = Lines(text)
-    return text, pair(detect(text, rules, lines), rules, lines)
+    candidates = detect(text, rules, lines)
+    if named is not None and not candidates:
+        candidates = [named]
+    return text, pair(candidates, rules, lines)
+
+
+# --- across files -------------------------------------------------------------------------------
+# Docker secrets keep one value per file (aws_access_key_id, aws_secret_access_key); a k8s
+# ConfigMap holds the key id and a Secret next to it the rest. Within one directory of one commit
+# (or of the work tree), a key id left without its secret takes the secret (and token) of a
+# finding that has no key id — only when that is unambiguous: one key-id finding there, and one
+# secret (at most one token) without a key id.
+
+
+def _where(finding: Finding) -> str:
+    return f"{finding.path}:{finding.line}"
+
+
+def _merge_group(group: list[Finding]) -> list[Finding]:
+    keyed = [f for f in group if f.access_key_id]
+    alone = [f for f in group if not f.access_key_id]
+    if len(keyed) != 1 or not alone or keyed[0].secret:
+        return group
+    key = keyed[0]
+    secrets = {f.secret for f in alone if f.secret}
+    tokens = {f.session_token for f in alone if f.session_token}
+    takes_token = PartKind.SESSION_TOKEN in key.expected_parts
+    if len(secrets) != 1 or len(tokens) > 1 or (tokens and (key.session_token or not takes_token)):
+        return group
+    secret_from = next(f for f in alone if f.secret)
+    token_from = next((f for f in alone if f.session_token), None)
+    parts_at = {"secret": _where(secret_from)}
+    token = key.session_token
+    if token_from is not None:
+        token, parts_at["session_token"] = token_from.session_token, _where(token_from)
+    merged = replace(key, secret=secret_from.secret, session_token=token, parts_at=parts_at)
+    return [merged]
+
+
+def pair_across_files(findings: list[Finding]) -> list[Finding]:
+    """Complete a key id's set from other files of its directory (and commit), when unambiguous."""
+    if not any(not f.access_key_id for f in findings):
+        return findings
+    groups: dict[tuple[str | None, str], list[Finding]] = {}
+    for f in findings:
+        if f.path is not None:
+            groups.setdefault((f.commit, posixpath.dirname(f.path)), []).append(f)
+    merged: dict[int, list[Finding]] = {}
+    for group in groups.values():
+        if len(group) > 1:
+            merged[id(group[0])] = _merge_group(group)
+    result: list[Finding] = []
+    placed = {id(f) for group in groups.values() if len(group) > 1 for f in group}
+    for f in findings:
+        if id(f) in merged:
+            result += merged[id(f)]
+        elif id(f) not in placed:
+            result.append(f)
+    return result

@@ -6,6 +6,7 @@ excludes) is applied here and nowhere else.
 
 from __future__ import annotations
 
+import posixpath
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -16,7 +17,7 @@ from scanner.detection.account import account_id_from_key_id
 from scanner.detection.lines import Lines
 from scanner.detection.rules import RuleSet
 from scanner.model import Chunk, Finding, PartKind, ScanMode, ScanResult, ScanStats
-from scanner.pairing import CredentialSet, credential_sets
+from scanner.pairing import CredentialSet, credential_sets, pair_across_files
 from scanner.silencing.excludes import excluded
 from scanner.silencing.markers import ALLOW_MARKERS, allowed_by_marker
 
@@ -72,7 +73,7 @@ def _positions(cset: CredentialSet) -> list[int]:
 
 
 def findings_in_chunk(chunk: Chunk, rules: RuleSet, stats: ScanStats) -> list[Finding]:
-    found = credential_sets(chunk.data, rules)
+    found = credential_sets(chunk.data, rules, posixpath.basename(chunk.path) if chunk.path else None)
     if found is None:
         stats.skip("binary")
         return []
@@ -152,7 +153,7 @@ def _scan_history(request: ScanRequest, rules: RuleSet, stats: ScanStats, notes:
         notes.append(f"{repo} is a shallow clone: history beyond its depth was not scanned")
     prefilter = make_prefilter(rules.key_id_prefixes, request.use_hyperscan)
     history = HistoryScan(repo, request.since, request.max_size, prefilter, stats, request.tips)
-    findings = place_in_history(list(_scan_chunks(history, rules, stats)), history.introductions)
+    findings = pair_across_files(place_in_history(list(_scan_chunks(history, rules, stats)), history.introductions))
     if request.since and findings:
         findings = drop_sets_present_at(repo, request.since, findings, rules)
     if request.since is None and stats.blobs == 0 and not stats.errors:
@@ -182,7 +183,7 @@ def run_scan(request: ScanRequest, rules: RuleSet) -> ScanResult:
     if request.mode == ScanMode.HISTORY:
         findings = _scan_history(request, rules, stats, notes)
     else:
-        findings = list(_scan_chunks(_chunks(request, stats, notes), rules, stats))
+        findings = pair_across_files(list(_scan_chunks(_chunks(request, stats, notes), rules, stats)))
     if request.exclude and request.mode in (ScanMode.HISTORY, ScanMode.STAGED):
         findings = [f for f in findings if not (f.path and excluded(f.path, request.exclude))]
     stats.seconds = round(time.perf_counter() - started, 3)

@@ -173,6 +173,27 @@ def find_tokens(text: str, lowered: str | None, rules: RuleSet, prefix_spans: li
     return sorted(found.values(), key=lambda c: c.start)
 
 
+def named_value(text: str, name: str, rules: RuleSet) -> Candidate | None:
+    """A file holding one value and named for it (Docker secrets: a file `aws_secret_access_key`).
+
+    The file's name is its label: the whole content (but surrounding blanks) must be one secret
+    or one session token, judged like a labelled one.
+    """
+    name = name.lower()
+    value = text.strip()
+    start = text.find(value) if value else -1
+    if start < 0:
+        return None
+    if name in rules.secret_labels and name not in rules.generic_labels and rules.secret_bare_re.fullmatch(value):
+        minimum = rules.secret_min_entropy_labelled
+        if not filters.rejects_secret(value, True, rules.allow_substrings, minimum):
+            return Candidate(PartKind.SECRET, value, start, start + len(value), True, name)
+    token_named = name in rules.token_labels and name not in rules.generic_labels
+    if token_named and rules.token_value_re.fullmatch(value) and not filters.rejects_token(value):
+        return Candidate(PartKind.SESSION_TOKEN, value, start, start + len(value), True, name)
+    return None
+
+
 def outside(candidates: list[Candidate], containers: list[Candidate]) -> list[Candidate]:
     """The candidates not lying inside any container (sorted by start): bisect over a running max end."""
     if not containers:

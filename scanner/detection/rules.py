@@ -65,6 +65,9 @@ class RuleSet:
     secret_label_tails: tuple[LabelTail, ...]  # labelled secrets, found from their labels' anchors
     token_label_tails: tuple[LabelTail, ...]
     token_prefixes: tuple[str, ...]
+    secret_labels: frozenset[str]  # lower case
+    token_labels: frozenset[str]
+    token_value_re: re.Pattern[str]  # a whole token, to read a file that holds only one
     generic_labels: frozenset[str]  # labels that do not name AWS alone: no secret-only finding
     pairing_window: int
     pairing_lines: int  # parts may also stand this many lines from the key id ...
@@ -235,6 +238,9 @@ def compile_ruleset(data: dict[str, Any], sources: tuple[Path, ...] = ()) -> Rul
         secret_label_tails=_tails(secret["labels"], sep, s_value),
         token_label_tails=_tails(token["labels"], sep, t_value),
         token_prefixes=tuple(token["prefixes"]),
+        secret_labels=frozenset(w.lower() for w in secret["labels"]),
+        token_labels=frozenset(w.lower() for w in token["labels"]),
+        token_value_re=re.compile(f"[{t_body}]{{{t_min},}}=*"),
         generic_labels=frozenset(w.lower() for w in data.get("generic_labels", [])),
         pairing_window=int(data["pairing_window"]),
         pairing_lines=int(data.get("pairing_lines", 0)),
