@@ -237,8 +237,9 @@ def credential_sets(data: bytes, rules: RuleSet, name: str | None = None) -> tup
 # secret (at most one token) without a key id.
 
 
-def _where(finding: Finding) -> str:
-    return f"{finding.path}:{finding.line}"
+def _where(finding: Finding, part: str) -> str:
+    """Where a finding's part is: its own line, or the line parts_at names (a set of two lines)."""
+    return (finding.parts_at or {}).get(part) or f"{finding.path}:{finding.line}"
 
 
 def _merge_group(group: list[Finding]) -> list[Finding]:
@@ -254,10 +255,10 @@ def _merge_group(group: list[Finding]) -> list[Finding]:
         return group
     secret_from = next(f for f in alone if f.secret)
     token_from = next((f for f in alone if f.session_token), None)
-    parts_at = {"secret": _where(secret_from)}
+    parts_at = {"secret": _where(secret_from, "secret")}
     token = key.session_token
     if token_from is not None:
-        token, parts_at["session_token"] = token_from.session_token, _where(token_from)
+        token, parts_at["session_token"] = token_from.session_token, _where(token_from, "session_token")
     merged = replace(key, secret=secret_from.secret, session_token=token, parts_at=parts_at)
     return [merged]
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from scanner.detection.account import account_id_from_key_id
 from scanner.detection.lines import Lines
 from scanner.detection.rules import RuleSet
-from scanner.model import Chunk, Finding, PartKind, ScanMode, ScanResult, ScanStats
+from scanner.model import Candidate, Chunk, Finding, PartKind, ScanMode, ScanResult, ScanStats
 from scanner.pairing import CredentialSet, credential_sets, pair_across_files
 from scanner.silencing.excludes import excluded
 from scanner.silencing.markers import ALLOW_MARKERS, allowed_by_marker
@@ -61,10 +61,12 @@ def _finding(cset: CredentialSet, lines: LineIndex, chunk: Chunk, rules: RuleSet
         author=chunk.author,
         date=chunk.date,
         expected_parts=rule.parts if cset.key else tuple(k for k, p in _parts_of(cset) if p),
+        parts_at=None if cset.key or not (cset.secret and cset.token) else
+        {str(k): f"{chunk.path}:{lines.line_of(p.start)}" for k, p in _parts_of(cset) if p},
     )
 
 
-def _parts_of(cset: CredentialSet) -> tuple[tuple[PartKind, object], ...]:
+def _parts_of(cset: CredentialSet) -> tuple[tuple[PartKind, Candidate | None], ...]:
     return ((PartKind.SECRET, cset.secret), (PartKind.SESSION_TOKEN, cset.token))
 
 
