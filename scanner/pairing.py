@@ -153,9 +153,12 @@ def pair(candidates: list[Candidate], rules: RuleSet, lines: Lines) -> list[Cred
     keys = [c for c in candidates if c.kind is PartKind.KEY_ID]
     secrets = [c for c in candidates if c.kind is PartKind.SECRET]
     tokens = [c for c in candidates if c.kind is PartKind.SESSION_TOKEN]
-    if not secrets and not tokens:  # key ids alone (a CloudTrail export): nothing to assign
-        return _dedupe([CredentialSet(k, None, None) for k in keys
-                        if not (rules.key_ids_without_digit_need_partner and _word_like(k.value, rules))])
+    if not secrets and not tokens:  # key ids alone (a CloudTrail export): each id once, at its first place
+        first: dict[str, Candidate] = {}
+        for k in keys:
+            first.setdefault(k.value, k)
+        return [CredentialSet(k, None, None) for k in first.values()
+                if not (rules.key_ids_without_digit_need_partner and _word_like(k.value, rules))]
     reach = key_reach(keys, rules, lines)
     sets = _pair_keys(keys, reach, secrets, tokens, rules) if keys else []
     key_starts = [k.start for k in keys]
@@ -186,6 +189,8 @@ def _pair_keys(keys: list[Candidate], reach: list[Reach], secrets: list[Candidat
 
 
 def _word_like(key_id: str, rules: RuleSet) -> bool:
+    if not key_id[4:].isalpha():  # a digit: never word-like (the common case, decided here)
+        return False
     return filters.key_id_looks_like_words(key_id, rules.word_like_min_vowels, rules.word_like_max_entropy)
 
 

@@ -185,3 +185,9 @@ def test_ambiguous_directory_is_not_paired(tmp_path: Path, rng: random.Random) -
 def test_findings_in_one_file_keep_the_json_contract(creds: Creds) -> None:
     finding: Finding = only(scan_text(f"aws_access_key_id={creds.access_key_id}\n"))
     assert finding.parts_at is None
+
+
+def test_a_base32_run_without_a_prefix_is_no_key_id(rng: random.Random) -> None:
+    """The rule without a key id has no prefix; it must not turn every 16-char base32 run into a key id."""
+    body = fakes.key_id("ASIA", rng)[4:]
+    assert scan_text(f"ref: {body}\nid = '{body}'\n") == []

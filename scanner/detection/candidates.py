@@ -117,7 +117,9 @@ def find_key_ids(text: str, rules: RuleSet) -> list[Candidate]:
         value = m.group()
         bad = rejected.get(value)
         if bad is None:
-            bad = rejected[value] = filters.rejects_key_id(value, allow)
+            bad = filters.rejects_key_id(value, allow)
+            if len(rejected) < 4096:  # bounded: distinct ids gain nothing from it
+                rejected[value] = bad
         if not bad:
             found.append(Candidate(PartKind.KEY_ID, value, m.start(), m.end()))
     return found

@@ -24,27 +24,16 @@ _JOINT = re.compile(
 _RUN = re.compile(r"[A-Za-z0-9/+=]*")
 
 
-_TRIGGER = re.compile(r"[+\n]")  # every joint holds a "+" or a newline
-_BACK = 256  # at most this much blank before a joint's "+" or newline
-
-
-def _joint_start(text: str, at: int) -> int:
-    """Where a joint around the "+" or newline at `at` would start (-1: none can)."""
-    i, stop = at - 1, max(0, at - _BACK)
-    while i >= stop and text[i] in " \t\r":
-        i -= 1
-    if i >= 1 and text[i] in "\"'\\" and text[i - 1] in VALUE_CHARS:
-        return i
-    if i >= 2 and text[i] == "+" and text[i - 1] in "\"' \t":  # the "+" ends a line: find its quote
-        return _joint_start(text, i)
-    return -1
+# Where a joint may open: a quote or backslash, blanks, then "+" or a newline. A search with a
+# leading character class runs in C; each candidate is then checked by one anchored match.
+_TRIGGER = re.compile(r"[\"'\\][ \t]*(?:\+|\r?\n)")
 
 
 def _joints(text: str) -> list[tuple[int, int]]:
     size, joints, last = len(text), [], 0
     for trigger in _TRIGGER.finditer(text):
-        a = _joint_start(text, trigger.start())
-        if a < last:
+        a = trigger.start()
+        if a < last or a == 0 or text[a - 1] not in VALUE_CHARS:
             continue
         m = _JOINT.match(text, a)
         if m and m.end() < size and text[m.end()] in VALUE_CHARS and text[m.end()] != "=":

@@ -211,7 +211,7 @@ def compile_ruleset(data: dict[str, Any], sources: tuple[Path, ...] = ()) -> Rul
     )
     key, secret, token = data["key_id"], data["secret"], data["session_token"]
     b = key["boundary"]
-    prefixes = _alternation([r.key_id_prefix for r in rules])
+    prefixes = _alternation([r.key_id_prefix for r in rules if r.key_id_prefix])
     key_id_re = re.compile(f"(?<!{b})(?:{prefixes}){key['body']}(?!{b})")
     s_alpha, s_len = secret["alphabet"], int(secret["length"])
     s_value = f"(?<![{s_alpha}])(?P<value>[{s_alpha}]{{{s_len}}})(?![{s_alpha}=])"
