@@ -14,8 +14,9 @@ The proximity rule (README, "Pairing"):
 - Only key ids whose rule has a session token (ASIA, ABIA, ACCA) take one: a token next to a
   long-term AKIA key belongs to no key id in the text and is not reported.
 - A key id whose body holds no digit and looks like words (six or more vowels, or letter entropy
-  under 3.0 bits: ASIAPACIFICREGIONALX) takes only labelled secrets, and is kept only when it
-  pairs with a labelled secret or a token.
+  under 3.0 bits: ASIAPACIFICREGIONALX) takes only parts that name AWS — a secret after an AWS
+  label (not a bare `secret`), a token after one or opening with an STS prefix — and is kept only
+  when it pairs with one.
 - A labelled secret or a session token that no key id reaches is a set of its own with no key id
   (rule `aws-secret-without-key-id`), unless its label is generic (`secret`, `token`: a token
   after one counts only when it opens with an STS prefix). A secret and a token of that kind
@@ -176,12 +177,16 @@ def _pair_keys(keys: list[Candidate], reach: list[Reach], secrets: list[Candidat
     secret_sides = []
     for i in range(len(keys)):
         after, before = _sides(keys, reach, secret_parts, i)
-        if word_like[i]:  # a word-like id takes only a labelled secret
-            after, before = [p for p in after if p.labelled], [p for p in before if p.labelled]
+        if word_like[i]:  # a word-like id takes only a secret whose label names AWS
+            after, before = [p for p in after if _names_aws(p, rules)], [p for p in before if _names_aws(p, rules)]
         secret_sides.append((after, before))
-    token_sides = [_sides(keys, reach, token_parts, i)
-                   if PartKind.SESSION_TOKEN in rules.rule_for(k.value).parts else ([], [])
-                   for i, k in enumerate(keys)]
+    token_sides = []
+    for i, k in enumerate(keys):
+        after, before = _sides(keys, reach, token_parts, i) \
+            if PartKind.SESSION_TOKEN in rules.rule_for(k.value).parts else ([], [])
+        if word_like[i]:  # ... and only a token that names AWS (an STS prefix or an AWS label)
+            after, before = [p for p in after if _names_aws(p, rules)], [p for p in before if _names_aws(p, rules)]
+        token_sides.append((after, before))
     chosen_secrets = _assign(keys, secret_sides)
     chosen_tokens = _assign(keys, token_sides)
     return [CredentialSet(k, s, t) for k, s, t, w in zip(keys, chosen_secrets, chosen_tokens, word_like, strict=True)
