@@ -37,7 +37,6 @@ from scanner.detection import filters
 from scanner.detection.candidates import Reach, detect, key_reach, named_value
 from scanner.detection.decoding import to_text, unescape
 from scanner.detection.joins import join_split_values
-from scanner.detection.lines import Lines
 from scanner.detection.rules import RuleSet
 from scanner.model import Candidate, Finding, PartKind
 
@@ -78,7 +77,7 @@ class _Parts:
 def _sides(keys: list[Candidate], reach: list[Reach], parts: _Parts, i: int) -> Sides:
     """The parts after and before key i that it may take: within its reach, no key id between."""
     key = keys[i]
-    next_start = keys[i + 1].start if i + 1 < len(keys) else key.end + reach[i].hi
+    next_start = keys[i + 1].start if i + 1 < len(keys) else reach[i].hi + 1
     prev_end = keys[i - 1].end if i > 0 else 0
     after = parts.between(key.end, min(reach[i].hi, next_start - 1) + 1)
     before = [p for p in parts.between(max(reach[i].lo, prev_end), key.start) if p.end <= key.start]
@@ -150,7 +149,7 @@ def _alone(orphans: list[Candidate], window: int) -> list[CredentialSet]:
     return sets
 
 
-def pair(candidates: list[Candidate], rules: RuleSet, lines: Lines) -> list[CredentialSet]:
+def pair(candidates: list[Candidate], rules: RuleSet, text: str) -> list[CredentialSet]:
     keys = [c for c in candidates if c.kind is PartKind.KEY_ID]
     secrets = [c for c in candidates if c.kind is PartKind.SECRET]
     tokens = [c for c in candidates if c.kind is PartKind.SESSION_TOKEN]
@@ -160,7 +159,7 @@ def pair(candidates: list[Candidate], rules: RuleSet, lines: Lines) -> list[Cred
             first.setdefault(k.value, k)
         return [CredentialSet(k, None, None) for k in first.values()
                 if not (rules.key_ids_without_digit_need_partner and _word_like(k.value, rules))]
-    reach = key_reach(keys, rules, lines)
+    reach = key_reach(keys, rules, text)
     sets = _pair_keys(keys, reach, secrets, tokens, rules) if keys else []
     key_starts = [k.start for k in keys]
     used = {(p.kind, p.start) for s in sets for p in (s.secret, s.token) if p is not None}
@@ -232,11 +231,10 @@ def credential_sets(data: bytes, rules: RuleSet, name: str | None = None) -> tup
     if named is None and not might_hold_credentials(raw, rules):
         return raw, []  # nothing to find: skip unescaping and detection
     text = join_split_values(unescape(raw))
-    lines = Lines(text)
-    candidates = detect(text, rules, lines)
+    candidates = detect(text, rules)
     if named is not None and not candidates:
         candidates = [named]
-    return text, pair(candidates, rules, lines)
+    return text, pair(candidates, rules, text)
 
 
 # --- across files -------------------------------------------------------------------------------

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from itertools import accumulate
 
 from scanner.detection import filters
-from scanner.detection.lines import Lines
 from scanner.detection.rules import LabelTail, RuleSet
 from scanner.model import Candidate, PartKind
 
@@ -38,19 +37,34 @@ class Reach:
     hi: int
 
 
-def key_reach(keys: list[Candidate], rules: RuleSet, lines: Lines) -> list[Reach]:
-    """Each key id's reach: pairing_window characters, or pairing_lines lines (at most pairing_max_reach)."""
-    window, count, cap = rules.pairing_window, rules.pairing_lines, rules.pairing_max_reach
-    if count and keys and (count + 1) * lines.longest() <= window:
-        count = 0  # no run of that many lines is longer than the window: characters decide alone
+def _line_bound(text: str, pos: int, count: int, stop: int, forward: bool) -> int:
+    """The start (or end) of the line `count` lines before (after) pos, not passing `stop`."""
+    for _ in range(count + 1):  # the (count+1)-th newline bounds the line `count` lines away
+        found = text.find("\n", pos, stop) if forward else text.rfind("\n", stop, pos)
+        if found < 0:
+            return stop
+        pos = found + 1 if forward else found
+    return pos if forward else pos + 1
+
+
+def key_reach(keys: list[Candidate], rules: RuleSet, text: str) -> list[Reach]:
+    """Each key id's reach: pairing_window characters, or pairing_lines lines (at most pairing_max_reach).
+
+    A reach never passes the key id before or after it (parts beyond them are theirs), so the
+    lines are counted only in the gap between two key ids that stand more than the window apart:
+    every character is read at most twice, however long its line.
+    """
+    window, count, cap, size = rules.pairing_window, rules.pairing_lines, rules.pairing_max_reach, len(text)
     reaches = []
-    for key in keys:
-        lo, hi = key.start - window, key.end + window
-        if count:
-            line = lines.line_of(key.start)
-            lo = min(lo, max(lines.start_of(line - count), key.start - cap))
-            hi = max(hi, min(lines.end_of(line + count), key.end + cap))
-        reaches.append(Reach(max(0, lo), hi))
+    for i, key in enumerate(keys):
+        prev_end = keys[i - 1].end if i else 0
+        next_start = keys[i + 1].start if i + 1 < len(keys) else size
+        lo, hi = max(prev_end, key.start - window), min(next_start, key.end + window)
+        if count and lo > prev_end:
+            lo = min(lo, _line_bound(text, key.start, count, max(prev_end, key.start - cap), False))
+        if count and hi < next_start:
+            hi = max(hi, _line_bound(text, key.end, count, min(next_start, key.end + cap), True) - 1)
+        reaches.append(Reach(lo, hi))
     return reaches
 
 
@@ -210,11 +224,10 @@ def outside(candidates: list[Candidate], containers: list[Candidate]) -> list[Ca
     return kept
 
 
-def detect(text: str, rules: RuleSet, lines: Lines | None = None) -> list[Candidate]:
+def detect(text: str, rules: RuleSet) -> list[Candidate]:
     """All candidates in the text, sorted by position."""
-    lines = lines or Lines(text)
     keys = find_key_ids(text, rules)
-    key_spans = _merge(((r.lo, r.hi) for r in key_reach(keys, rules, lines)), len(text), _SECRET_REACH)
+    key_spans = _merge(((r.lo, r.hi + 1) for r in key_reach(keys, rules, text)), len(text), _SECRET_REACH)
     lowered = _lowered(text)
     prefix_spans = _merge(((at, at + 1) for at in _hits(text, None, rules.token_prefixes)), len(text), _TOKEN_REACH)
     tokens = find_tokens(text, lowered, rules, prefix_spans)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import operator
 import re
 from bisect import bisect_left
 
@@ -15,20 +14,12 @@ class Lines:
     def __init__(self, text: str) -> None:
         self._text = text
         self._newlines: list[int] | None = None
-        self._longest: int | None = None
 
     @property
     def newlines(self) -> list[int]:
         if self._newlines is None:
             self._newlines = [m.start() for m in _NEWLINE.finditer(self._text)]
         return self._newlines
-
-    def longest(self) -> int:
-        """The length of the longest line (one C-speed pass over the newline offsets)."""
-        if self._longest is None:
-            ends = [*self.newlines, len(self._text)]
-            self._longest = max(map(operator.sub, ends, [-1, *ends[:-1]])) - 1
-        return self._longest
 
     def line_of(self, pos: int) -> int:
         return bisect_left(self.newlines, pos)
