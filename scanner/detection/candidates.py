@@ -123,20 +123,53 @@ def labelled_matches(text: str, lowered: str | None, tails: tuple[LabelTail, ...
                     yield label, m
 
 
+KeyHit = tuple[int, str]  # (start, key id): a key id before it is made a Candidate
+
+
+def _key_hits(text: str, rules: RuleSet) -> list[KeyHit]:
+    hits = [(m.start(), m.group()) for m in rules.key_id_re.finditer(text)]
+    bad = {v for v in {v for _, v in hits} if filters.rejects_key_id(v, rules.allow_substrings)}
+    return [h for h in hits if h[1] not in bad] if bad else hits
+
+
+def _as_candidates(hits: list[KeyHit], first_only: bool) -> list[Candidate]:
+    if first_only:  # without parts only each id's first place matters (pairing reports it once)
+        first: dict[str, int] = {}
+        for start, value in hits:
+            first.setdefault(value, start)
+        hits = [(start, value) for value, start in first.items()]
+    return [Candidate(PartKind.KEY_ID, value, start, start + len(value)) for start, value in hits]
+
+
 def find_key_ids(text: str, rules: RuleSet) -> list[Candidate]:
-    allow = rules.allow_substrings
-    rejected: dict[str, bool] = {}  # key-id spam repeats values: judge each value once
-    found = []
-    for m in rules.key_id_re.finditer(text):
-        value = m.group()
-        bad = rejected.get(value)
-        if bad is None:
-            bad = filters.rejects_key_id(value, allow)
-            if len(rejected) < 4096:  # bounded: distinct ids gain nothing from it
-                rejected[value] = bad
-        if not bad:
-            found.append(Candidate(PartKind.KEY_ID, value, m.start(), m.end()))
-    return found
+    return _as_candidates(_key_hits(text, rules), first_only=False)
+
+
+def _key_spans(hits: list[KeyHit], rules: RuleSet, text: str) -> list[Span]:
+    """Where unlabelled secrets are searched: the union of the key ids' reaches (see key_reach).
+
+    Consecutive reaches overlap whenever key ids stand within twice the window, so lines are
+    counted only at the outer edges of each merged span, never further back than the span before.
+    """
+    window, count, cap, size = rules.pairing_window, rules.pairing_lines, rules.pairing_max_reach, len(text)
+    spans: list[Span] = []
+    for start, value in hits:
+        lo, hi = start - window, start + len(value) + window
+        if spans and lo <= spans[-1][1] + _SECRET_REACH:
+            spans[-1] = (spans[-1][0], hi)
+            continue
+        if spans and count:  # close the span before: its reach by lines, up to this key id
+            last_lo, last_hi = spans[-1]
+            spans[-1] = (last_lo, max(last_hi, _line_bound(text, last_hi - window, count, min(start, last_hi + cap),
+                                                           True)))
+        bound = spans[-1][1] if spans else 0
+        if count:
+            lo = min(lo, _line_bound(text, start, count, max(bound, start - cap), False))
+        spans.append((max(lo, 0), hi))
+    if spans and count:
+        last_lo, last_hi = spans[-1]
+        spans[-1] = (last_lo, max(last_hi, _line_bound(text, last_hi - window, count, min(size, last_hi + cap), True)))
+    return [(lo, min(hi, size)) for lo, hi in spans]
 
 
 def _secret_ends_run(text: str, end: int, rules: RuleSet) -> bool:
@@ -226,12 +259,13 @@ def outside(candidates: list[Candidate], containers: list[Candidate]) -> list[Ca
 
 def detect(text: str, rules: RuleSet) -> list[Candidate]:
     """All candidates in the text, sorted by position."""
-    keys = find_key_ids(text, rules)
-    key_spans = _merge(((r.lo, r.hi + 1) for r in key_reach(keys, rules, text)), len(text), _SECRET_REACH)
+    hits = _key_hits(text, rules)
     lowered = _lowered(text)
     prefix_spans = _merge(((at, at + 1) for at in _hits(text, None, rules.token_prefixes)), len(text), _TOKEN_REACH)
     tokens = find_tokens(text, lowered, rules, prefix_spans)
+    secrets = find_secrets(text, lowered, rules, _key_spans(hits, rules, text))
+    keys = _as_candidates(hits, first_only=not tokens and not secrets)
     # A secret-shaped or key-shaped run inside a token is part of the token, not a credential.
     keys = outside(keys, tokens)
-    secrets = outside(find_secrets(text, lowered, rules, key_spans), tokens)
+    secrets = outside(secrets, tokens)
     return sorted(keys + secrets + tokens, key=lambda c: c.start)
