@@ -42,7 +42,7 @@ glue = st.sampled_from([" = ", ": ", '": "', "=>", ",", "\n", '" +\n "', "'\n '"
 pieces = st.one_of(key_ids, secrets, tokens, labels, runs, base64_runs, glue)
 texts = st.lists(pieces, min_size=1, max_size=40).map("".join)
 
-_SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _sets(findings: list[Finding], shift: int = 0) -> list[tuple[Any, ...]]:
@@ -98,7 +98,7 @@ def test_runs_after_a_label_finish(run: str, rng: random.Random) -> None:
 
 
 def test_key_id_per_line_file_is_found_whole(rng: random.Random) -> None:
-    keys = [fakes.key_id("ASIA", rng) for _ in range(20_000)]
+    keys = [fakes.key_id("ASIA", rng) for _ in range(10_000)]
     findings = scan_text("\n".join(keys) + "\n")
     assert [f.access_key_id for f in findings] == keys
     assert [f.line for f in findings] == list(range(1, len(keys) + 1))
