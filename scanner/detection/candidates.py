@@ -126,26 +126,36 @@ def labelled_matches(text: str, lowered: str | None, tails: tuple[LabelTail, ...
 KeyHit = tuple[int, str]  # (start, key id): a key id before it is made a Candidate
 
 
-def _key_hits(text: str, rules: RuleSet) -> list[KeyHit]:
-    hits = [(m.start(), m.group()) for m in rules.key_id_re.finditer(text)]
-    bad = {v for v in {v for _, v in hits} if filters.rejects_key_id(v, rules.allow_substrings)}
-    return [h for h in hits if h[1] not in bad] if bad else hits
+def _key_hits(text: str, rules: RuleSet) -> Iterator[KeyHit]:
+    """Key ids not rejected by the filters, in order; streamed, so a text of key ids is not held twice."""
+    rejected: dict[str, bool] = {}  # key-id spam repeats values: judge each value once
+    allow = rules.allow_substrings
+    for m in rules.key_id_re.finditer(text):
+        value = m.group()
+        bad = rejected.get(value)
+        if bad is None:
+            bad = filters.rejects_key_id(value, allow)
+            if len(rejected) < 4096:  # bounded: distinct ids gain nothing from it
+                rejected[value] = bad
+        if not bad:
+            yield m.start(), value
 
 
-def _as_candidates(hits: list[KeyHit], first_only: bool) -> list[Candidate]:
-    if first_only:  # without parts only each id's first place matters (pairing reports it once)
-        first: dict[str, int] = {}
-        for start, value in hits:
-            first.setdefault(value, start)
-        hits = [(start, value) for value, start in first.items()]
+def _noting_first(hits: Iterable[KeyHit], first: dict[str, int]) -> Iterator[KeyHit]:
+    for start, value in hits:
+        first.setdefault(value, start)
+        yield start, value
+
+
+def _as_candidates(hits: Iterable[KeyHit]) -> list[Candidate]:
     return [Candidate(PartKind.KEY_ID, value, start, start + len(value)) for start, value in hits]
 
 
 def find_key_ids(text: str, rules: RuleSet) -> list[Candidate]:
-    return _as_candidates(_key_hits(text, rules), first_only=False)
+    return _as_candidates(_key_hits(text, rules))
 
 
-def _key_spans(hits: list[KeyHit], rules: RuleSet, text: str) -> list[Span]:
+def _key_spans(hits: Iterable[KeyHit], rules: RuleSet, text: str) -> list[Span]:
     """Where unlabelled secrets are searched: the union of the key ids' reaches (see key_reach).
 
     Consecutive reaches overlap whenever key ids stand within twice the window, so lines are
@@ -259,13 +269,15 @@ def outside(candidates: list[Candidate], containers: list[Candidate]) -> list[Ca
 
 def detect(text: str, rules: RuleSet) -> list[Candidate]:
     """All candidates in the text, sorted by position."""
-    hits = _key_hits(text, rules)
+    first: dict[str, int] = {}  # each key id's first place: all that matters when the text holds no part
+    key_spans = _key_spans(_noting_first(_key_hits(text, rules), first), rules, text)
     lowered = _lowered(text)
     prefix_spans = _merge(((at, at + 1) for at in _hits(text, None, rules.token_prefixes)), len(text), _TOKEN_REACH)
     tokens = find_tokens(text, lowered, rules, prefix_spans)
-    secrets = find_secrets(text, lowered, rules, _key_spans(hits, rules, text))
-    keys = _as_candidates(hits, first_only=not tokens and not secrets)
+    secrets = find_secrets(text, lowered, rules, key_spans)
+    if not tokens and not secrets:  # pairing reports each key id once, at its first place
+        return _as_candidates((start, value) for value, start in first.items())
     # A secret-shaped or key-shaped run inside a token is part of the token, not a credential.
-    keys = outside(keys, tokens)
+    keys = outside(find_key_ids(text, rules), tokens)
     secrets = outside(secrets, tokens)
     return sorted(keys + secrets + tokens, key=lambda c: c.start)
