@@ -38,6 +38,7 @@ ROOT = HERE.parent
 WORK = HERE / ".work"
 sys.path.insert(0, str(ROOT))
 
+import adversarial  # noqa: E402  (the worst-case rows: bench/adversarial.py)
 import decoders as decoders_bench  # noqa: E402
 import synth  # noqa: E402
 
@@ -322,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(files_row(runs, 500 if args.quick else 5000))
     rows.append(verify_row(100 if args.quick else 1000))
     print(render(rows))
+    print(adversarial.report(*((0.5, 2) if args.quick else (10, 50)), cli=lambda *a: stsleak_cmd(*a, rss=False)))
     print(f"median of {history_runs} alternating runs for the floor and history rows, of {runs} (staged: "
           f"{max(runs, 5)}) for the others; RSS: the stsleak Python process / the largest process incl. git")
     print(f"total benchmark time {time.perf_counter() - started:.0f} s; load average now {os.getloadavg()[0]:.2f}")

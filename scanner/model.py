@@ -60,6 +60,8 @@ class Candidate:
     start: int
     end: int
     labelled: bool = False
+    label: str = ""  # the label it was found after, lower case ("" when unlabelled)
+    allowlisted: bool = False  # a key id the allowlist rejects: it still claims its parts, then is dropped
 
 
 @dataclass(slots=True)
@@ -124,6 +126,7 @@ class Finding:
     expected_parts: tuple[PartKind, ...] = ()
     verification: Verification | None = None
     revocation: Revocation | None = None
+    parts_at: dict[str, str] | None = None  # parts found in another file: {"secret": "path:line"}
 
     @property
     def secret_sha256(self) -> str | None:
@@ -136,7 +139,8 @@ class Finding:
     @property
     def missing(self) -> list[str]:
         present = {PartKind.SECRET: self.secret, PartKind.SESSION_TOKEN: self.session_token}
-        return [str(kind) for kind in self.expected_parts if not present.get(kind)]
+        missing = [] if self.access_key_id else ["access_key_id"]  # a secret or token alone
+        return missing + [str(kind) for kind in self.expected_parts if not present.get(kind)]
 
     @property
     def fingerprint(self) -> str:

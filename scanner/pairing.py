@@ -2,54 +2,85 @@
 
 The proximity rule (README, "Pairing"):
 - Key ids split the text into regions. A secret or token may belong to a key id when it starts
-  within `pairing_window` (4,096) characters of the key id's start or end, and no other key id
-  stands between them. (A token may run on past the window: tokens have no length cap.)
+  within the key id's reach — `pairing_window` (4,096) characters of its start or end, or
+  `pairing_lines` (4) lines, at most `pairing_max_reach` (1 MiB) characters — and no other key id
+  stands between them. (A token may run on past the reach: tokens have no length cap.)
 - Each text has an orientation per part kind: "parts follow the key" (INI, env, JSON, code) or
-  "parts precede the key", whichever explains more key ids. Each key id first takes the best part
-  on its primary side; a key id left without one may take an unclaimed part on the other side.
+  "parts precede the key", whichever explains more key ids; on a tie, whichever puts the parts
+  nearer their key ids (so a key id with no part of its own — a pre-signed URL's — does not take
+  the part of the next set written secret-first). Each key id first takes the best part on its
+  primary side; a key id left without one may take an unclaimed part on the other side.
 - Best = a labelled part (aws_secret_access_key = …) over an unlabelled one, then the nearest.
 - Only key ids whose rule has a session token (ASIA, ABIA, ACCA) take one: a token next to a
   long-term AKIA key belongs to no key id in the text and is not reported.
 - A key id whose body holds no digit and looks like words (six or more vowels, or letter entropy
-  under 3.0 bits: ASIAPACIFICREGIONALX) is kept only when it pairs with a secret or a token.
+  under 3.0 bits: ASIAPACIFICREGIONALX) takes only parts that name AWS — a secret after an AWS
+  label (not a bare `secret`), a token after one or opening with an STS prefix — and is kept only
+  when it pairs with one.
+- A labelled secret or a session token that no key id reaches is a set of its own with no key id
+  (rule `aws-secret-without-key-id`), unless its label is generic (`secret`, `token`: a token
+  after one counts only when it opens with an STS prefix). A secret and a token of that kind
+  within the window of each other are one set.
 - The same credential set found twice in one text is reported once, at its first key id; a bare
   key id is dropped when the same key id also appears in a fuller set.
+
+Every step is O(n log n) in the number of candidates: parts are sorted and found by bisect.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import posixpath
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, replace
 
 from scanner.detection import filters
-from scanner.detection.candidates import detect
+from scanner.detection.candidates import Reach, detect, key_reach, named_value
 from scanner.detection.decoding import to_text, unescape
+from scanner.detection.joins import join_split_values
 from scanner.detection.rules import RuleSet
-from scanner.model import Candidate, PartKind
+from scanner.model import Candidate, Finding, PartKind
 
 
 @dataclass(frozen=True, slots=True)
 class CredentialSet:
-    key: Candidate
+    key: Candidate | None  # None: a secret or token with no key id near
     secret: Candidate | None
     token: Candidate | None
 
     @property
     def values(self) -> tuple[str, str | None, str | None]:
-        return (self.key.value, self.secret.value if self.secret else None, self.token.value if self.token else None)
+        return (self.key.value if self.key else "", self.secret.value if self.secret else None,
+                self.token.value if self.token else None)
+
+    @property
+    def start(self) -> int:
+        if self.key and not self.secret and not self.token:
+            return self.key.start
+        return min(p.start for p in (self.key, self.secret, self.token) if p is not None)
 
 
 Sides = tuple[list[Candidate], list[Candidate]]
 
 
-def _sides(keys: list[Candidate], parts: list[Candidate], i: int, window: int) -> Sides:
-    """The parts after and before key i that it may take: within the window, no key id between."""
+class _Parts:
+    """Parts of one kind sorted by start, looked up by bisect."""
+
+    def __init__(self, parts: list[Candidate]) -> None:
+        self.parts = parts
+        self.starts = [p.start for p in parts]
+
+    def between(self, lo: int, hi: int) -> list[Candidate]:
+        """Parts starting in [lo, hi)."""
+        return self.parts[bisect_left(self.starts, lo):bisect_left(self.starts, hi)]
+
+
+def _sides(keys: list[Candidate], reach: list[Reach], parts: _Parts, i: int) -> Sides:
+    """The parts after and before key i that it may take: within its reach, no key id between."""
     key = keys[i]
-    next_start = keys[i + 1].start if i + 1 < len(keys) else None
-    prev_end = keys[i - 1].end if i > 0 else None
-    after = [p for p in parts if p.start >= key.end and p.start - key.end <= window
-             and (next_start is None or p.start < next_start)]
-    before = [p for p in parts if p.end <= key.start and key.start - p.start <= window
-              and (prev_end is None or p.start >= prev_end)]
+    next_start = keys[i + 1].start if i + 1 < len(keys) else reach[i].hi + 1
+    prev_end = keys[i - 1].end if i > 0 else 0
+    after = parts.between(key.end, min(reach[i].hi, next_start - 1) + 1)
+    before = [p for p in parts.between(max(reach[i].lo, prev_end), key.start) if p.end <= key.start]
     return after, before
 
 
@@ -60,62 +91,204 @@ def _best(options: list[Candidate], key: Candidate, taken: set[int]) -> Candidat
     return min(free, key=lambda p: (not p.labelled, abs(p.start - key.start)))
 
 
-def _assign(keys: list[Candidate], parts: list[Candidate], window: int, takes: list[bool]) -> list[Candidate | None]:
-    """Give each key id that `takes` this kind of part its best part (see the module docstring)."""
-    sides = [_sides(keys, parts, i, window) if takes[i] else ([], []) for i in range(len(keys))]
-    forward = sum(1 for after, _ in sides if after) >= sum(1 for _, before in sides if before)
+def _gap(options: list[Candidate], key: Candidate) -> int:
+    return min(abs(p.start - key.start) for p in options) if options else 0
+
+
+def _forward(keys: list[Candidate], sides: list[Sides]) -> bool:
+    """Parts follow their key ids: the side that explains more key ids; on a tie, the nearer one."""
+    after = sum(1 for a, _ in sides if a)
+    before = sum(1 for _, b in sides if b)
+    if after != before:
+        return after > before
+    return sum(_gap(a, k) for k, (a, _) in zip(keys, sides, strict=True)) <= \
+        sum(_gap(b, k) for k, (_, b) in zip(keys, sides, strict=True))
+
+
+def _assign(keys: list[Candidate], sides: list[Sides]) -> list[Candidate | None]:
+    """Give each key id its best part (see the module docstring)."""
+    forward = _forward(keys, sides)
     chosen: list[Candidate | None] = [None] * len(keys)
     taken: set[int] = set()
-    for i, (after, before) in enumerate(sides):
-        best = _best(after if forward else before, keys[i], taken)
-        if best:
-            chosen[i] = best
-            taken.add(best.start)
-    for i, (after, before) in enumerate(sides):
-        if chosen[i] is None:
-            best = _best(before if forward else after, keys[i], taken)
-            if best:
-                chosen[i] = best
-                taken.add(best.start)
+    for primary in (True, False):
+        for i, (after, before) in enumerate(sides):
+            if chosen[i] is None:
+                best = _best(after if forward == primary else before, keys[i], taken)
+                if best:
+                    chosen[i] = best
+                    taken.add(best.start)
     return chosen
 
 
-def pair(candidates: list[Candidate], rules: RuleSet) -> list[CredentialSet]:
+def _reached(part: Candidate, keys: list[Candidate], key_starts: list[int], reach: list[Reach]) -> bool:
+    """Whether the key id just before or just after the part reaches it."""
+    i = bisect_right(key_starts, part.start)
+    return any(0 <= j < len(keys) and reach[j].lo <= part.start <= reach[j].hi for j in (i - 1, i))
+
+
+def _names_aws(part: Candidate, rules: RuleSet) -> bool:
+    if part.kind is PartKind.SESSION_TOKEN and part.value.startswith(rules.token_prefixes):
+        return True
+    return part.labelled and part.label not in rules.generic_labels
+
+
+def _alone(orphans: list[Candidate], window: int) -> list[CredentialSet]:
+    """Secret-only sets: a secret and a token within the window of each other are one set."""
+    sets: list[CredentialSet] = []
+    i = 0
+    while i < len(orphans):
+        part, nxt = orphans[i], orphans[i + 1] if i + 1 < len(orphans) else None
+        if nxt is not None and nxt.kind is not part.kind and nxt.start - part.end <= window:
+            secret, token = (part, nxt) if part.kind is PartKind.SECRET else (nxt, part)
+            sets.append(CredentialSet(None, secret, token))
+            i += 2
+            continue
+        sets.append(CredentialSet(None, part if part.kind is PartKind.SECRET else None,
+                                  part if part.kind is PartKind.SESSION_TOKEN else None))
+        i += 1
+    return sets
+
+
+def pair(candidates: list[Candidate], rules: RuleSet, text: str) -> list[CredentialSet]:
     keys = [c for c in candidates if c.kind is PartKind.KEY_ID]
-    if not keys:
-        return []
-    window = rules.pairing_window
-    takes_token = [PartKind.SESSION_TOKEN in rules.rule_for(k.value).parts for k in keys]
-    secrets = _assign(keys, [c for c in candidates if c.kind is PartKind.SECRET], window, [True] * len(keys))
-    tokens = _assign(keys, [c for c in candidates if c.kind is PartKind.SESSION_TOKEN], window, takes_token)
-    sets = [CredentialSet(k, s, t) for k, s, t in zip(keys, secrets, tokens, strict=True)]
-    if rules.key_ids_without_digit_need_partner:
-        sets = [s for s in sets if s.secret or s.token or not _word_like(s.key.value, rules)]
-    return _dedupe(sets)
+    secrets = [c for c in candidates if c.kind is PartKind.SECRET]
+    tokens = [c for c in candidates if c.kind is PartKind.SESSION_TOKEN]
+    if not secrets and not tokens:  # key ids alone (a CloudTrail export): each id once, at its first place
+        first: dict[str, Candidate] = {}
+        for k in keys:
+            first.setdefault(k.value, k)
+        return [CredentialSet(k, None, None) for k in first.values()
+                if not (rules.key_ids_without_digit_need_partner and _word_like(k.value, rules))]
+    reach = key_reach(keys, rules, text)
+    sets = _pair_keys(keys, reach, secrets, tokens, rules) if keys else []
+    key_starts = [k.start for k in keys]
+    used = {(p.kind, p.start) for s in sets for p in (s.secret, s.token) if p is not None}
+    orphans = [p for p in sorted(secrets + tokens, key=lambda c: c.start)
+               if (p.kind, p.start) not in used and _names_aws(p, rules) and not _reached(p, keys, key_starts, reach)]
+    sets += _alone(orphans, rules.pairing_window)
+    sets = [s for s in sets if not (s.key and s.key.allowlisted)]  # silenced whole (counted in silencing)
+    return _dedupe(sorted(sets, key=lambda s: s.start))
+
+
+def _pair_keys(keys: list[Candidate], reach: list[Reach], secrets: list[Candidate], tokens: list[Candidate],
+               rules: RuleSet) -> list[CredentialSet]:
+    word_like = [rules.key_ids_without_digit_need_partner and _word_like(k.value, rules) for k in keys]
+    secret_parts, token_parts = _Parts(secrets), _Parts(tokens)
+    secret_sides = []
+    for i in range(len(keys)):
+        after, before = _sides(keys, reach, secret_parts, i)
+        if word_like[i]:  # a word-like id takes only a secret whose label names AWS
+            after, before = [p for p in after if _names_aws(p, rules)], [p for p in before if _names_aws(p, rules)]
+        secret_sides.append((after, before))
+    token_sides = []
+    for i, k in enumerate(keys):
+        after, before = _sides(keys, reach, token_parts, i) \
+            if PartKind.SESSION_TOKEN in rules.rule_for(k.value).parts else ([], [])
+        if word_like[i]:  # ... and only a token that names AWS (an STS prefix or an AWS label)
+            after, before = [p for p in after if _names_aws(p, rules)], [p for p in before if _names_aws(p, rules)]
+        token_sides.append((after, before))
+    chosen_secrets = _assign(keys, secret_sides)
+    chosen_tokens = _assign(keys, token_sides)
+    return [CredentialSet(k, s, t) for k, s, t, w in zip(keys, chosen_secrets, chosen_tokens, word_like, strict=True)
+            if not w or s or t]
 
 
 def _word_like(key_id: str, rules: RuleSet) -> bool:
+    if not key_id[4:].isalpha():  # a digit: never word-like (the common case, decided here)
+        return False
     return filters.key_id_looks_like_words(key_id, rules.word_like_min_vowels, rules.word_like_max_entropy)
 
 
 def _dedupe(sets: list[CredentialSet]) -> list[CredentialSet]:
-    fuller = {s.key.value for s in sets if s.secret or s.token}
+    fuller = {s.key.value for s in sets if s.key and (s.secret or s.token)}
     seen: set[tuple[str, str | None, str | None]] = set()
     result = []
     for s in sets:
-        if s.values in seen or (not s.secret and not s.token and s.key.value in fuller):
+        if s.values in seen or (s.key and not s.secret and not s.token and s.key.value in fuller):
             continue
         seen.add(s.values)
         result.append(s)
     return result
 
 
-def credential_sets(data: bytes, rules: RuleSet) -> tuple[str, list[CredentialSet]] | None:
-    """Decoded text and the credential sets in it; None when the data is binary."""
+def might_hold_credentials(raw: str, rules: RuleSet) -> bool:
+    """A cheap literal test: a key-id prefix, an STS token prefix, or a label anchor (any case)."""
+    if any(prefix in raw for prefix in rules.key_id_prefixes) or any(p in raw for p in rules.token_prefixes):
+        return True
+    lowered = raw.lower()
+    return any(tail.anchor in lowered for tail in rules.secret_label_tails + rules.token_label_tails)
+
+
+def credential_sets(data: bytes, rules: RuleSet, name: str | None = None) -> tuple[str, list[CredentialSet]] | None:
+    """Decoded text and the credential sets in it; None when the data is binary.
+
+    `name` is the file's base name: a file named for a value (aws_secret_access_key) and holding
+    only that value yields it as a labelled part.
+    """
     raw = to_text(data)
     if raw is None:
         return None
-    if not any(prefix in raw for prefix in rules.key_id_prefixes):
-        return raw, []  # no key id, so nothing to pair: skip unescaping and detection
-    text = unescape(raw)
-    return text, pair(detect(text, rules), rules)
+    named = named_value(raw, name, rules) if name and len(raw) < 65_536 else None
+    if named is None and not might_hold_credentials(raw, rules):
+        return raw, []  # nothing to find: skip unescaping and detection
+    text = join_split_values(unescape(raw))
+    candidates = detect(text, rules)
+    if named is not None and not candidates:
+        candidates = [named]
+    return text, pair(candidates, rules, text)
+
+
+# --- across files -------------------------------------------------------------------------------
+# Docker secrets keep one value per file (aws_access_key_id, aws_secret_access_key); a k8s
+# ConfigMap holds the key id and a Secret next to it the rest. Within one directory of one commit
+# (or of the work tree), a key id left without its secret takes the secret (and token) of a
+# finding that has no key id — only when that is unambiguous: one key-id finding there, and one
+# secret (at most one token) without a key id.
+
+
+def _where(finding: Finding, part: str) -> str:
+    """Where a finding's part is: its own line, or the line parts_at names (a set of two lines)."""
+    return (finding.parts_at or {}).get(part) or f"{finding.path}:{finding.line}"
+
+
+def _merge_group(group: list[Finding]) -> list[Finding]:
+    keyed = [f for f in group if f.access_key_id]
+    alone = [f for f in group if not f.access_key_id]
+    if len(keyed) != 1 or not alone or keyed[0].secret:
+        return group
+    key = keyed[0]
+    secrets = {f.secret for f in alone if f.secret}
+    tokens = {f.session_token for f in alone if f.session_token}
+    takes_token = PartKind.SESSION_TOKEN in key.expected_parts
+    if len(secrets) != 1 or len(tokens) > 1 or (tokens and (key.session_token or not takes_token)):
+        return group
+    secret_from = next(f for f in alone if f.secret)
+    token_from = next((f for f in alone if f.session_token), None)
+    parts_at = {"secret": _where(secret_from, "secret")}
+    token = key.session_token
+    if token_from is not None:
+        token, parts_at["session_token"] = token_from.session_token, _where(token_from, "session_token")
+    merged = replace(key, secret=secret_from.secret, session_token=token, parts_at=parts_at)
+    return [merged]
+
+
+def pair_across_files(findings: list[Finding]) -> list[Finding]:
+    """Complete a key id's set from other files of its directory (and commit), when unambiguous."""
+    if not any(not f.access_key_id for f in findings):
+        return findings
+    groups: dict[tuple[str | None, str], list[Finding]] = {}
+    for f in findings:
+        if f.path is not None:
+            groups.setdefault((f.commit, posixpath.dirname(f.path)), []).append(f)
+    merged: dict[int, list[Finding]] = {}
+    for group in groups.values():
+        if len(group) > 1:
+            merged[id(group[0])] = _merge_group(group)
+    result: list[Finding] = []
+    placed = {id(f) for group in groups.values() if len(group) > 1 for f in group}
+    for f in findings:
+        if id(f) in merged:
+            result += merged[id(f)]
+        elif id(f) not in placed:
+            result.append(f)
+    return result

@@ -6,8 +6,8 @@ excludes) is applied here and nowhere else.
 
 from __future__ import annotations
 
+import posixpath
 import time
-from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING
 from scanner.detection.account import account_id_from_key_id
 from scanner.detection.decoders.archives import limit_notes
 from scanner.detection.decoders.expand import ArchiveLimits, Decoders
+from scanner.detection.lines import Lines
 from scanner.detection.rules import RuleSet
-from scanner.model import Chunk, Finding, ScanMode, ScanResult, ScanStats, Suppression
-from scanner.pairing import CredentialSet, credential_sets
+from scanner.model import Candidate, Chunk, Finding, PartKind, ScanMode, ScanResult, ScanStats, Suppression
+from scanner.pairing import CredentialSet, credential_sets, pair_across_files
 from scanner.silencing.counting import count_allowlisted, drop_excluded, path_excluded, split_baselined
-from scanner.silencing.markers import allowed_by_marker
+from scanner.silencing.markers import ALLOW_MARKERS, allowed_by_marker
 
 if TYPE_CHECKING:
     from scanner.sources.git.provenance import Introduction
@@ -45,41 +46,38 @@ class ScanRequest:
     archive_limits: ArchiveLimits = field(default_factory=ArchiveLimits)  # max_member: from max_size
 
 
-class LineIndex:
-    """Line numbers of positions in one text, from one pass over it (bisect over newline offsets)."""
-
-    def __init__(self, text: str) -> None:
-        self._newlines: list[int] = []
-        self._text = text
-        self._done = 0
+class LineIndex(Lines):
+    """1-based line numbers of positions in one text (bisect over newline offsets found in one pass)."""
 
     def line_of(self, pos: int) -> int:
-        if pos > self._done:  # index lazily, up to the furthest position asked for
-            find, newlines = self._text.find, self._newlines
-            at = find("\n", self._done)
-            while 0 <= at < pos:
-                newlines.append(at)
-                at = find("\n", at + 1)
-            self._done = pos  # every newline before pos is recorded
-        return bisect_left(self._newlines, pos) + 1
+        return super().line_of(pos) + 1
 
 
 def _finding(cset: CredentialSet, lines: LineIndex, chunk: Chunk, rules: RuleSet) -> Finding:
-    rule = rules.rule_for(cset.key.value)
+    rule = rules.rule_for(cset.key.value) if cset.key else rules.without_key_id
+    if rule is None:  # a rules set without the secret-only rule: such sets are not reported
+        raise LookupError("no rule for a secret without a key id")
+    key_id = cset.key.value if cset.key else ""
     return Finding(
         rule=rule.id,
-        access_key_id=cset.key.value,
+        access_key_id=key_id,
         secret=cset.secret.value if cset.secret else None,
         session_token=cset.token.value if cset.token else None,
-        account_id=account_id_from_key_id(cset.key.value),
+        account_id=account_id_from_key_id(key_id) if key_id else None,
         path=chunk.path,
-        line=lines.line_of(cset.key.start),
+        line=lines.line_of(cset.start),
         blob=chunk.blob,
         commit=chunk.commit,
         author=chunk.author,
         date=chunk.date,
-        expected_parts=rule.parts,
+        expected_parts=rule.parts if cset.key else tuple(k for k, p in _parts_of(cset) if p),
+        parts_at=None if cset.key or not (cset.secret and cset.token) else
+        {str(k): f"{chunk.path}:{lines.line_of(p.start)}" for k, p in _parts_of(cset) if p},
     )
+
+
+def _parts_of(cset: CredentialSet) -> tuple[tuple[PartKind, Candidate | None], ...]:
+    return ((PartKind.SECRET, cset.secret), (PartKind.SESSION_TOKEN, cset.token))
 
 
 def _positions(cset: CredentialSet) -> list[int]:
@@ -87,14 +85,15 @@ def _positions(cset: CredentialSet) -> list[int]:
 
 
 def findings_in_chunk(chunk: Chunk, rules: RuleSet, stats: ScanStats, allow_comments: bool = True) -> list[Finding]:
-    found = credential_sets(chunk.data, rules)
+    found = credential_sets(chunk.data, rules, posixpath.basename(chunk.path) if chunk.path else None)
     if found is None:
         stats.skip("binary")
         return []
     text, sets = found
     count_allowlisted(text, rules, stats)
     lines = LineIndex(text)
-    if allow_comments and sets:
+    sets = [s for s in sets if s.key or rules.without_key_id]
+    if allow_comments and sets and any(marker in text for marker in ALLOW_MARKERS):
         kept = [s for s in sets if not allowed_by_marker(text, _positions(s))]
         stats.suppress(Suppression.ALLOW_COMMENT, len(sets) - len(kept))
         sets = kept
@@ -197,8 +196,8 @@ def _scan_history(request: ScanRequest, rules: RuleSet, stats: ScanStats, notes:
     prefilter = make_prefilter(rules.key_id_prefixes, request.use_hyperscan)
     history = HistoryScan(repo, request.since, request.max_size, prefilter, stats, request.tips)
     limits = replace(request.archive_limits, max_member=request.max_size)
-    findings = place_in_history(list(_scan_chunks(history, rules, stats, request.allow_comments, limits)),
-                                _placement(history.introductions, stats, repo))
+    found = list(_scan_chunks(history, rules, stats, request.allow_comments, limits))
+    findings = pair_across_files(place_in_history(found, _placement(history.introductions, stats, repo)))
     if request.since and findings:
         findings = drop_sets_present_at(repo, request.since, findings, rules)
     if request.since is None and stats.blobs == 0 and not stats.errors:
@@ -206,11 +205,11 @@ def _scan_history(request: ScanRequest, rules: RuleSet, stats: ScanStats, notes:
     return findings
 
 
-def _chunks(request: ScanRequest, stats: ScanStats) -> Iterable[Chunk]:
+def _chunks(request: ScanRequest, stats: ScanStats, notes: list[str]) -> Iterable[Chunk]:
     if request.mode == ScanMode.STDIN:
         from scanner.sources.stdin import iter_stdin_chunks
 
-        return iter_stdin_chunks(stats)
+        return iter_stdin_chunks(stats, request.max_size, notes)
     if request.mode == ScanMode.STAGED:
         from scanner.sources.staged import iter_staged_chunks
 
@@ -230,7 +229,8 @@ def run_scan(request: ScanRequest, rules: RuleSet) -> ScanResult:
         findings = _scan_history(request, rules, stats, notes)
     else:
         limits = replace(request.archive_limits, max_member=request.max_size)
-        findings = list(_scan_chunks(_chunks(request, stats), rules, stats, request.allow_comments, limits))
+        chunks = _chunks(request, stats, notes)
+        findings = pair_across_files(list(_scan_chunks(chunks, rules, stats, request.allow_comments, limits)))
     if request.mode in (ScanMode.HISTORY, ScanMode.STAGED):
         findings = drop_excluded(findings, request.exclude, request.config_exclude, stats)
     if request.max_size_from_config:

@@ -19,7 +19,8 @@ def test_bench_quick_runs_and_prints_the_table() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
     assert "scenario" in out and "x floor" in out
-    for row in ("git floor", "stsleak scan --history", "stsleak scan --staged", "stsleak scan .", "verify"):
+    for row in ("git floor", "stsleak scan --history", "stsleak scan --staged", "stsleak scan .", "verify",
+                "worst case"):
         assert row in out, out
     assert "FAIL" not in out
     assert "Traceback" not in proc.stderr

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import base64
+import re
 
 _MAX_ACCOUNT = 999_999_999_999
+_BASE32 = re.compile("[A-Z2-7]{16}")
+# RFC 4648 base32 digits as the digits int(..., 32) reads: one C call, not base64's Python loop.
+_AS_INT_DIGITS = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "0123456789abcdefghijklmnopqrstuv")
 
 
 def account_id_from_key_id(key_id: str) -> str | None:
@@ -15,9 +18,8 @@ def account_id_from_key_id(key_id: str) -> str | None:
     """
     if len(key_id) != 20 or key_id[4] in "IJ":
         return None
-    try:
-        raw = base64.b32decode(key_id[4:])
-    except ValueError:
+    body = key_id[4:]
+    if not _BASE32.fullmatch(body):
         return None
-    account = (int.from_bytes(raw[:6], "big") & 0x7FFFFFFFFF80) >> 7
+    account = ((int(body.translate(_AS_INT_DIGITS), 32) >> 32) & 0x7FFFFFFFFF80) >> 7
     return f"{account:012d}" if account <= _MAX_ACCOUNT else None

@@ -34,6 +34,26 @@ class Rule:
 
 
 @dataclass(frozen=True)
+class LabelTail:
+    """Labelled values found from one anchor (a substring every such label holds, e.g. "secret").
+
+    `pattern` is matched where the anchor ends: the rest of the label, the separator, the value —
+    one anchored match per place the anchor occurs, never a search.
+    """
+
+    anchor: str
+    pattern: re.Pattern[str]
+    heads: dict[str, tuple[str, ...]]  # rest of a label -> the label beginnings it goes with, longest first
+
+    def label_at(self, text: str, at: int, rest: str) -> str | None:
+        """The label whose anchor is at `at` and which ends with `rest`, or None."""
+        for head in self.heads.get(rest.lower(), ()):
+            if at >= len(head) and text[at - len(head):at].lower() == head:
+                return head + self.anchor + rest.lower()
+        return None
+
+
+@dataclass(frozen=True)
 class RuleSet:
     rules: tuple[Rule, ...]
     key_id_re: re.Pattern[str]
@@ -42,7 +62,17 @@ class RuleSet:
     token_labelled_re: re.Pattern[str]
     token_prefixed_re: re.Pattern[str]
     token_run_re: re.Pattern[str]  # the token alphabet, to finish a token cut at a search bound
+    secret_run_char_re: re.Pattern[str]  # one character that would make a 40-char run longer
+    secret_label_tails: tuple[LabelTail, ...]  # labelled secrets, found from their labels' anchors
+    token_label_tails: tuple[LabelTail, ...]
+    token_prefixes: tuple[str, ...]
+    secret_labels: frozenset[str]  # lower case
+    token_labels: frozenset[str]
+    token_value_re: re.Pattern[str]  # a whole token, to read a file that holds only one
+    generic_labels: frozenset[str]  # labels that do not name AWS alone: no secret-only finding
     pairing_window: int
+    pairing_lines: int  # parts may also stand this many lines from the key id ...
+    pairing_max_reach: int  # ... but never further than this many characters
     secret_min_entropy_labelled: float
     secret_min_entropy_unlabelled: float
     allow_substrings: tuple[str, ...]
@@ -53,13 +83,18 @@ class RuleSet:
 
     @property
     def key_id_prefixes(self) -> tuple[str, ...]:
-        return tuple(rule.key_id_prefix for rule in self.rules)
+        return tuple(rule.key_id_prefix for rule in self.rules if rule.key_id_prefix)
 
     def rule_for(self, key_id: str) -> Rule:
         for rule in self.rules:
-            if key_id.startswith(rule.key_id_prefix):
+            if rule.key_id_prefix and key_id.startswith(rule.key_id_prefix):
                 return rule
         raise KeyError(key_id)
+
+    @property
+    def without_key_id(self) -> Rule | None:
+        """The rule for a labelled secret or a session token with no key id near (no key_id_prefix)."""
+        return next((rule for rule in self.rules if not rule.key_id_prefix), None)
 
 
 def _alternation(words: list[str]) -> str:
@@ -94,7 +129,7 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
                     combined[key] = value
             merged[section] = combined
     merged["rules"] = list(base.get("rules", [])) + list(extra.get("rules", []))
-    for key in ("pairing_window", "label_separator"):  # shipped files only: check_rules_file refuses extras
+    for key in ("pairing_window", "pairing_lines", "pairing_max_reach", "label_separator"):  # shipped files only
         if key in extra:
             merged[key] = extra[key]
     return merged
@@ -123,12 +158,58 @@ def load_ruleset(extra_dirs: tuple[Path, ...] = ()) -> RuleSet:
         raise StsleakError(f"invalid rules: {exc.__class__.__name__}: {exc}") from exc
 
 
+def _separator(spec: Any, value_alphabets: tuple[str, ...]) -> str:
+    """The label separator, built so that it runs in linear time (rules/aws.yaml, label_separator).
+
+    gap* (operator gap*)? ("}" gap*)? (value_key gap* operator gap*)?  — the gap class shares no
+    character with an operator, "}", the value key or any value alphabet, so every character has
+    one way to be matched and a failed match backtracks over each character at most once.
+    """
+    if not isinstance(spec, dict):
+        raise TypeError("label_separator must be a mapping of gap, operators and value_key")
+    gap_class = re.compile(f"[{spec['gap']}]")
+    operators, value_key = [str(op) for op in spec["operators"]], str(spec["value_key"])
+    starts = [op[0] for op in operators] + ["}", *value_key]
+    starts += [chr(c) for c in range(32, 127) if any(re.fullmatch(f"[{a}]", chr(c)) for a in value_alphabets)]
+    shared = sorted({c for c in starts if gap_class.fullmatch(c)})
+    if shared:
+        raise TypeError(f"label_separator gap shares {''.join(shared)!r} with an operator or a value: not linear")
+    gap, ops = f"[{spec['gap']}]*", f"(?:{_alternation(operators)})"
+    return f"{gap}(?:{ops}{gap})?(?:\\}}{gap})?(?:{re.escape(value_key)}{gap}{ops}{gap})?"
+
+
+def _anchors(labels: list[str]) -> tuple[str, ...]:
+    """The labels no other label lies inside: every label holds one, so finding them finds all."""
+    words = {w.lower() for w in labels}
+    return tuple(sorted(w for w in words if not any(o != w and o in w for o in words)))
+
+
+def _tails(labels: list[str], sep: str, value: str) -> tuple[LabelTail, ...]:
+    words = {w.lower() for w in labels}
+    tails = []
+    for anchor in _anchors(labels):
+        heads: dict[str, list[str]] = {}
+        for word in words:
+            at = word.find(anchor)
+            if at >= 0:
+                heads.setdefault(word[at + len(anchor):], []).append(word[:at])
+        rests = "|".join(re.escape(r) for r in sorted(heads, key=len, reverse=True))
+        tails.append(LabelTail(anchor, re.compile(f"(?i:(?P<rest>{rests})){sep}{value}"),
+                               {r: tuple(sorted(h, key=len, reverse=True)) for r, h in heads.items()}))
+    return tuple(tails)
+
+
+def _token_body(alphabet: str) -> str:
+    """The token alphabet without "=": base64 padding only ends a token, so a run never restarts."""
+    return alphabet.replace("=", "")
+
+
 def compile_ruleset(data: dict[str, Any], sources: tuple[Path, ...] = ()) -> RuleSet:
     rules = tuple(
         Rule(
             id=r["id"],
             description=r.get("description", ""),
-            key_id_prefix=r["key_id_prefix"],
+            key_id_prefix=r.get("key_id_prefix") or "",
             parts=tuple(PartKind(p) for p in r.get("parts", [])),
             severity=r.get("severity", "error"),
             examples=tuple(r.get("examples", ())),
@@ -137,28 +218,41 @@ def compile_ruleset(data: dict[str, Any], sources: tuple[Path, ...] = ()) -> Rul
         for r in data["rules"]
     )
     key, secret, token = data["key_id"], data["secret"], data["session_token"]
-    sep = data["label_separator"]
     b = key["boundary"]
-    prefixes = _alternation([r.key_id_prefix for r in rules])
+    prefixes = _alternation([r.key_id_prefix for r in rules if r.key_id_prefix])
     key_id_re = re.compile(f"(?<!{b})(?:{prefixes}){key['body']}(?!{b})")
     s_alpha, s_len = secret["alphabet"], int(secret["length"])
     s_value = f"(?<![{s_alpha}])(?P<value>[{s_alpha}]{{{s_len}}})(?![{s_alpha}=])"
-    t_alpha = token["alphabet"]
+    t_body = _token_body(token["alphabet"])
+    sep = _separator(data["label_separator"], (s_alpha, t_body))
+    # Every pattern is linear: each value starts where a run starts (a lookbehind on its own
+    # alphabet), holds one character class and ends with at most a "=" padding run.
+    t_min = int(token["min_length_labelled"])
+    t_value = f"(?<![{t_body}])(?P<value>[{t_body}]{{{t_min},}}=*)"
     return RuleSet(
         rules=rules,
         key_id_re=key_id_re,
-        secret_labelled_re=re.compile(f"(?i:{_alternation(secret['labels'])}){sep}{s_value}"),
+        secret_labelled_re=re.compile(f"(?i:(?P<label>{_alternation(secret['labels'])})){sep}{s_value}"),
         secret_bare_re=re.compile(s_value),
         token_labelled_re=re.compile(
-            f"(?i:{_alternation(token['labels'])}){sep}"
-            f"(?P<value>[{t_alpha}]{{{int(token['min_length_labelled'])},}})"
+            f"(?i:(?P<label>{_alternation(token['labels'])})){sep}" + t_value
         ),
         token_prefixed_re=re.compile(
-            f"(?<![{t_alpha}])(?P<value>(?:{_alternation(token['prefixes'])})"
-            f"[{t_alpha}]{{{int(token['min_length_prefixed'])},}})"
+            f"(?<![{t_body}])(?P<value>(?:{_alternation(token['prefixes'])})"
+            f"[{t_body}]{{{int(token['min_length_prefixed'])},}}=*)"
         ),
-        token_run_re=re.compile(f"[{t_alpha}]*"),
+        token_run_re=re.compile(f"[{t_body}]*=*"),
+        secret_run_char_re=re.compile(f"[{s_alpha}=]"),
+        secret_label_tails=_tails(secret["labels"], sep, s_value),
+        token_label_tails=_tails(token["labels"], sep, t_value),
+        token_prefixes=tuple(token["prefixes"]),
+        secret_labels=frozenset(w.lower() for w in secret["labels"]),
+        token_labels=frozenset(w.lower() for w in token["labels"]),
+        token_value_re=re.compile(f"[{t_body}]{{{t_min},}}=*"),
+        generic_labels=frozenset(w.lower() for w in data.get("generic_labels", [])),
         pairing_window=int(data["pairing_window"]),
+        pairing_lines=int(data.get("pairing_lines", 0)),
+        pairing_max_reach=int(data.get("pairing_max_reach", data["pairing_window"])),
         secret_min_entropy_labelled=float(secret["min_entropy_labelled"]),
         secret_min_entropy_unlabelled=float(secret["min_entropy_unlabelled"]),
         allow_substrings=tuple(data["allowlist"]["value_substrings"]),

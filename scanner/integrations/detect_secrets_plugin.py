@@ -47,7 +47,7 @@ def complete_sets(text: str, rules: RuleSet) -> list[tuple[str, str, str]]:
     found = credential_sets(text.encode("utf-8", "surrogatepass"), rules)
     if found is None:
         return []
-    return [s.values for s in found[1] if s.secret is not None and s.token is not None]  # type: ignore[misc]
+    return [s.values for s in found[1] if s.key and s.secret and s.token]  # type: ignore[misc]
 
 
 class AWSTemporaryCredentialSetDetector(RegexBasedDetector):

@@ -16,7 +16,7 @@ VERSION = 1
 def finding_to_dict(finding: Finding, show_secrets: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {
         "rule": finding.rule,
-        "access_key_id": finding.access_key_id,
+        "access_key_id": finding.access_key_id or None,
         "account_id": finding.account_id,
         "secret_sha256": finding.secret_sha256,
         "session_token_sha256": finding.session_token_sha256,
@@ -29,6 +29,8 @@ def finding_to_dict(finding: Finding, show_secrets: bool = False) -> dict[str, A
         "missing": finding.missing,
         "fingerprint": finding.fingerprint,
     }
+    if finding.parts_at:
+        out["parts_at"] = dict(finding.parts_at)
     if show_secrets:
         out["secret"] = finding.secret
         out["session_token"] = finding.session_token

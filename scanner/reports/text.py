@@ -66,6 +66,8 @@ def finding_block(f: Finding, show_secrets: bool = False, color: bool = False) -
     lines = [head, f"  at {_where(f)}", f"  secret: {secret}   session token: {token}"]
     if f.missing:
         lines.append(_paint(f"  missing: {', '.join(f.missing)}", _DIM, color))
+    if f.parts_at:  # parts paired from other files of the same directory
+        lines.append("  " + "   ".join(f"{part} at {where}" for part, where in f.parts_at.items()))
     lines += [x for x in (_verification(f, color), _revocation(f)) if x]
     return "\n".join(lines)
 

@@ -80,4 +80,21 @@ class Decoders:
                 if finding.credential_key not in seen:
                     seen.add(finding.credential_key)
                     found.append(replace(finding, line=view.original_line(finding.line)))
+        return _drop_partials_of_decoded_sets(found)
+
+
+def _drop_partials_of_decoded_sets(found: list[Finding]) -> list[Finding]:
+    """A secret or token without a key id that is a part of a set a decoded view completed (as it
+    stands, or base64-encoded as in a k8s Secret) is that set, not a leak of its own."""
+    import base64 as b64
+
+    parts = {v for f in found if f.access_key_id for v in (f.secret, f.session_token) if v}
+    if not parts:
         return found
+    encoded = {b64.b64encode(v.encode("latin-1", "replace")).decode().rstrip("=") for v in parts}
+
+    def covered(f: Finding) -> bool:
+        values = [v for v in (f.secret, f.session_token) if v]
+        return bool(values) and all(v in parts or v.rstrip("=") in encoded for v in values)
+
+    return [f for f in found if f.access_key_id or not covered(f)]
