@@ -19,6 +19,7 @@ from scanner.model import Chunk, Finding, ScanMode, ScanResult, ScanStats
 from scanner.pairing import CredentialSet, credential_sets
 from scanner.silencing.excludes import excluded
 from scanner.silencing.markers import allowed_by_marker
+from scanner.sources import NO_PROGRESS, Progress
 
 if TYPE_CHECKING:
     from scanner.sources.git.provenance import Introduction
@@ -145,7 +146,8 @@ def drop_sets_present_at(repo: Path, rev: str, findings: list[Finding], rules: R
     return kept
 
 
-def _scan_history(request: ScanRequest, rules: RuleSet, stats: ScanStats, notes: list[str]) -> list[Finding]:
+def _scan_history(request: ScanRequest, rules: RuleSet, stats: ScanStats, notes: list[str],
+                  progress: Progress = NO_PROGRESS) -> list[Finding]:
     from scanner.detection.prefilter import make_prefilter
     from scanner.sources.git.history import HistoryScan
     from scanner.sources.git.run import is_shallow, require_repo
@@ -154,7 +156,7 @@ def _scan_history(request: ScanRequest, rules: RuleSet, stats: ScanStats, notes:
     if is_shallow(repo):
         notes.append(f"{repo} is a shallow clone: history beyond its depth was not scanned")
     prefilter = make_prefilter(rules.key_id_prefixes, request.use_hyperscan)
-    history = HistoryScan(repo, request.since, request.max_size, prefilter, stats, request.tips)
+    history = HistoryScan(repo, request.since, request.max_size, prefilter, stats, request.tips, progress)
     findings = place_in_history(list(_scan_chunks(history, rules, stats)), history.introductions)
     if request.since and findings:
         findings = drop_sets_present_at(repo, request.since, findings, rules)
@@ -178,14 +180,25 @@ def _chunks(request: ScanRequest, stats: ScanStats) -> Iterable[Chunk]:
     return iter_file_chunks(list(request.paths), request.max_size, stats, is_excluded)
 
 
-def run_scan(request: ScanRequest, rules: RuleSet) -> ScanResult:
+def _counted(chunks: Iterable[Chunk], stats: ScanStats, progress: Progress) -> Iterator[Chunk]:
+    progress.stage("scanning files")
+    for chunk in chunks:
+        progress.update(stats.files, stats.bytes)
+        yield chunk
+
+
+def run_scan(request: ScanRequest, rules: RuleSet, progress: Progress = NO_PROGRESS) -> ScanResult:
+    """`progress` hears how far a history scan or a file walk has got (scanner/cli/progress.py)."""
     started = time.perf_counter()
     stats = ScanStats()
     notes: list[str] = []
     if request.mode == ScanMode.HISTORY:
-        findings = _scan_history(request, rules, stats, notes)
+        findings = _scan_history(request, rules, stats, notes, progress)
     else:
-        findings = list(_scan_chunks(_chunks(request, stats), rules, stats))
+        chunks = _chunks(request, stats)
+        if progress is not NO_PROGRESS and request.mode == ScanMode.FILES:
+            chunks = _counted(chunks, stats, progress)
+        findings = list(_scan_chunks(chunks, rules, stats))
     if request.exclude and request.mode in (ScanMode.HISTORY, ScanMode.STAGED):
         findings = [f for f in findings if not (f.path and excluded(f.path, request.exclude))]
     stats.seconds = round(time.perf_counter() - started, 3)

@@ -127,7 +127,10 @@ def run(args: argparse.Namespace) -> ExitCode:
         mode=mode, paths=paths, since=args.since, tips=tuple(args.tip), max_size=args.max_file_size,
         exclude=tuple(args.exclude), use_hyperscan=not args.no_hyperscan,
     )
-    result = run_scan(request, rules)
+    from scanner.cli.progress import scan_progress
+
+    with scan_progress(mode, args.quiet) as progress:
+        result = run_scan(request, rules, progress)
     every_finding = list(result.findings)  # --write-baseline records all, also those --baseline hides
     if args.baseline:
         from scanner.silencing.baseline import filter_new
