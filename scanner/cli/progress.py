@@ -18,11 +18,13 @@ from typing import IO, Any
 
 from scanner.sources import NO_PROGRESS, Progress
 
+_DELAY = 0.3
+
 
 class TerminalProgress:
     """A `Progress` drawn with rich on a terminal stream."""
 
-    def __init__(self, stream: IO[str], delay: float = 0.3, interval: float = 0.1) -> None:
+    def __init__(self, stream: IO[str], delay: float = _DELAY, interval: float = 0.1) -> None:
         self._stream, self._interval = stream, interval
         self._show_at = time.monotonic() + delay
         self._next = self._show_at
@@ -54,7 +56,7 @@ class TerminalProgress:
         if self._changed or self._task is None:
             if self._task is not None:
                 self._bar.remove_task(self._task)
-            self._task = self._bar.add_task(self._label, total=self._total_bytes or None)
+            self._task = self._bar.add_task(self._label, total=self._total_bytes or None, objects="")
             self._changed = False
         self._bar.update(self._task, completed=self._bytes, objects=self._count_text())
         self._bar.refresh()
@@ -103,8 +105,18 @@ def scan_progress(mode: str, quiet: bool, stream: IO[str] | None = None) -> Iter
     if quiet or mode not in ("history", "files") or not _is_terminal(stream):
         yield NO_PROGRESS
         return
-    with TerminalProgress(stream) as progress:
+    with TerminalProgress(stream, _delay()) as progress:
         yield progress
+
+
+def _delay() -> float:
+    """Seconds before anything is drawn; STSLEAK_PROGRESS_DELAY changes it (tests use 0)."""
+    import os
+
+    try:
+        return max(0.0, float(os.environ.get("STSLEAK_PROGRESS_DELAY", _DELAY)))
+    except ValueError:
+        return _DELAY
 
 
 def _is_terminal(stream: IO[str]) -> bool:
