@@ -41,11 +41,10 @@ class _Planter:
         run = lambda *a, data=None: subprocess.run(["git", "-C", str(self.repo), *a], input=data,  # noqa: E731
                                                    capture_output=True, check=True, env=env).stdout.decode().strip()
         run("read-tree", parent)
-        for path, oid in changes.items():
-            if oid is None:
-                run("update-index", "--force-remove", "--", path)
-            else:
-                run("update-index", "--add", "--cacheinfo", f"100644,{oid},{path}")
+        zero = "0" * 40
+        info = "".join(f"0 {zero}\t{path}\n" if oid is None else f"100644 {oid}\t{path}\n"
+                       for path, oid in changes.items())
+        run("update-index", "--index-info", data=info.encode())  # mode 0: removed (no work tree needed)
         tree = run("write-tree")
         index.unlink()
         return run("commit-tree", tree, "-p", parent, "-m", message)

@@ -34,7 +34,9 @@ def _module(command: str):
     return importlib.import_module(COMMANDS[command])
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with `only`, just that command's (its module alone is imported: a
+    pre-commit `scan --staged` then never loads what the other commands import)."""
     parser = argparse.ArgumentParser(
         prog="stsleak",
         description="Find leaked AWS credentials in files and git history; verify and revoke them.",
@@ -43,13 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"stsleak {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in COMMANDS:
+    for command in (only,) if only else COMMANDS:
         _module(command).add_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else argv
+    parser = build_parser(words[0] if words and words[0] in COMMANDS else None)
     args = parser.parse_args(argv)
     try:
         return int(_module(args.command).run(args))
