@@ -16,8 +16,12 @@ from scanner.sources.git.run import git_path, is_work_tree, run_git_bytes
 def _display(path: Path) -> str:
     """The path as reported: relative to the current directory when under it; a name that is not
     valid UTF-8 shows U+FFFD where its bad bytes are."""
-    rel = os.path.relpath(path)
-    shown = path.as_posix() if rel.startswith("..") else Path(rel).as_posix()
+    text = str(path)
+    if not os.path.isabs(text) and ".." not in path.parts:  # already relative to here (the usual case)
+        shown = path.as_posix()
+    else:
+        rel = os.path.relpath(path)
+        shown = path.as_posix() if rel.startswith("..") else Path(rel).as_posix()
     return shown.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
