@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout
 
 from scanner.cli import main
 
+
 def peak_rss_kb() -> int:
     """This process's own peak RSS. VmHWM where /proc has it: ru_maxrss also counts what the parent
     process held when it forked this one (Linux keeps the pre-exec high-water mark)."""
