@@ -1,14 +1,17 @@
 """stsleak benchmark: builds its own inputs under bench/.work/ and prints one table.
 
-    python bench/run.py [--commits N] [--repo PATH] [--runs K] [--quick]
+    python bench/run.py [--commits N] [--repo PATH]... [--skip SCENARIO]... [--runs K] [--quick]
 
-Scenarios (wall time is the median of K runs of the whole process; RSS is the peak of the
-stsleak Python process and, after the slash, of the largest process in its tree, git included):
-- git floor: `git cat-file --batch-all-objects --batch --unordered > /dev/null` on the same repo,
-  in the same run: the time git alone needs to hand over every object once;
+Scenarios (wall time is the median of K alternating runs of the whole process; memory is sampled
+from /proc over the whole process tree, see bench/proctree.py):
+- git floors, in the same run as the scan they are compared with: `git cat-file
+  --batch-all-objects --batch --unordered > /dev/null` (one process: the time git alone needs to
+  hand over every object once) and two `cat-file --batch` processes side by side over half the
+  bytes each (what git can do on two cores);
 - `stsleak scan --history` on a synthetic repo (bench/synth.py: >= 20,000 commits, ~370 MB of
   objects, credentials planted in every place history must reach), checked against the plant list;
-- optionally the same on a real repo (--repo PATH; no plant list, so no check);
+- with --repo PATH (repeatable): the same on a real repository, through a scratch clone that
+  borrows its objects and gets credentials planted at run time (bench/plant.py), checked likewise;
 - `stsleak scan --staged` with 10 changed files of typical size (one holds a credential);
 - `stsleak scan .` on a 5,000-file work tree (files/s and MB/s);
 - verification of 1,000 credential sets against a moto server (scanner/verification/sts.py).
@@ -40,6 +43,8 @@ sys.path.insert(0, str(ROOT))
 
 import adversarial  # noqa: E402  (the worst-case rows: bench/adversarial.py)
 import decoders as decoders_bench  # noqa: E402
+import plant  # noqa: E402
+import proctree  # noqa: E402
 import synth  # noqa: E402
 
 from scanner.testing import fakes  # noqa: E402
@@ -55,6 +60,7 @@ class Sample:
     py_rss_kb: int | None
     code: int
     stdout: bytes
+    memory: proctree.Memory = field(default_factory=proctree.Memory)  # non-file memory, sampled from /proc
 
 
 @dataclass
@@ -74,7 +80,8 @@ class Row:
 
 
 def measure(cmd: list[str], cwd: Path | None = None, capture: bool = True) -> Sample:
-    """Run cmd once; wall time and peak RSS (of the process tree and of stsleak's own process)."""
+    """Run cmd once; wall time, peak RSS (of the largest process and of stsleak's own process) and
+    the process tree's peak non-file memory."""
     env = {**os.environ, "NO_COLOR": "1"}
     with tempfile.NamedTemporaryFile(delete=False) as rss_file:
         env["BENCH_RSS_FILE"] = rss_file.name
@@ -82,9 +89,12 @@ def measure(cmd: list[str], cwd: Path | None = None, capture: bool = True) -> Sa
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
                                 stderr=err)
+        sampler = proctree.Sampler(proc.pid)
         out = proc.stdout.read() if proc.stdout else b""
+        sampler.sample()
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - started
+        memory = sampler.stop()
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.stdout:
             proc.stdout.close()
@@ -94,7 +104,7 @@ def measure(cmd: list[str], cwd: Path | None = None, capture: bool = True) -> Sa
     os.unlink(rss_file.name)
     if proc.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {message[-500:]}")
-    return Sample(wall, usage.ru_maxrss, int(text) if text else None, proc.returncode, out)
+    return Sample(wall, usage.ru_maxrss, int(text) if text else None, proc.returncode, out, memory)
 
 
 def stsleak_cmd(*args: str, rss: bool = True) -> list[str]:
@@ -145,21 +155,56 @@ def _floor_cmd(repo: Path) -> list[str]:
     return ["git", "-C", str(repo), "cat-file", "--batch-all-objects", "--batch", "--unordered"]
 
 
-def history_rows(repo: Path, runs: int, label: str, planted: list[synth.Planted] | None) -> list[Row]:
-    """The git floor and the history scan, run alternately so both see the same machine load."""
+def _two_process_floor_cmd(repo: Path) -> list[str]:
+    """Two `cat-file --batch` processes side by side, each over half of every object's bytes (pack
+    order): what git alone needs with both cores. The id lists are written before the clock runs."""
+    out = subprocess.run(["git", "-C", str(repo), "cat-file", "--batch-all-objects", "--unordered",
+                          "--batch-check=%(objectsize) %(objectname)"], capture_output=True, check=True).stdout
+    rows = [line.split() for line in out.splitlines()]
+    half, acc, cut = sum(int(size) for size, _ in rows) / 2, 0, len(rows)
+    for i, (size, _) in enumerate(rows):
+        acc += int(size)
+        if acc >= half:
+            cut = i + 1
+            break
+    lists = []
+    for name, part in (("a", rows[:cut]), ("b", rows[cut:])):
+        path = WORK / f"floor-{repo.name}-{name}.txt"
+        path.write_bytes(b"".join(oid + b"\n" for _, oid in part))
+        lists.append(path)
+    git_batch = f"git -C '{repo}' cat-file --batch --buffer"
+    return ["sh", "-c", f"{git_batch} < '{lists[0]}' > /dev/null & {git_batch} < '{lists[1]}' > /dev/null; wait"]
+
+
+def history_rows(repo: Path, runs: int, label: str, planted: list[synth.Planted]) -> list[Row]:
+    """The git floors and the history scan, run alternately so all see the same machine load."""
     floor = Row(f"git floor: cat-file --batch-all-objects ({label})", mbytes=object_mbytes(repo))
     floor.floor = floor
+    two = Row(f"git floor, 2 processes ({label})", mbytes=floor.mbytes, floor=floor)
     scan = Row(f"stsleak scan --history ({label})", mbytes=floor.mbytes, floor=floor)
     cmd = stsleak_cmd("scan", "--history", "--format", "json", "--quiet", str(repo))
+    two_cmd = _two_process_floor_cmd(repo)
     measure(_floor_cmd(repo), capture=False)  # warm the page cache
     for _ in range(runs):
         floor.samples.append(measure(_floor_cmd(repo), capture=False))
+        two.samples.append(measure(two_cmd, capture=False))
         scan.samples.append(measure(cmd))
     out = scan.samples[-1].stdout
-    stats = json.loads(out)["stats"]
-    scan.check = check_history(out, planted) if planted is not None else \
-        f"{len(json.loads(out)['findings'])} findings, {stats['blobs']} blobs (no plant list: not checked)"
-    return [floor, scan]
+    scan.check = check_history(out, planted)
+    return [floor, two, scan]
+
+
+def real_repo_rows(source: Path, runs: int) -> list[Row]:
+    """A real repository, through a scratch clone with credentials planted in it (bench/plant.py)."""
+    scratch = WORK / f"real-{source.name if source.name != 'repo' else source.parent.name}"
+    started = time.perf_counter()
+    planted = plant.plant(source, scratch)
+    commits = int(subprocess.run(["git", "-C", str(scratch), "cat-file", "--batch-all-objects", "--unordered",
+                                  "--batch-check=%(objecttype)"], capture_output=True, check=True,
+                                 text=True).stdout.split().count("commit"))
+    print(f"scratch clone {scratch} of {source} with {len(planted)} planted ready in "
+          f"{time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return history_rows(scratch, runs, f"{scratch.name.removeprefix('real-')}, {commits:,} commits", planted)
 
 
 def _typical_text(rng: random.Random, size: int) -> str:
@@ -280,18 +325,24 @@ def _wait_for_port(port: int) -> None:
 
 # --- output -------------------------------------------------------------------------------------
 
+def _mb(kb: int) -> str:
+    return f"{kb / 1024:.0f}"
+
+
 def render(rows: list[Row]) -> str:
-    head = ("scenario", "wall s (median)", "peak RSS MB py / all", "MB/s", "x floor", "check")
+    head = ("scenario", "wall s (median)", "py RSS MB", "non-file MB tree / largest", "MB/s", "x floor", "check")
     lines = [head]
     for row in rows:
         wall = row.median
         py = [s.py_rss_kb for s in row.samples if s.py_rss_kb]
-        rss = f"{max(py) / 1024:.0f} / " if py else "- / "
-        rss = rss + f"{max(s.rss_kb for s in row.samples) / 1024:.0f}" if row.samples else "-"
+        tree = max((s.memory.tree_kb for s in row.samples), default=0)
+        largest = max((s.memory.largest_kb for s in row.samples), default=0)
+        mem = f"{_mb(tree)} / {_mb(largest)}" if tree else "-"
         mbps = f"{row.mbytes / wall:,.1f}" if wall and row.mbytes else "-"
         base = row.floor.median if row.floor else None
         ratio = f"{wall / base:.2f}" if wall and base else "-"
-        lines.append((row.scenario, f"{wall:.3f}" if wall is not None else "-", rss, mbps, ratio, row.check))
+        lines.append((row.scenario, f"{wall:.3f}" if wall is not None else "-", _mb(max(py)) if py else "-", mem,
+                      mbps, ratio, row.check))
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     out = [" | ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in lines]
     out.insert(1, "-+-".join("-" * w for w in widths))
@@ -301,7 +352,11 @@ def render(rows: list[Row]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--commits", type=int, default=None, help="commits in the synthetic repo (default 20000)")
-    parser.add_argument("--repo", type=Path, help="also scan this real repository")
+    parser.add_argument("--repo", type=Path, action="append", default=[],
+                        help="also scan this real repository, through a scratch clone with planted credentials "
+                             "(repeatable; see bench/README.md for curl/curl and git/git)")
+    parser.add_argument("--skip", action="append", default=[], choices=("synthetic", "staged", "files", "verify"),
+                        help="leave out a scenario (repeatable), e.g. to time only --repo")
     parser.add_argument("--runs", type=int, default=None,
                         help="runs per scenario (default 3, history and its floor 5; --quick 1)")
     parser.add_argument("--quick", action="store_true", help="small repo, one run: a smoke test (< 60 s)")
@@ -312,20 +367,27 @@ def main(argv: list[str] | None = None) -> int:
     WORK.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()[0]
     started = time.perf_counter()
-    repo = WORK / f"synth-{commits}"
-    planted = synth.load_or_build(repo, commits)
-    print(f"synthetic repo {repo} ready in {time.perf_counter() - started:.1f} s; load average {load:.2f} "
-          f"on {os.cpu_count()} cores", file=sys.stderr)
-    rows = history_rows(repo, history_runs, f"{commits:,} commits", planted)
-    if args.repo:
-        rows += history_rows(args.repo.resolve(), history_runs, args.repo.name, None)
-    rows.append(staged_row(runs))
-    rows.append(files_row(runs, 500 if args.quick else 5000))
-    rows.append(verify_row(100 if args.quick else 1000))
+    print(f"load average {load:.2f} on {os.cpu_count()} cores", file=sys.stderr)
+    rows: list[Row] = []
+    if "synthetic" not in args.skip:
+        repo = WORK / f"synth-{commits}"
+        planted = synth.load_or_build(repo, commits)
+        print(f"synthetic repo {repo} ready in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        rows += history_rows(repo, history_runs, f"synthetic, {commits:,} commits", planted)
+    for real in args.repo:
+        rows += real_repo_rows(real.resolve(), history_runs)
+    if "staged" not in args.skip:
+        rows.append(staged_row(runs))
+    if "files" not in args.skip:
+        rows.append(files_row(runs, 500 if args.quick else 5000))
+    if "verify" not in args.skip:
+        rows.append(verify_row(100 if args.quick else 1000))
     print(render(rows))
     print(adversarial.report(*((0.5, 2) if args.quick else (10, 50)), cli=lambda *a: stsleak_cmd(*a, rss=False)))
     print(f"median of {history_runs} alternating runs for the floor and history rows, of {runs} (staged: "
-          f"{max(runs, 5)}) for the others; RSS: the stsleak Python process / the largest process incl. git")
+          f"{max(runs, 5)}) for the others. RSS: peak of the stsleak Python process. Non-file memory "
+          "(RssAnon+RssShmem, sampled from /proc every 5 ms): peak of the sum over the process tree / of the "
+          "largest process")
     print(f"total benchmark time {time.perf_counter() - started:.0f} s; load average now {os.getloadavg()[0]:.2f}")
     failed = decoders_bench.main(["--repo", str(repo)] + ["--quick"] * args.quick)  # bench/decoders.py
     rows.append(Row("decoders", check="FAIL" if failed else "ok"))

@@ -22,6 +22,7 @@ from scanner.model import Candidate, Chunk, Finding, PartKind, ScanMode, ScanRes
 from scanner.pairing import CredentialSet, credential_sets, pair_across_files
 from scanner.silencing.counting import count_allowlisted, drop_excluded, path_excluded, split_baselined
 from scanner.silencing.markers import ALLOW_MARKERS, allowed_by_marker
+from scanner.sources import NO_PROGRESS, Progress
 
 if TYPE_CHECKING:
     from scanner.sources.git.provenance import Introduction
@@ -185,7 +186,8 @@ def _drop_sets_present_at(repo: Path, rev: str, findings: list[Finding], rules: 
     return kept
 
 
-def _scan_history(request: ScanRequest, rules: RuleSet, stats: ScanStats, notes: list[str]) -> list[Finding]:
+def _scan_history(request: ScanRequest, rules: RuleSet, stats: ScanStats, notes: list[str],
+                  progress: Progress = NO_PROGRESS) -> list[Finding]:
     from scanner.detection.prefilter import make_prefilter
     from scanner.sources.git.history import HistoryScan
     from scanner.sources.git.run import is_shallow, require_repo
@@ -194,7 +196,7 @@ def _scan_history(request: ScanRequest, rules: RuleSet, stats: ScanStats, notes:
     if is_shallow(repo):
         notes.append(f"{repo} is a shallow clone: history beyond its depth was not scanned")
     prefilter = make_prefilter(rules.key_id_prefixes, request.use_hyperscan)
-    history = HistoryScan(repo, request.since, request.max_size, prefilter, stats, request.tips)
+    history = HistoryScan(repo, request.since, request.max_size, prefilter, stats, request.tips, progress)
     limits = replace(request.archive_limits, max_member=request.max_size)
     found = list(_scan_chunks(history, rules, stats, request.allow_comments, limits))
     findings = pair_across_files(place_in_history(found, _placement(history.introductions, stats, repo)))
@@ -221,15 +223,25 @@ def _chunks(request: ScanRequest, stats: ScanStats, notes: list[str]) -> Iterabl
     return iter_file_chunks(list(request.paths), request.max_size, stats, is_excluded, request.no_ignore)
 
 
-def run_scan(request: ScanRequest, rules: RuleSet) -> ScanResult:
+def _counted(chunks: Iterable[Chunk], stats: ScanStats, progress: Progress) -> Iterator[Chunk]:
+    progress.stage("scanning files")
+    for chunk in chunks:
+        progress.update(stats.files, stats.bytes)
+        yield chunk
+
+
+def run_scan(request: ScanRequest, rules: RuleSet, progress: Progress = NO_PROGRESS) -> ScanResult:
+    """`progress` hears how far a history scan or a file walk has got (scanner/cli/progress.py)."""
     started = time.perf_counter()
     stats = ScanStats()
     notes: list[str] = []
     if request.mode == ScanMode.HISTORY:
-        findings = _scan_history(request, rules, stats, notes)
+        findings = _scan_history(request, rules, stats, notes, progress)
     else:
         limits = replace(request.archive_limits, max_member=request.max_size)
         chunks = _chunks(request, stats, notes)
+        if progress is not NO_PROGRESS and request.mode == ScanMode.FILES:
+            chunks = _counted(chunks, stats, progress)
         findings = pair_across_files(list(_scan_chunks(chunks, rules, stats, request.allow_comments, limits)))
     if request.mode in (ScanMode.HISTORY, ScanMode.STAGED):
         findings = drop_excluded(findings, request.exclude, request.config_exclude, stats)

@@ -49,7 +49,9 @@ def _with_examples(parser: argparse.ArgumentParser, command: str) -> None:
         parser.formatter_class = argparse.RawDescriptionHelpFormatter
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with `only`, just that command's (its module alone is imported: a
+    pre-commit `scan --staged` then never loads what the other commands import)."""
     parser = StsleakParser(
         prog="stsleak",
         description="Find leaked AWS credentials in files and git history; verify and revoke them.",
@@ -58,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"stsleak {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=StsleakParser)
-    for command in COMMANDS:
+    for command in (only,) if only else COMMANDS:
         _module(command).add_parser(sub)
     for command, command_parser in sub.choices.items():
         _with_examples(command_parser, command)
@@ -67,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else argv
+    parser = build_parser(words[0] if words and words[0] in COMMANDS else None)
     args = parser.parse_args(argv)
     try:
         return int(_module(args.command).run(args))

@@ -153,7 +153,10 @@ def run(args: argparse.Namespace) -> ExitCode:
         baseline=Path(args.baseline) if args.baseline and not args.no_suppress else None,
         max_size_from_config=args.max_size_from_config, no_ignore=args.no_ignore,
     )
-    result = run_scan(request, rules)
+    from scanner.cli.progress import scan_progress
+
+    with scan_progress(mode, args.quiet) as progress:
+        result = run_scan(request, rules, progress)
     result.stats.config = args.config_file
     result.notes += silencing_notes(args, start, result)
     every_finding = result.findings + result.baselined  # --write-baseline records all, also those --baseline hides

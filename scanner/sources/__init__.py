@@ -33,3 +33,29 @@ class Prefilter(Protocol):
     def __call__(self, data: bytes | bytearray | memoryview) -> bool: ...
 
     def buffer_scanner(self) -> BufferScanner: ...
+
+
+class Progress(Protocol):
+    """How far a long scan has got, told by the sources; the CLI renders it (scanner/cli/progress.py).
+
+    Sources never import a renderer. `stage` starts a step (totals 0 when unknown); `update` gives
+    the counts done so far in it (absolute, not increments). Both may be called often: the
+    renderer throttles itself, so a call must stay cheap. Called from one thread at a time.
+    """
+
+    def stage(self, label: str, total_objects: int = 0, total_bytes: int = 0) -> None: ...
+
+    def update(self, objects: int, nbytes: int = 0) -> None: ...
+
+
+class NoProgress:
+    """Progress that shows nothing (not a terminal, --quiet, --staged, library use)."""
+
+    def stage(self, label: str, total_objects: int = 0, total_bytes: int = 0) -> None:
+        pass
+
+    def update(self, objects: int, nbytes: int = 0) -> None:
+        pass
+
+
+NO_PROGRESS: Progress = NoProgress()

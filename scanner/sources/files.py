@@ -17,8 +17,12 @@ from scanner.sources.git.run import RepoKind, git_succeeds, repo_kind, run_git_b
 def _display(path: Path) -> str:
     """The path as reported: relative to the current directory when under it; a name that is not
     valid UTF-8 shows U+FFFD where its bad bytes are."""
-    rel = os.path.relpath(path)
-    shown = path.as_posix() if rel.startswith("..") else Path(rel).as_posix()
+    text = str(path)
+    if not os.path.isabs(text) and ".." not in path.parts:  # already relative to here (the usual case)
+        shown = path.as_posix()
+    else:
+        rel = os.path.relpath(path)
+        shown = path.as_posix() if rel.startswith("..") else Path(rel).as_posix()
     return shown.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 

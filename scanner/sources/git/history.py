@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -23,7 +25,7 @@ from typing import IO
 
 from scanner.errors import StsleakError
 from scanner.model import Chunk, ScanStats
-from scanner.sources import Prefilter
+from scanner.sources import NO_PROGRESS, Prefilter, Progress
 from scanner.sources.git.blobstream import BlobList, hit_blobs
 from scanner.sources.git.missing import missing_since, read_missing, report_missing
 from scanner.sources.git.provenance import BackgroundIntroductions, Introduction
@@ -41,6 +43,7 @@ from scanner.sources.git.run import (
 )
 
 _READ_SIZE = 1 << 20
+_BACKGROUND_NICE = 10
 _CHECK_FORMAT = "--batch-check=%(objecttype) %(objectsize) %(objectname)"
 _BLOB_LINE = re.compile(rb"blob (\d+) ([0-9a-f]+)\n")  # the literal start lets `re` skip ahead fast
 _MISSING_LINE = re.compile(rb"([0-9a-f]+) missing\n")
@@ -50,11 +53,11 @@ _COMMIT_LINE = re.compile(rb"commit \d+ ([0-9a-f]+)\n")
 @dataclass
 class _Listing:
     blobs: BlobList = field(default_factory=BlobList)
-    commits: list[bytes] = field(default_factory=list)
+    commits: bytearray = field(default_factory=bytearray)  # `id\n` records
 
 
 def _read_listing(proc: subprocess.Popen[bytes], err: IO[bytes], max_size: int, stats: ScanStats,
-                  repo: Path) -> _Listing:
+                  repo: Path, progress: Progress = NO_PROGRESS) -> _Listing:
     """Parse `--batch-check` output as it comes: blobs within the size limit and commits, in order."""
     assert proc.stdout is not None
     raise_pipe_size(proc.stdout.fileno())
@@ -73,9 +76,10 @@ def _read_listing(proc: subprocess.Popen[bytes], err: IO[bytes], max_size: int, 
         for _ in range(len(found) - len(kept)):
             stats.skip("too-large")
         blobs.extend(kept)
-        listing.commits += _COMMIT_LINE.findall(block, 0, cut)
+        listing.commits += b"".join(oid + b"\n" for oid in _COMMIT_LINE.findall(block, 0, cut))
         if b" missing\n" in block:
             missing += _MISSING_LINE.findall(block, 0, cut)
+        progress.update(stats.blobs, stats.bytes)
     proc.stdout.close()
     code = proc.wait()
     detail = last_error_line(err)
@@ -90,11 +94,11 @@ def _corrupt(repo: Path, problem: str) -> str:
     return f"{repo}: the repository is corrupt ({problem}); objects it lacks were not scanned (`git fsck` lists them)"
 
 
-def _list_all(repo: Path, max_size: int, stats: ScanStats) -> _Listing:
+def _list_all(repo: Path, max_size: int, stats: ScanStats, progress: Progress = NO_PROGRESS) -> _Listing:
     err = temp_file()
     proc = popen_git(repo, "cat-file", "--batch-all-objects", _CHECK_FORMAT, "--unordered",
                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
-    return _read_listing(proc, err, max_size, stats, repo)
+    return _read_listing(proc, err, max_size, stats, repo, progress)
 
 
 def since_revs(repo: Path, since: str | tuple[str, ...], tips: tuple[str, ...] = ()) -> list[str]:
@@ -107,8 +111,9 @@ def since_revs(repo: Path, since: str | tuple[str, ...], tips: tuple[str, ...] =
     return [*(tips or ("--all",)), *(f"^{rev}" for rev in olds)]
 
 
-def _commits_since(repo: Path, revs: list[str]) -> list[bytes]:
-    return [line.encode() for line in run_git(repo, "rev-list", *revs, "--").split()]
+def _commits_since(repo: Path, revs: list[str]) -> bytes:
+    """`id\n` records, as provenance takes them."""
+    return run_git_bytes(repo, "rev-list", *revs, "--")
 
 
 def _blobs_since(repo: Path, revs: list[str]) -> list[str]:
@@ -132,6 +137,12 @@ def _list_since(repo: Path, revs: list[str], max_size: int, stats: ScanStats) ->
     return _read_listing(proc, err, max_size, stats, repo)
 
 
+def _lower_priority(pid: int) -> None:
+    """Let a background git yield the cores to the stream (Unix; elsewhere it runs as is)."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, pid, _BACKGROUND_NICE)
+
+
 class _ConnectivityCheck:
     """git's own check that every object the refs and reflogs reach is present, in the background.
 
@@ -147,6 +158,7 @@ class _ConnectivityCheck:
             repo, "-c", "core.deltaBaseCacheLimit=16m", "-c", "core.packedGitLimit=32m",
             "-c", "core.packedGitWindowSize=1m", "rev-list", "--objects", "--all", "--reflog", "--quiet",
             "--missing=print", stdin=subprocess.DEVNULL, stdout=self._out, stderr=self._err)
+        _lower_priority(self._proc.pid)
 
     def cancel(self) -> None:
         self._proc.kill()
@@ -175,9 +187,9 @@ class HistoryScan:
     """
 
     def __init__(self, repo: Path, since: str | tuple[str, ...] | None, max_size: int, prefilter: Prefilter,
-                 stats: ScanStats, tips: tuple[str, ...] = ()) -> None:
+                 stats: ScanStats, tips: tuple[str, ...] = (), progress: Progress = NO_PROGRESS) -> None:
         self.repo, self.since, self.max_size, self.prefilter, self.stats = repo, since, max_size, prefilter, stats
-        self.tips = tips
+        self.tips, self.progress = tips, progress
         self._provenance: BackgroundIntroductions | None = None
         self._check: _ConnectivityCheck | None = None
 
@@ -198,29 +210,40 @@ class HistoryScan:
             report_missing(self.repo, self._check.missing(), self.stats)
 
     def _chunks(self) -> Iterator[Chunk]:
-        if self.since is None:
-            listing = _list_all(self.repo, self.max_size, self.stats)
-            commits = listing.commits
-        else:
-            revs = since_revs(self.repo, self.since, self.tips)
-            listing = _list_since(self.repo, revs, self.max_size, self.stats)
-            commits = _commits_since(self.repo, revs)
-        blobs = listing.blobs
-        oids = [blobs.oid(i) for i in hit_blobs(str(self.repo), blobs, self.prefilter, cores())] if len(blobs) else []
-        if self.since is None:  # started once the stream is read: it then shares no core with it
+        if self.since is None:  # from the start: at low priority it fills the gaps the stream leaves
             self._check = _ConnectivityCheck(self.repo)
+        listing, commits = self._listing()
+        oids = self._hits(listing.blobs)
         if oids:
             self._provenance = BackgroundIntroductions(self.repo, set(oids), commits)
-        for oid, data in read_blobs(self.repo, oids):
+        self.progress.stage(f"reading {len(oids)} blob{'s' if len(oids) != 1 else ''} with hits", len(oids))
+        for done, (oid, data) in enumerate(read_blobs(self.repo, oids), 1):
+            self.progress.update(done)
             if data is None:
                 self.stats.errors.append(_corrupt(self.repo, f"object {oid} cannot be read"))
                 continue
             yield Chunk(data=data, blob=oid)
 
+    def _listing(self) -> tuple[_Listing, bytes | bytearray]:
+        """Every blob to stream, and the commits provenance looks at."""
+        self.progress.stage("listing objects")
+        if self.since is None:
+            listing = _list_all(self.repo, self.max_size, self.stats, self.progress)
+            return listing, listing.commits
+        revs = since_revs(self.repo, self.since, self.tips)
+        return _list_since(self.repo, revs, self.max_size, self.stats), _commits_since(self.repo, revs)
+
+    def _hits(self, blobs: BlobList) -> list[str]:
+        """The ids of the blobs in which the prefilter finds a literal."""
+        if not len(blobs):
+            return []
+        return [blobs.oid(i) for i in hit_blobs(str(self.repo), blobs, self.prefilter, cores(), self.progress)]
+
     def introductions(self, blobs: set[str]) -> dict[str, list[Introduction]]:
         """Where each of these blobs (all yielded by `chunks`) was introduced."""
         if self._provenance is None or not blobs:
             return {}
+        self.progress.stage(f"placing {len(blobs)} hit{'s' if len(blobs) != 1 else ''} in history")
         found = self._provenance.result()
         return {blob: found[blob] for blob in blobs if blob in found}
 

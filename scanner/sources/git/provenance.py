@@ -6,7 +6,9 @@ otherwise unreachable commits count too; with `--since REV`, the commits after R
 once with `git log --no-walk --raw -c`: its changes against its parents, a merge's only where
 it differs from every parent (a merge that takes a branch's file did not introduce it; the
 branch commit did). `--find-object` makes git itself drop every change that does not involve a
-wanted blob. The commit list is cut in parts, one git process per core.
+wanted blob. The commit list is cut in batches of a few thousand commits, one `git log` each
+(git holds every commit it is given: batches keep its memory flat however long the history),
+run one after the other by one worker per core.
 
 A blob's introduction at a path is a commit whose tree has the blob there while a parent's does
 not; per path, the earliest such commit by committer time wins.
@@ -56,6 +58,7 @@ class _LogReader:
     _meta: bytes | None = None
 
     def run(self, stdout: IO[bytes]) -> None:
+        self._commit, self._meta = [], None
         try:
             for token in self._tokens(stdout):
                 self._take(token)
@@ -101,40 +104,72 @@ def _log_args(repo: Path, blobs: set[str]) -> list[str]:
     return args
 
 
-def _split(commits: list[bytes], parts: int) -> list[list[bytes]]:
-    size = -(-len(commits) // parts)
-    return [commits[i : i + size] for i in range(0, len(commits), size)]
+_BATCH = 4096  # commits per `git log`: git holds every commit it is given, so this bounds its memory
 
 
-class _LogPart:
-    """One `git log --no-walk` over some commits, and the thread that parses its output."""
+def _batches(commits: bytes, width: int) -> list[tuple[int, int]]:
+    """Byte ranges of `commits` (records of `width` bytes) holding at most _BATCH commits each."""
+    step = _BATCH * width
+    return [(lo, min(lo + step, len(commits))) for lo in range(0, len(commits), step)]
 
-    def __init__(self, repo: Path, commits: list[bytes], blobs: set[str]) -> None:
-        self.repo = repo
-        with stdin_file(b"\n".join(commits) + b"\n") as stdin:
-            self.git = ThreadedGit(_log_args(repo, blobs), stdin)
+
+class _Worker:
+    """Runs `git log` over its share of the batches, one process after the other, into one reader."""
+
+    def __init__(self, repo: Path, commits: bytes, batches: list[tuple[int, int]], blobs: set[str]) -> None:
+        self.repo, self.commits, self.batches = repo, commits, batches
         self.reader = _LogReader(blobs)
-        self.git.start(lambda: self.reader.run(self.git.stdout))
+        self.error: BaseException | None = None
+        self._git: ThreadedGit | None = None
+        self._stopped = False
+        self._lock = threading.Lock()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
 
-    def finish(self) -> _LogReader:
-        code, detail = self.git.finish()
+    def _run(self) -> None:
+        try:
+            for lo, hi in self.batches:
+                self._batch(lo, hi)
+        except BaseException as exc:  # re-raised by the caller
+            self.error = exc
+
+    def _batch(self, lo: int, hi: int) -> None:
+        with self._lock:
+            if self._stopped:
+                raise StsleakError("provenance stopped")
+            with memoryview(self.commits) as view, stdin_file(view[lo:hi]) as stdin:
+                self._git = git = ThreadedGit(_log_args(self.repo, self.reader.blobs), stdin)
+        git.start(lambda: self.reader.run(git.stdout))
+        code, detail = git.finish()
         if self.reader.error is not None:
             raise self.reader.error
         if code != 0:
             raise StsleakError(f"git log failed in {self.repo}: {detail or f'exit code {code}'} (corrupt repository?)")
-        return self.reader
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            if self._git is not None:
+                self._git.stop()  # a no-op when it finished
 
 
-def _walk(repo: Path, commits: list[bytes], blobs: set[str]) -> list[_LogReader]:
-    """Show every listed commit once, in parallel parts; each part's reader keeps its findings."""
-    parts: list[_LogPart] = []
+def _walk(repo: Path, commits: bytes, width: int, blobs: set[str]) -> list[_LogReader]:
+    """Show every listed commit once, in batches spread over one worker per core."""
+    batches = _batches(commits, width)
+    count = max(1, min(cores(), len(commits) // width // 500, len(batches)))
+    workers: list[_Worker] = []
     try:
-        for chunk in _split(commits, max(1, min(cores(), len(commits) // 500))):
-            parts.append(_LogPart(repo, chunk, blobs))
-        return [part.finish() for part in parts]
+        for i in range(count):
+            workers.append(_Worker(repo, commits, batches[i::count], blobs))
+        for worker in workers:
+            worker.thread.join()
+            if worker.error is not None:
+                raise worker.error
+        return [worker.reader for worker in workers]
     finally:
-        for part in parts:
-            part.git.stop()  # a no-op for the parts that finished
+        for worker in workers:
+            worker.stop()
+            worker.thread.join()
 
 
 def _merge(found: dict[str, dict[str, Introduction]], readers: list[_LogReader]) -> None:
@@ -149,16 +184,17 @@ def _sorted(found: dict[str, dict[str, Introduction]]) -> dict[str, list[Introdu
     return {blob: sorted(paths.values(), key=lambda i: (i.timestamp, i.path)) for blob, paths in found.items()}
 
 
-def introductions(repo: Path, blobs: set[str], commits: list[bytes]) -> dict[str, list[Introduction]]:
+def introductions(repo: Path, blobs: set[str], commits: bytes) -> dict[str, list[Introduction]]:
     """For each blob id: one Introduction per path, at the earliest of `commits` that put it there.
 
     `commits` is every commit of the object database (scanner/sources/git/history.py lists them
-    anyway), or with `--since`, the commits after REV.
+    anyway), or with `--since`, the commits after REV: `id\n` records of one width (41 bytes a
+    commit, where a list of bytes objects would take twice that).
     """
     if not blobs or not commits:
         return {}
     found: dict[str, dict[str, Introduction]] = {}
-    _merge(found, _walk(repo, commits, blobs))
+    _merge(found, _walk(repo, commits, commits.index(b"\n") + 1, blobs))
     return _sorted(found)
 
 
@@ -166,13 +202,13 @@ class BackgroundIntroductions:
     """`introductions` computed on a thread (git does the work on the other cores) while the
     caller goes on, e.g. running detection; `result()` waits for it."""
 
-    def __init__(self, repo: Path, blobs: set[str], commits: list[bytes]) -> None:
+    def __init__(self, repo: Path, blobs: set[str], commits: bytes) -> None:
         self._found: dict[str, list[Introduction]] = {}
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, args=(repo, blobs, commits), daemon=True)
         self._thread.start()
 
-    def _run(self, repo: Path, blobs: set[str], commits: list[bytes]) -> None:
+    def _run(self, repo: Path, blobs: set[str], commits: bytes) -> None:
         try:
             self._found = introductions(repo, blobs, commits)
         except BaseException as exc:  # re-raised by result()
