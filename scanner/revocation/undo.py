@@ -37,6 +37,10 @@ def inverse(change: Change, response: dict[str, Any]) -> list[Change]:
     """The calls that put back the state before `change`."""
     op, params, previous = change.operation, change.params, change.previous or {}
     res = change.resource
+    if op.startswith("sso-admin:"):  # a permission set's inline policy (identity_center_apply.py)
+        from scanner.revocation.identity_center_apply import inverse as sso_inverse
+
+        return sso_inverse(change)
     if op in ("PutRolePolicy", "PutUserPolicy", "DeleteRolePolicy"):
         put = "PutUserPolicy" if op == "PutUserPolicy" else "PutRolePolicy"
         delete = "DeleteUserPolicy" if op == "PutUserPolicy" else "DeleteRolePolicy"
@@ -57,7 +61,7 @@ def inverse(change: Change, response: dict[str, Any]) -> list[Change]:
                       expect=previous.get("PolicyDocument"))
         return [back] + ([Change("DeletePolicyVersion", {"PolicyArn": params["PolicyArn"],
                                                          "VersionId": new_version}, res)] if new_version else [])
-    raise StsleakError(f"cannot undo iam:{op}")
+    raise StsleakError(f"cannot undo {op if ':' in op else 'iam:' + op}")
 
 
 def _change_of(intent: dict[str, Any]) -> Change:
@@ -112,6 +116,8 @@ def undo_plans(run_id: str, calls: AuditedCalls, account: str) -> list[Plan]:
     seen: set[str] = set()
     for intent in reversed(intents):
         result = results.get(intent.get("change"))
+        if intent.get("operation") == "sso-admin:ProvisionPermissionSet":
+            continue  # undoing the inline policy provisions the permission set again
         if (result and result.get("result") != "ok") or intent.get("resource") in seen:
             continue  # the call failed (nothing changed), or a later change of the same thing decides
         seen.add(str(intent.get("resource")))
