@@ -157,7 +157,7 @@ def test_unreachable_identity_center_is_refused(world: World, tmp_path: Path) ->
     env = world.env() | {"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret}
     run = stsleak("scan", "--verify", "--revoke", "--yes", "--format", "json", "--audit-log", str(world.audit_log),
                   str(tmp_path / "sso.ini"), env=env)
-    assert run.code == 3, run.stderr
+    assert run.code == 4, run.stderr  # refused: told apart from revoked (3)
     revocation = run.json()["findings"][0]["revocation"]
     assert revocation["status"] == "refused"
     assert "no IAM Identity Center instance is reachable" in revocation["message"]
