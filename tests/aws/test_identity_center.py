@@ -11,16 +11,19 @@ What moto cannot show, and what covers it instead:
 - A concurrent writer between our write and its read-back: the same emulator replaces the document
   once (test_a_concurrent_writer_is_merged_not_lost).
 - moto provisions only to the caller's account: the role and the instance share one account here.
+- Undo (`revoke --undo RUN`) puts back the permission set's previous inline policy (or deletes it when
+  there was none), provisions again and reads back; moto shows the documents (test_undo_*).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from scanner.revocation.identity_center import merge_permission_set_policy, permission_set_name
+from scanner.revocation.identity_center import OPERATION, merge_permission_set_policy, permission_set_name
 from tests.aws.conftest import RECORDING, World
 from tests.aws.sso_emulator import SsoAdminEmulator
 from tests.support.cli import Run, stsleak
@@ -232,3 +235,64 @@ def test_with_assume_role_sso_admin_keeps_the_base_credentials(world: World, sso
         if entry["headers"].get("X-Amz-Target", "").startswith("SWBExternalService."):
             signers.add(entry["headers"]["Authorization"].split("Credential=", 1)[1].split("/", 1)[0])
     assert signers == {world.operator_key[0]}
+
+
+def _run_id(run: Run) -> str:
+    match = re.search(r"\(run ([0-9a-f]{12})\)", run.stdout + run.stderr)
+    assert match, run.stdout + run.stderr
+    return match.group(1)
+
+
+def _undo(world: World, run: Run, *extra: str) -> Run:
+    return stsleak("revoke", "--undo", _run_id(run), *extra, "--audit-log", str(world.audit_log), env=world.env())
+
+
+def test_undo_restores_the_previous_inline_policy_and_provisions(world: World, sso) -> None:
+    run = _scan_revoke(world, sso, "--yes")
+    assert run.json()["findings"][0]["revocation"]["status"] == "revoked", run.stderr
+    records = [json.loads(line) for line in world.audit_log.read_text().splitlines()]
+    (intent,) = [r for r in records if r["event"] == "intent" and r["operation"] == OPERATION]
+    assert intent["previous"] == {"PolicyDocument": {"Version": "2012-10-17", "Statement": [FOREIGN]}}
+    assert [r["result"] for r in records if r["event"] == "result"] == ["ok", "ok"]  # put, provision
+    dry = _undo(world, run)
+    assert dry.code == 0 and "undo plan (DRY RUN" in dry.stdout, dry.stdout + dry.stderr
+    undo = _undo(world, run, "--yes")
+    assert undo.code == 0, undo.stdout + undo.stderr
+    assert "undone:" in undo.stdout
+    assert _inline(world, sso) == {"Version": "2012-10-17", "Statement": [FOREIGN]}
+    undo_run = _run_id(undo)
+    calls = [(r["operation"], r["result"]) for line in world.audit_log.read_text().splitlines()
+             if (r := json.loads(line))["run"] == undo_run and r["event"] == "call"]
+    put = calls.index((OPERATION, "ok"))
+    assert ("sso-admin:ProvisionPermissionSet", "ok") in calls[put:]
+    assert calls[-1] == ("sso-admin:GetInlinePolicyForPermissionSet", "ok")  # read back
+    again = _undo(world, run, "--yes")
+    assert again.code == 0 and "already as before the run" in again.stdout
+
+
+def test_undo_deletes_an_inline_policy_that_was_not_there(world: World, sso) -> None:
+    world.operator_client("sso-admin").delete_inline_policy_from_permission_set(
+        InstanceArn=sso["instance"], PermissionSetArn=sso["ps"])
+    run = _scan_revoke(world, sso, "--yes")
+    assert run.json()["findings"][0]["revocation"]["status"] == "revoked", run.stderr
+    assert len(_inline(world, sso)["Statement"]) == 1
+    undo = _undo(world, run, "--yes")
+    assert undo.code == 0, undo.stdout + undo.stderr
+    text = world.operator_client("sso-admin").get_inline_policy_for_permission_set(
+        InstanceArn=sso["instance"], PermissionSetArn=sso["ps"]).get("InlinePolicy")
+    assert not text
+    operations = [json.loads(line)["operation"] for line in world.audit_log.read_text().splitlines()
+                  if json.loads(line)["event"] == "intent"]
+    assert operations[-2:] == ["sso-admin:DeleteInlinePolicyFromPermissionSet", "sso-admin:ProvisionPermissionSet"]
+
+
+def test_undo_leaves_alone_a_permission_set_changed_since(world: World, sso) -> None:
+    run = _scan_revoke(world, sso, "--yes")
+    assert run.json()["findings"][0]["revocation"]["status"] == "revoked", run.stderr
+    newer = {"Version": "2012-10-17", "Statement": [FOREIGN, {"Sid": "Later", "Effect": "Deny", "Action": "*",
+                                                              "Resource": "*"}]}
+    world.operator_client("sso-admin").put_inline_policy_to_permission_set(
+        InstanceArn=sso["instance"], PermissionSetArn=sso["ps"], InlinePolicy=json.dumps(newer))
+    undo = _undo(world, run, "--yes")
+    assert "left alone" in undo.stdout, undo.stdout + undo.stderr
+    assert _inline(world, sso) == newer
