@@ -129,7 +129,7 @@ def undo(args: argparse.Namespace, options: Any, out: TextIO) -> list[Any]:
     interactive = not args.yes and sys.stdin.isatty() and out.isatty()
     plans = run_undo(args.undo, Operator(options), audit,
                      show=lambda plans: out.write(render_plans(plans, args.yes or interactive, title="undo plan")),
-                     confirm=_confirm(args, interactive, out))
+                     confirm=_confirm(args, interactive, out), assume_role=getattr(args, "assume_role", None))
     if not audit.dry_run:
         out.write(render_outcomes(plans, {"revoked": "undone"}))
     print(f"audit log: {audit.path} (run {audit.run_id})", file=out)

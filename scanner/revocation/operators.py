@@ -51,8 +51,8 @@ class RoleTemplate:
         return self.template.replace(PLACEHOLDER, account)
 
 
-class AssumeFailed(Exception):
-    pass
+class AssumeFailed(StsleakError):
+    """The role cannot be assumed (or does not answer) in an account: that account's targets fail."""
 
 
 class AccountRouter:

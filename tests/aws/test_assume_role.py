@@ -144,3 +144,23 @@ def test_template_fills_the_account() -> None:
         f"arn:aws-cn:iam::{C}:role/ops/Responder"
     with pytest.raises(ValueError):
         RoleTemplate.parse(TEMPLATE).arn_for("12345")
+
+
+def test_undo_across_accounts_with_assume_role(world: World, org: Path) -> None:
+    run = stsleak("scan", "--verify", "--revoke", "--yes", "--assume-role", TEMPLATE, "--format", "json",
+                  "--audit-log", str(world.audit_log), str(org), env=world.env())
+    assert run.code == 4, run.stderr  # account C cannot be assumed
+    run_id = _records(world)[0]["run"]
+    for account in (A, B):
+        assert ROLE_POLICY_NAME in _responder_iam(world, account).list_role_policies(RoleName="etl")["PolicyNames"]
+    intents = [r for r in _records(world) if r["event"] == "intent"]
+    assert sorted(r["operator_account"] for r in intents) == [A, B]
+    assert {r["operator_arn"].split("/")[1] for r in intents if r["operator_account"] == B} == {"IncidentResponder"}
+    without = stsleak("revoke", "--undo", run_id, "--yes", "--audit-log", str(world.audit_log), env=world.env())
+    assert without.code == 2 and f"changed account {A}, {B}" in without.stderr, without.stdout + without.stderr
+    undo = stsleak("revoke", "--undo", run_id, "--yes", "--assume-role", TEMPLATE,
+                   "--audit-log", str(world.audit_log), env=world.env())
+    assert undo.code == 0, undo.stdout + undo.stderr
+    assert undo.stdout.count("undone:") == 2, undo.stdout
+    for account in (A, B):
+        assert _responder_iam(world, account).list_role_policies(RoleName="etl")["PolicyNames"] == ["S3FullAccess"]
