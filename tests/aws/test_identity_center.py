@@ -296,3 +296,21 @@ def test_undo_leaves_alone_a_permission_set_changed_since(world: World, sso) -> 
     undo = _undo(world, run, "--yes")
     assert "left alone" in undo.stdout, undo.stdout + undo.stderr
     assert _inline(world, sso) == newer
+
+
+def test_the_operators_own_identity_center_session_is_refused(world: World, sso, tmp_path: Path) -> None:
+    """An operator signed in as the leaked user through the same permission set would lock itself out."""
+    world.operator_client("iam").put_role_policy(RoleName=ROLE, PolicyName="Responder", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["sso:*", "iam:*", "sts:*"],
+                                                "Resource": "*"}]}))
+    leak = world.assume(ROLE, USER)
+    (tmp_path / "own.ini").write_text(leak.ini())
+    env = world.env() | {"AWS_ACCESS_KEY_ID": leak.access_key_id, "AWS_SECRET_ACCESS_KEY": leak.secret,
+                         "AWS_SESSION_TOKEN": leak.token or ""}
+    run = stsleak("scan", "--verify", "--revoke", "--yes", "--format", "json", "--audit-log", str(world.audit_log),
+                  str(tmp_path / "own.ini"), env=env)
+    assert run.code == 4, run.stderr
+    revocation = run.json()["findings"][0]["revocation"]
+    assert revocation["status"] == "refused", revocation
+    assert "the operator's own session" in revocation["message"] and "--include-operator" in revocation["message"]
+    assert _inline(world, sso) == {"Version": "2012-10-17", "Statement": [FOREIGN]}
