@@ -20,7 +20,7 @@ from scanner.revocation.apply import Applier, ReadBack
 from scanner.revocation.audit import AuditLog
 from scanner.revocation.calls import AuditedCalls, CallFailed
 from scanner.revocation.lockout import OperatorIdentity
-from scanner.revocation.plan import Plan, PlanSettings, plan_target, refusal_before_calls
+from scanner.revocation.plan import Plan, PlanSettings, lockout_check, plan_target, refusal_before_calls
 from scanner.revocation.targets import Target, TargetKind, is_identity_center_role
 
 PLACEHOLDER = "{account}"
@@ -127,7 +127,6 @@ class AccountRouter:
         """sso-admin lives in the Identity Center instance's account: the base operator plans (and applies)
         it; only GetRole (the RoleId of a --session) uses the role account's operator."""
         from scanner.revocation.identity_center import plan_identity_center
-        from scanner.revocation.plan import _lockout
 
         try:
             role_operator, _ = self.operator_for(target.account)
@@ -135,7 +134,7 @@ class AccountRouter:
             role_operator = self.base
         plan = plan_identity_center(target, settings.cutoff, AuditedCalls(self.base, self.audit),
                                     role_calls=AuditedCalls(role_operator, self.audit))
-        return _lockout(plan, OperatorIdentity.of(self.base), settings)
+        return lockout_check(plan, OperatorIdentity.of(self.base), settings)
 
     def applier(self, operator: Operator, account: str) -> Applier:
         if account not in self._appliers:

@@ -364,7 +364,7 @@ def plan_target(target: Target, operator: Operator, settings: PlanSettings, audi
     from scanner.revocation.identity_center import is_identity_center_role, plan_identity_center
 
     if target.kind is TargetKind.ROLE and not target.refusal and is_identity_center_role(target.name, target.path):
-        return _lockout(plan_identity_center(target, settings.cutoff, calls), identity, settings)  # permission set
+        return lockout_check(plan_identity_center(target, settings.cutoff, calls), identity, settings)  # permission set
     refusal = refusal_before_calls(target)
     if refusal:
         plan.status, plan.message = Status.REFUSED, refusal
@@ -382,10 +382,10 @@ def plan_target(target: Target, operator: Operator, settings: PlanSettings, audi
         plan.status, plan.changes = Status.FAILED, []
         plan.message = explain(exc.failure, operation, target.name, identity.account)
         return plan
-    return _lockout(plan, identity, settings)
+    return lockout_check(plan, identity, settings)
 
 
-def _lockout(plan: Plan, identity: OperatorIdentity, settings: PlanSettings) -> Plan:
+def lockout_check(plan: Plan, identity: OperatorIdentity, settings: PlanSettings) -> Plan:
     """Refuse (or, with --include-operator, order last) a plan that would cut off the operator's own session."""
     if plan.status is Status.PLANNED:
         reason = lockout_reason(identity, plan)
