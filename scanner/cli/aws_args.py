@@ -29,6 +29,9 @@ def add_revoke_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--include-operator", action="store_true",
                         help="also revoke a target the operator's own credentials belong to, last "
                              "(default: refused, it would cut off this run)")
+    parser.add_argument("--assume-role", metavar="ARN_TEMPLATE",
+                        help="assume this role in each target's account with the operator's credentials, e.g. "
+                             "'arn:aws:iam::{account}:role/IncidentResponder' ({account} is filled in per target)")
     parser.add_argument("--refresh", action="store_true",
                         help="move the cutoff forward even where an existing one already denies the leaked "
                              "sessions (default: planned as already-revoked and left alone)")

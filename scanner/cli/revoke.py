@@ -22,6 +22,8 @@ Dry run by default: prints the plan. --yes applies it; an interactive terminal a
 Live AKIA keys are set Inactive and their user gets a deny-before-now policy; temporary credentials of an
 IAM user get that user policy. Every change is audited before and after; --undo RUN restores the state
 before a run.
+Identity Center (AWSReservedSSO_) sessions: a deny merged into the permission set's inline policy, then
+provisioned. --assume-role 'arn:aws:iam::{account}:role/NAME': one run across many accounts.
 """
 
 REVOKE_EPILOG = """examples:
@@ -83,6 +85,11 @@ def revoke_findings(findings: list[Finding], roles: list[str] | None, args: argp
     from scanner.reports.plan import render_outcomes, render_plans
     from scanner.revocation import role_target, run_revocation, targets_from_findings
 
+    assume_role = getattr(args, "assume_role", None)
+    if assume_role:  # checked before any call
+        from scanner.revocation.operators import RoleTemplate
+
+        RoleTemplate.parse(assume_role)
     if roles is None:
         targets = targets_from_findings(findings, fingerprints=fingerprints)
     else:
@@ -97,7 +104,7 @@ def revoke_findings(findings: list[Finding], roles: list[str] | None, args: argp
         targets, args.scope, operator, audit,
         show=lambda plans: out.write(render_plans(plans, applying=args.yes or interactive)),
         confirm=_confirm(args, interactive, out), replan=interactive,
-        refresh=args.refresh, include_operator=args.include_operator,
+        refresh=args.refresh, include_operator=args.include_operator, assume_role=assume_role,
     )
     if not audit.dry_run:
         out.write(render_outcomes(plans))
@@ -122,7 +129,7 @@ def undo(args: argparse.Namespace, options: Any, out: TextIO) -> list[Any]:
     interactive = not args.yes and sys.stdin.isatty() and out.isatty()
     plans = run_undo(args.undo, Operator(options), audit,
                      show=lambda plans: out.write(render_plans(plans, args.yes or interactive, title="undo plan")),
-                     confirm=_confirm(args, interactive, out))
+                     confirm=_confirm(args, interactive, out), assume_role=getattr(args, "assume_role", None))
     if not audit.dry_run:
         out.write(render_outcomes(plans, {"revoked": "undone"}))
     print(f"audit log: {audit.path} (run {audit.run_id})", file=out)

@@ -11,9 +11,13 @@ if TYPE_CHECKING:
 def _change_lines(plan: Plan) -> list[str]:
     lines: list[str] = []
     for change in plan.changes:
-        lines.append(f"    call:              {change.summary()}")
-        if "PolicyDocument" in change.params:
-            lines.append(f"    policy:            {change.params['PolicyDocument']}")
+        what = change.summary()  # sso-admin operations are printed as they are, with the permission set
+        if change.operation.startswith("sso-admin:") and plan.policy_name:
+            what = f"{change.operation} {plan.policy_name}"
+        lines.append(f"    call:              {what}")
+        document = change.params.get("PolicyDocument") or change.params.get("InlinePolicy")  # sso-admin: InlinePolicy
+        if document:
+            lines.append(f"    policy:            {document}")
         if change.operation == "UpdateAccessKey":
             lines.append(f"    status:            {change.params['Status']}")
     lines += [f"    replaces:          {previous}" for previous in plan.replaces]

@@ -22,7 +22,7 @@ from scanner.model import RevocationStatus
 from scanner.revocation import policy as P
 from scanner.revocation.calls import AuditedCalls, CallFailed, explain
 from scanner.revocation.lockout import OperatorIdentity
-from scanner.revocation.plan import Change, Plan, get_policy
+from scanner.revocation.plan import Change, Plan, get_policy, qualified
 
 Status = RevocationStatus
 MAX_REMERGES = 5
@@ -45,6 +45,10 @@ def current_state(change: Change, calls: AuditedCalls) -> Any:
     from scanner.revocation.managed import read_managed
 
     params = change.params
+    if change.operation.startswith("sso-admin:"):
+        from scanner.revocation.identity_center_apply import current_document
+
+        return current_document(change, calls)
     if change.operation in _READS:
         operation, owner = _READS[change.operation]
         return get_policy(calls, operation, **{owner: params[owner], "PolicyName": params["PolicyName"]})
@@ -69,6 +73,10 @@ def wanted_state(change: Change) -> Any:
     params = change.params
     if change.expect is not None:
         return change.expect
+    if change.operation.startswith("sso-admin:"):
+        from scanner.revocation.identity_center_apply import wanted_document
+
+        return wanted_document(change)
     if change.operation in ("DeleteRolePolicy", "DeleteUserPolicy", "DeletePolicy"):
         return None
     if change.operation == "DeletePolicyVersion":
@@ -110,8 +118,10 @@ class Applier:
         """Intent record, the call, result record. None (and the plan failed) when not done."""
         audit = self.calls.audit
         change_id = uuid.uuid4().hex[:12]
+        name = qualified(change.operation)
+        service, _, operation = name.partition(":")
         before = len(audit.errors)
-        written = audit.intent(change_id, operation=f"iam:{change.operation}", params=change.params,
+        written = audit.intent(change_id, operation=name, params=change.params,
                                resource=change.resource, previous=change.previous, target=plan.label,
                                operator_arn=self.identity.arn, operator_account=self.identity.account,
                                fingerprints=plan.target.fingerprints, key_ids=plan.target.key_ids)
@@ -121,22 +131,28 @@ class Applier:
             plan.message = f"not applied: the intent record could not be written ({audit.errors[-1]})"
             return None
         try:
-            response = self.calls("iam", change.operation, **change.params)
+            response = self.calls(service, operation, **change.params)
         except CallFailed as exc:
-            audit.result(change_id, f"iam:{change.operation}", ok=False, error_code=exc.failure.code,
+            audit.result(change_id, name, ok=False, error_code=exc.failure.code,
                          message=exc.failure.message)
             self._audit_errors(plan, before)
             plan.status = Status.REFUSED if exc.failure.code == "UnmodifiableEntity" else Status.FAILED
             plan.message = explain(exc.failure, change.operation, plan.label, self.identity.account)
             return None
         keep = {k: v for k, v in response.items() if k in ("Policy", "PolicyVersion")}
-        audit.result(change_id, f"iam:{change.operation}", ok=True, response=keep)
+        audit.result(change_id, name, ok=True, response=keep)
         self._audit_errors(plan, before)
         return response
 
     def apply(self, plan: Plan) -> None:
         """Make the planned calls in order and read each back; revoked only when all are shown."""
         if plan.status is not Status.PLANNED or not plan.changes:
+            return
+        from scanner.revocation.identity_center import is_identity_center_plan
+        from scanner.revocation.identity_center_apply import apply_identity_center
+
+        if is_identity_center_plan(plan):  # sso-admin, not IAM: write, provision, read back
+            apply_identity_center(plan, self)
             return
         for change in list(plan.changes):
             if self.call(plan, change) is None:

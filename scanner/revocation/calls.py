@@ -47,12 +47,16 @@ class AuditedCalls:
             params = {**params, "Marker": page["Marker"]}
 
 
+def _qualified(operation: str) -> str:
+    return operation if ":" in operation else f"iam:{operation}"
+
+
 def explain(failure: AwsFailure, operation: str, subject: str, operator_account: str | None) -> str:
     """One actionable line per IAM failure."""
     if failure.code == "NoSuchEntity":
         return f"{subject} does not exist in the operator's account {operator_account}"
     if failure.is_access_denied:
-        return f"the operator may not call iam:{operation} on {subject} ({failure.message})"
+        return f"the operator may not call {_qualified(operation)} on {subject} ({failure.message})"
     if failure.code == "UnmodifiableEntity":
         return f"{subject} cannot be modified: {SERVICE_LINKED_ADVICE}; or, for AWSReservedSSO_ roles, " \
                f"{IDENTITY_CENTER_ADVICE}"
@@ -61,4 +65,4 @@ def explain(failure: AwsFailure, operation: str, subject: str, operator_account:
                 f"or use --scope role ({ROLE_POLICY_NAME} replaces per-session statements)")
     if failure.is_network:
         return f"cannot reach IAM for {subject}: {failure.message}"
-    return f"iam:{operation} on {subject} failed: {failure.message}"
+    return f"{_qualified(operation)} on {subject} failed: {failure.message}"

@@ -36,8 +36,9 @@ class OperatorIdentity:
 def _denied_user_ids(plan: Plan) -> set[str]:
     found: set[str] = set()
     for change in plan.changes:
-        if "PolicyDocument" in change.params:
-            for statement in statements(json.loads(change.params["PolicyDocument"])):
+        text = change.params.get("PolicyDocument") or change.params.get("InlinePolicy")  # sso-admin: InlinePolicy
+        if text:
+            for statement in statements(json.loads(text)):
                 user_id = session_user_id(statement)
                 if user_id:
                     found.add(user_id)

@@ -38,8 +38,9 @@ class Change:
     expect: Any = None  # the state it leaves, when not derivable from operation and params (undo)
 
     def summary(self) -> str:
-        name = self.params.get("PolicyName") or self.params.get("PolicyArn") or self.params.get("AccessKeyId")
-        return f"iam:{self.operation} {name or ''}".rstrip()
+        name = self.params.get("PolicyName") or self.params.get("PolicyArn") or self.params.get("AccessKeyId") \
+            or self.params.get("PermissionSetArn")
+        return f"{qualified(self.operation)} {name or ''}".rstrip()
 
 
 @dataclass
@@ -85,6 +86,11 @@ class PlanSettings:
     refresh: bool = False
     include_operator: bool = False
     first_verified: Callable[[Target], datetime] | None = None  # when its leaked sets were first seen live
+
+
+def qualified(operation: str) -> str:
+    """`iam:Operation` for IAM's operations; others (e.g. `sso-admin:…`) already name their service."""
+    return operation if ":" in operation else f"iam:{operation}"
 
 
 def document(value: Any) -> dict[str, Any]:
@@ -355,6 +361,10 @@ def plan_target(target: Target, operator: Operator, settings: PlanSettings, audi
     identity = OperatorIdentity.of(operator)
     scope = settings.scope if target.kind is TargetKind.ROLE else str(target.kind)
     plan = Plan(target, scope, target.arn or target.name)
+    from scanner.revocation.identity_center import is_identity_center_role, plan_identity_center
+
+    if target.kind is TargetKind.ROLE and not target.refusal and is_identity_center_role(target.name, target.path):
+        return lockout_check(plan_identity_center(target, settings.cutoff, calls), identity, settings)  # permission set
     refusal = refusal_before_calls(target)
     if refusal:
         plan.status, plan.message = Status.REFUSED, refusal
@@ -372,6 +382,11 @@ def plan_target(target: Target, operator: Operator, settings: PlanSettings, audi
         plan.status, plan.changes = Status.FAILED, []
         plan.message = explain(exc.failure, operation, target.name, identity.account)
         return plan
+    return lockout_check(plan, identity, settings)
+
+
+def lockout_check(plan: Plan, identity: OperatorIdentity, settings: PlanSettings) -> Plan:
+    """Refuse (or, with --include-operator, order last) a plan that would cut off the operator's own session."""
     if plan.status is Status.PLANNED:
         reason = lockout_reason(identity, plan)
         if reason and not settings.include_operator:

@@ -83,8 +83,11 @@ def _record_evidence(targets: list[Target], audit: AuditLog, settings: PlanSetti
 
 
 def _fresh_plans(targets: list[Target], operator: Operator, settings: PlanSettings, audit: AuditLog,
-                 warning: str | None) -> list[Plan]:
-    plans = [plan_target(t, operator, settings, audit) for t in targets]
+                 warning: str | None, router: Any = None) -> list[Plan]:
+    if router is not None:  # --assume-role: an operator per target account (operators.py)
+        plans = [router.plan(t, settings) for t in targets]
+    else:
+        plans = [plan_target(t, operator, settings, audit) for t in targets]
     for plan in plans:
         if warning:
             plan.caveats.append(warning)
@@ -97,7 +100,7 @@ def _fresh_plans(targets: list[Target], operator: Operator, settings: PlanSettin
 def run_revocation(targets: list[Target], scope: str, operator: Operator, audit: AuditLog, *,
                    show: Callable[[list[Plan]], None], confirm: Callable[[list[Plan]], bool],
                    replan: bool = False, refresh: bool = False, include_operator: bool = False,
-                   read_back: ReadBack | None = None) -> list[Plan]:
+                   read_back: ReadBack | None = None, assume_role: str | None = None) -> list[Plan]:
     """Plan every target, show the plan, and apply it when `confirm(plans)` says so.
 
     With `replan` (the answer came from a prompt, which may take a while) the plan is made again
@@ -107,12 +110,17 @@ def run_revocation(targets: list[Target], scope: str, operator: Operator, audit:
     calls = AuditedCalls(operator, audit)
     settings, warning = _settings(calls, scope, refresh, include_operator, audit)
     _record_evidence(targets, audit, settings)
-    plans = _fresh_plans(targets, operator, settings, audit, warning)
+    router = None
+    if assume_role:  # --assume-role: an operator per target account (operators.py)
+        from scanner.revocation.operators import AccountRouter, RoleTemplate
+
+        router = AccountRouter(operator, operator_account(calls), RoleTemplate.parse(assume_role), audit, read_back)
+    plans = _fresh_plans(targets, operator, settings, audit, warning, router)
     show(plans)
     apply = confirm(plans)
     for _ in range(MAX_REPLANS if apply and replan else 0):
         settings, warning = _settings(calls, scope, refresh, include_operator, audit)
-        fresh = _fresh_plans(targets, operator, settings, audit, warning)
+        fresh = _fresh_plans(targets, operator, settings, audit, warning, router)
         changed = [p.shape() for p in fresh] != [p.shape() for p in plans]
         plans = fresh
         if not changed:
@@ -125,7 +133,7 @@ def run_revocation(targets: list[Target], scope: str, operator: Operator, audit:
         audit.dry_run = False
         applier = Applier(calls, OperatorIdentity.of(operator), read_back)
         for plan in sorted(plans, key=lambda p: p.operator_target):  # the operator's own target last
-            applier.apply(plan)
+            router.apply(plan) if router is not None else applier.apply(plan)
             audit.event("outcome", target=plan.label, scope=plan.scope, status=plan.status, message=plan.message,
                         audit_errors=plan.audit_errors)
     for plan in plans:

@@ -37,6 +37,10 @@ def inverse(change: Change, response: dict[str, Any]) -> list[Change]:
     """The calls that put back the state before `change`."""
     op, params, previous = change.operation, change.params, change.previous or {}
     res = change.resource
+    if op.startswith("sso-admin:"):  # a permission set's inline policy (identity_center_apply.py)
+        from scanner.revocation.identity_center_apply import inverse as sso_inverse
+
+        return sso_inverse(change)
     if op in ("PutRolePolicy", "PutUserPolicy", "DeleteRolePolicy"):
         put = "PutUserPolicy" if op == "PutUserPolicy" else "PutRolePolicy"
         delete = "DeleteUserPolicy" if op == "PutUserPolicy" else "DeleteRolePolicy"
@@ -57,7 +61,7 @@ def inverse(change: Change, response: dict[str, Any]) -> list[Change]:
                       expect=previous.get("PolicyDocument"))
         return [back] + ([Change("DeletePolicyVersion", {"PolicyArn": params["PolicyArn"],
                                                          "VersionId": new_version}, res)] if new_version else [])
-    raise StsleakError(f"cannot undo iam:{op}")
+    raise StsleakError(f"cannot undo {op if ':' in op else 'iam:' + op}")
 
 
 def _change_of(intent: dict[str, Any]) -> Change:
@@ -74,6 +78,7 @@ def _step(intent: dict[str, Any], response: dict[str, Any], calls: AuditedCalls,
     target = Target(TargetKind.ROLE if "RoleName" in change.params else TargetKind.USER,
                     str(intent.get("target") or change.resource))
     target.fingerprints = list(intent.get("fingerprints") or [])
+    target.account = str(intent.get("operator_account") or "") or None  # whose operator made (and undoes) it
     plan = Plan(target, "undo", f"{intent.get('target')}: {change.summary()}")
     try:
         found = current_state(change, calls)
@@ -96,7 +101,9 @@ def _step(intent: dict[str, Any], response: dict[str, Any], calls: AuditedCalls,
     return plan
 
 
-def undo_plans(run_id: str, calls: AuditedCalls, account: str) -> list[Plan]:
+def undo_plans(run_id: str, calls: AuditedCalls, account: str, router: Any = None) -> list[Plan]:
+    """The undo steps of run `run_id`; with a router (--assume-role) each account's changes are read
+    (and later undone) with that account's assumed operator, as the run made them."""
     records = calls.audit.run_records(run_id)
     if not records:
         raise StsleakError(f"no run {run_id} in the audit log {calls.audit.path}")
@@ -104,33 +111,55 @@ def undo_plans(run_id: str, calls: AuditedCalls, account: str) -> list[Plan]:
     if not intents:
         raise StsleakError(f"run {run_id} changed nothing (a dry run?): nothing to undo")
     accounts = {r.get("operator_account") for r in intents}
-    if accounts != {account}:
+    if router is None and accounts != {account}:
         raise StsleakError(f"run {run_id} changed account {', '.join(sorted(map(str, accounts)))}; the operator's "
                            f"credentials are for {account}")
     results = {r.get("change"): r for r in records if r.get("event") == "result"}
     plans: list[Plan] = []
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()  # (account, resource): the same role name may be in many accounts
     for intent in reversed(intents):
         result = results.get(intent.get("change"))
-        if (result and result.get("result") != "ok") or intent.get("resource") in seen:
+        if intent.get("operation") == "sso-admin:ProvisionPermissionSet":
+            continue  # undoing the inline policy provisions the permission set again
+        where = (str(intent.get("operator_account")), str(intent.get("resource")))
+        if (result and result.get("result") != "ok") or where in seen:
             continue  # the call failed (nothing changed), or a later change of the same thing decides
-        seen.add(str(intent.get("resource")))
-        plans.append(_step(intent, (result or {}).get("response") or {}, calls, run_id))
+        seen.add(where)
+        plans.append(_step(intent, (result or {}).get("response") or {}, _calls_for(intent, calls, account, router),
+                           run_id))
     return plans
 
 
+def _calls_for(intent: dict[str, Any], calls: AuditedCalls, account: str, router: Any) -> AuditedCalls:
+    made_in = str(intent.get("operator_account") or account)
+    if router is None or made_in == account:
+        return calls
+    operator, _ = router.operator_for(made_in)  # AssumeFailed: that step cannot be read
+    return AuditedCalls(operator, calls.audit)
+
+
 def run_undo(run_id: str, operator: Operator, audit: AuditLog, *, show: Callable[[list[Plan]], None],
-             confirm: Callable[[list[Plan]], bool], read_back: ReadBack | None = None) -> list[Plan]:
+             confirm: Callable[[list[Plan]], bool], read_back: ReadBack | None = None,
+             assume_role: str | None = None) -> list[Plan]:
     calls = AuditedCalls(operator, audit)
     account = operator_identity(calls)["Account"]
     audit.event("undo", undo_of=run_id)
-    plans = undo_plans(run_id, calls, account)
+    router = None
+    if assume_role:  # the run's changes in other accounts are undone with the role assumed there
+        from scanner.revocation.operators import AccountRouter, RoleTemplate
+
+        router = AccountRouter(operator, account, RoleTemplate.parse(assume_role), audit, read_back)
+    plans = undo_plans(run_id, calls, account, router)
     show(plans)
     if confirm(plans):
         audit.dry_run = False
         applier = Applier(calls, OperatorIdentity.of(operator), read_back)
         for plan in plans:
-            applier.apply(plan)  # REVOKED here means: done and read back (reports say "undone")
+            made_in = plan.target.account or account
+            if router is not None and made_in != account:
+                router.applier(router.operator_for(made_in)[0], made_in).apply(plan)
+            else:
+                applier.apply(plan)  # REVOKED here means: done and read back (reports say "undone")
             if plan.status is Status.REVOKED:
                 plan.message = "read back from IAM"
             audit.event("outcome", target=plan.label, scope="undo", status=plan.status, message=plan.message)
