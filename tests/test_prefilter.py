@@ -89,4 +89,5 @@ def test_utf16_literals_are_found_by_both() -> None:
 def test_make_prefilter_picks_the_engine() -> None:
     assert isinstance(make_prefilter(PREFIXES), _HyperscanPrefilter)
     assert isinstance(make_prefilter(PREFIXES, use_hyperscan=False), _FindPrefilter)
-    assert make_prefilter(PREFIXES).longest == make_prefilter(PREFIXES, use_hyperscan=False).longest == 8
+    # The key-id prefixes in UTF-16 are 8 bytes; the decoders' literals (escaped spellings) may be longer.
+    assert make_prefilter(PREFIXES).longest == make_prefilter(PREFIXES, use_hyperscan=False).longest >= 8

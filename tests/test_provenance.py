@@ -7,9 +7,14 @@ from scanner.sources.git.provenance import BackgroundIntroductions, introduction
 from tests.support.cli import GitRepo
 
 
-def _all_commits(repo: GitRepo) -> list[bytes]:
+def _records(*commits: str) -> bytes:
+    """Commits as provenance takes them: `id\n` records of one width."""
+    return b"".join(f"{c}\n".encode() for c in commits)
+
+
+def _all_commits(repo: GitRepo) -> bytes:
     listing = repo.git("cat-file", "--batch-all-objects", "--batch-check=%(objectname) %(objecttype)")
-    return [line.split()[0].encode() for line in listing.splitlines() if line.endswith(" commit")]
+    return _records(*(line.split()[0] for line in listing.splitlines() if line.endswith(" commit")))
 
 
 def _blob(repo: GitRepo, rev_path: str) -> str:
@@ -87,8 +92,8 @@ def test_only_the_listed_commits_are_looked_at(repo: GitRepo) -> None:
     first = repo.commit("add", {"a.txt": "payload\n"})
     later = repo.commit("copy", {"b.txt": "payload\n"})
     blob = _blob(repo, f"{first}:a.txt")
-    assert _where(introductions(repo.path, {blob}, [later.encode()]), blob) == [("b.txt", later)]
-    assert introductions(repo.path, {blob}, []) == {} and introductions(repo.path, set(), [later.encode()]) == {}
+    assert _where(introductions(repo.path, {blob}, _records(later)), blob) == [("b.txt", later)]
+    assert introductions(repo.path, {blob}, b"") == {} and introductions(repo.path, set(), _records(later)) == {}
 
 
 def test_paths_with_spaces_newlines_and_non_ascii(repo: GitRepo) -> None:

@@ -25,7 +25,7 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
 
     if scheduler:
         try:
-            client = Client(scheduler, timeout="20s")
+            client = Client(scheduler, timeout="10s")
         except OSError as exc:
             raise StsleakError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
         try:
