@@ -20,8 +20,10 @@ import threading
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from scanner.testing.loopback import LoopbackServer
 
 TARGET_PREFIX = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101."
 LOOKUP_KEYS = {"EventId": "eventID", "EventName": "eventName", "ReadOnly": "readOnly", "Username": "username",
@@ -92,7 +94,7 @@ class CloudTrailEmulator:
         self._throttle = 0
         self._last_call: dict[str, float] = {}
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: LoopbackServer | None = None
         self.url = ""
 
     # --- faults -----------------------------------------------------------------------------
@@ -197,16 +199,13 @@ class CloudTrailEmulator:
             def log_message(self, *_: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True, name="cloudtrail-emulator").start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._server = LoopbackServer(Handler, "cloudtrail-emulator")
+        self.url = self._server.url
         return self.url
 
     def stop(self) -> None:
         if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
 
 
 def credential_scope(authorization: str) -> list[str]:

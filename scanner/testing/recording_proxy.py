@@ -19,10 +19,11 @@ import threading
 import urllib.parse
 import uuid
 import xml.etree.ElementTree as ET
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from scanner.testing.cloudtrail import TARGET_PREFIX, CloudTrailEmulator, credential_scope, now_iso
+from scanner.testing.loopback import LoopbackServer
 
 HIDDEN = "HIDDEN_DUE_TO_SECURITY_REASONS"
 SECRET_WORDS = ("password", "secret", "token", "privatekey")
@@ -229,7 +230,7 @@ class RecordingProxy:
         self.upstream = (parsed.hostname or "127.0.0.1", parsed.port or 80)
         self.emulator = emulator
         self.recorder = EventRecorder(emulator)
-        self._server: ThreadingHTTPServer | None = None
+        self._server: LoopbackServer | None = None
         self.url = ""
 
     def forward(self, method: str, path: str, headers: list[tuple[str, str]], body: bytes) -> tuple[int, Any, bytes]:
@@ -290,13 +291,10 @@ class RecordingProxy:
             def log_message(self, *_: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True, name="recording-proxy").start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._server = LoopbackServer(Handler, "recording-proxy")
+        self.url = self._server.url
         return self.url
 
     def stop(self) -> None:
         if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()

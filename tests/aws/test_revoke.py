@@ -244,8 +244,8 @@ def test_revoke_role_session_by_name(world: World, leaked) -> None:
         assert statement["Condition"]["StringEquals"]["aws:userid"] == user_id
 
 
-@pytest.mark.parametrize("answer", ["y", "n"])
-def test_interactive_terminal_asks_before_applying(world: World, leaked, answer: str) -> None:
+def _revoke_on_a_terminal(world: World) -> tuple[int, subprocess.Popen, bytes]:
+    """`revoke --role etl` with stdin and stdout on a pseudo-terminal, read up to its question."""
     master, slave = pty.openpty()
     env = {**os.environ, **world.env(), "NO_COLOR": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "scanner", "revoke", "--role", "etl", "--audit-log",
@@ -254,6 +254,12 @@ def test_interactive_terminal_asks_before_applying(world: World, leaked, answer:
     seen = b""
     while b"Apply this plan? [y/N]" not in seen:
         seen += os.read(master, 4096)
+    return master, proc, seen
+
+
+@pytest.mark.parametrize("answer", ["y", "n"])
+def test_interactive_terminal_asks_before_applying(world: World, leaked, answer: str) -> None:
+    master, proc, seen = _revoke_on_a_terminal(world)
     os.write(master, f"{answer}\n".encode())
     assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else ""
     while True:
@@ -277,14 +283,7 @@ def test_interactive_terminal_asks_before_applying(world: World, leaked, answer:
 
 
 def test_a_plan_that_changed_while_asking_is_shown_again(world: World, leaked) -> None:
-    master, slave = pty.openpty()
-    env = {**os.environ, **world.env(), "NO_COLOR": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "scanner", "revoke", "--role", "etl", "--audit-log",
-                             str(world.audit_log)], stdin=slave, stdout=slave, stderr=subprocess.PIPE, env=env)
-    os.close(slave)
-    seen = b""
-    while b"Apply this plan? [y/N]" not in seen:
-        seen += os.read(master, 4096)
+    master, proc, seen = _revoke_on_a_terminal(world)
     foreign = {"Sid": "AddedMeanwhile", "Effect": "Deny", "Action": "s3:DeleteBucket", "Resource": "*"}
     world.operator_client("iam").put_role_policy(  # another responder, while the prompt waits
         RoleName="etl", PolicyName=ROLE_POLICY_NAME,
