@@ -24,7 +24,7 @@ EPILOG = """examples:
   stsleak respond ~/src/app --yes --report incident.json   # apply the revocation, then report
 
 exit codes (as `scan --verify --revoke`): 0 no findings, 1 findings, 2 usage or runtime error,
-3 at least one credential is live.
+3 at least one credential is live, 4 a revocation failed or was refused.
 """
 
 
@@ -144,7 +144,7 @@ def _investigate(result: ScanResult, args: argparse.Namespace, operator: Any, la
 
 
 def run(args: argparse.Namespace) -> ExitCode:
-    from scanner.cli.scan import _exit_code
+    from scanner.cli.scan import exit_code
     from scanner.detection.rules import load_ruleset
     from scanner.investigation.last_used import last_used_before_verification
     from scanner.pipeline import ScanRequest, run_scan
@@ -184,4 +184,4 @@ def run(args: argparse.Namespace) -> ExitCode:
         print(f"stsleak: warning: {message}", file=sys.stderr)
     for note in result.notes:
         print(f"stsleak: note: {note}", file=sys.stderr)
-    return _exit_code(result.findings, result.stats.errors, "any")
+    return exit_code(result.findings, result.stats.errors, "any")

@@ -114,7 +114,7 @@ def _use_color(args: argparse.Namespace) -> bool:
     return not args.no_color and not args.output and "NO_COLOR" not in os.environ and sys.stdout.isatty()
 
 
-def _exit_code(findings: list, errors: list[str], fail_on: str) -> ExitCode:
+def exit_code(findings: list, errors: list[str], fail_on: str) -> ExitCode:
     if any(f.revocation and f.revocation.status in ("failed", "refused") for f in findings):
         return ExitCode.REVOCATION_INCOMPLETE
     live = any(f.verification and f.verification.status == VerificationStatus.LIVE for f in findings)
@@ -179,7 +179,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     if not args.quiet:
         for note in result.notes:
             print(f"stsleak: note: {escape(note)}", file=sys.stderr)
-    return _exit_code(result.findings, result.stats.errors, args.fail_on)
+    return exit_code(result.findings, result.stats.errors, args.fail_on)
 
 
 def verify_and_revoke(result: ScanResult, args: argparse.Namespace) -> None:
