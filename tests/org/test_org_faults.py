@@ -47,26 +47,56 @@ def _recorded(state: Path) -> dict[str, float]:
         return {}
 
 
-def _wait_until(predicate, timeout: float = 120) -> None:
+def _wait_until(predicate, timeout: float = 120, client: subprocess.Popen | None = None) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if predicate():
             return
+        if client is not None and client.poll() is not None:
+            raise AssertionError(f"the scan ended (exit {client.returncode}) before the moment the test waits for")
         time.sleep(0.05)
     raise AssertionError("timed out waiting")
 
 
+def _cmdline(process: psutil.Process) -> str:
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error:  # a short-lived git or scan process that just ended
+        return ""
+
+
 def _workers(client: subprocess.Popen) -> list[psutil.Process]:
-    """The Dask worker processes the client's LocalCluster started (not their scans or git)."""
-    workers = []
-    for child in psutil.Process(client.pid).children(recursive=True):
+    """The Dask worker processes the client's LocalCluster spawned: not multiprocessing's resource
+    tracker (whose command line names multiprocessing too), nor their scans or git."""
+    try:
+        children = psutil.Process(client.pid).children(recursive=True)
+    except psutil.Error:
+        return []
+    return [child for child in children if "multiprocessing.spawn" in _cmdline(child)]
+
+
+def _busy_worker(client: subprocess.Popen) -> psutil.Process | None:
+    """A worker that is running a repository's scan right now (it has a live `scan_one` child)."""
+    for worker in _workers(client):
         try:
-            cmdline = " ".join(child.cmdline())
-        except psutil.Error:  # a short-lived git or scan process that just ended
+            children = worker.children(recursive=True)
+        except psutil.Error:
             continue
-        if "multiprocessing" in cmdline and "scan_one" not in cmdline:
-            workers.append(child)
-    return workers
+        if any("scanner.org.scan_one" in _cmdline(child) for child in children):
+            return worker
+    return None
+
+
+def _wait_for_busy_worker(client: subprocess.Popen, timeout: float = 120) -> psutil.Process:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        worker = _busy_worker(client)
+        if worker is not None:
+            return worker
+        if client.poll() is not None:
+            raise AssertionError(f"the scan ended (exit {client.returncode}) before a worker was seen mid-task")
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for a worker mid-task")
 
 
 def _assert_complete(fleet: Fleet, report: dict) -> None:
@@ -86,8 +116,9 @@ def _scans(state: Path) -> dict[str, int]:
 def test_killed_worker_every_repository_still_scanned_once(fleet: Fleet, tmp_path: Path) -> None:
     state = tmp_path / "org.sqlite"
     client = _start(fleet, state)
-    _wait_until(lambda: len(_recorded(state)) >= 1 and len(_workers(client)) == 2)
-    _workers(client)[0].kill()  # SIGKILL mid-run: Dask reruns its task on the other worker
+    _wait_until(lambda: len(_recorded(state)) >= 1 and len(_workers(client)) == 2, client=client)
+    worker = _wait_for_busy_worker(client)
+    worker.kill()  # SIGKILL mid-task: Dask reruns its task on the other worker
     out, err = client.communicate(timeout=300)
     assert client.returncode == 1, err.decode()
     report = json.loads(out)
@@ -98,7 +129,7 @@ def test_killed_worker_every_repository_still_scanned_once(fleet: Fleet, tmp_pat
 def test_interrupted_client_resumes_without_rescanning_or_losing(fleet: Fleet, tmp_path: Path) -> None:
     state = tmp_path / "org.sqlite"
     client = _start(fleet, state)
-    _wait_until(lambda: len(_recorded(state)) >= 3)
+    _wait_until(lambda: len(_recorded(state)) >= 3, client=client)
     client.send_signal(signal.SIGINT)
     client.communicate(timeout=120)
     assert client.returncode == 130
