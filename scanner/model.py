@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +52,12 @@ class PartKind(StrEnum):
     SESSION_TOKEN = "session_token"
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """One key id, secret or token found in a chunk's text, with its position."""
+class Candidate(NamedTuple):
+    """One key id, secret or token found in a chunk's text, with its position.
+
+    Immutable like a frozen dataclass, but a NamedTuple: made by the hundred thousand on a text of
+    key ids, and a tuple is built 2-3 times faster than a frozen dataclass (whose every field is set
+    through object.__setattr__)."""
 
     kind: PartKind
     value: str

@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import posixpath
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from typing import NamedTuple
 
 from scanner.detection import filters
 from scanner.detection.candidates import Reach, detect, key_reach, named_value
@@ -41,8 +42,7 @@ from scanner.detection.rules import RuleSet
 from scanner.model import Candidate, Finding, PartKind
 
 
-@dataclass(frozen=True, slots=True)
-class CredentialSet:
+class CredentialSet(NamedTuple):  # a NamedTuple, as Candidate is: one per key id on a text of key ids
     key: Candidate | None  # None: a secret or token with no key id near
     secret: Candidate | None
     token: Candidate | None
@@ -157,8 +157,10 @@ def pair(candidates: list[Candidate], rules: RuleSet, text: str) -> list[Credent
         first: dict[str, Candidate] = {}
         for k in keys:
             first.setdefault(k.value, k)
+        if not rules.key_ids_without_digit_need_partner:
+            return [CredentialSet(k, None, None) for k in first.values()]
         return [CredentialSet(k, None, None) for k in first.values()
-                if not (rules.key_ids_without_digit_need_partner and _word_like(k.value, rules))]
+                if not (k.value[4:].isalpha() and _word_like(k.value, rules))]  # a digit: never word-like
     reach = key_reach(keys, rules, text)
     sets = _pair_keys(keys, reach, secrets, tokens, rules) if keys else []
     key_starts = [k.start for k in keys]

@@ -50,30 +50,30 @@ class ScanRequest:
 class LineIndex(Lines):
     """1-based line numbers of positions in one text (bisect over newline offsets found in one pass)."""
 
-    def line_of(self, pos: int) -> int:
-        return super().line_of(pos) + 1
+    def __init__(self, text: str) -> None:
+        super().__init__(text, first=1)
 
 
 def _finding(cset: CredentialSet, lines: LineIndex, chunk: Chunk, rules: RuleSet) -> Finding:
-    rule = rules.rule_for(cset.key.value) if cset.key else rules.without_key_id
-    if rule is None:  # a rules set without the secret-only rule: such sets are not reported
+    key = cset.key
+    if key is not None:  # a key id's set: the common case, and one per 21 bytes on a text of key ids
+        rule = rules.rule_for(key.value)
+        # Positional, in Finding's field order (rule, access_key_id, secret, session_token, account_id,
+        # path, line, blob, commit, author, date, expected_parts): a third of the keywords' cost.
+        return Finding(rule.id, key.value, cset.secret.value if cset.secret else None,
+                       cset.token.value if cset.token else None, account_id_from_key_id(key.value),
+                       chunk.path, lines.line_of(cset.start), chunk.blob, chunk.commit, chunk.author, chunk.date,
+                       rule.parts)
+    without = rules.without_key_id
+    if without is None:  # a rules set without the secret-only rule: such sets are not reported
         raise LookupError("no rule for a secret without a key id")
-    key_id = cset.key.value if cset.key else ""
     return Finding(
-        rule=rule.id,
-        access_key_id=key_id,
-        secret=cset.secret.value if cset.secret else None,
-        session_token=cset.token.value if cset.token else None,
-        account_id=account_id_from_key_id(key_id) if key_id else None,
-        path=chunk.path,
-        line=lines.line_of(cset.start),
-        blob=chunk.blob,
-        commit=chunk.commit,
-        author=chunk.author,
-        date=chunk.date,
-        expected_parts=rule.parts if cset.key else tuple(k for k, p in _parts_of(cset) if p),
-        parts_at=None if cset.key or not (cset.secret and cset.token) else
-        {str(k): f"{chunk.path}:{lines.line_of(p.start)}" for k, p in _parts_of(cset) if p},
+        rule=without.id, access_key_id="", secret=cset.secret.value if cset.secret else None,
+        session_token=cset.token.value if cset.token else None, account_id=None, path=chunk.path,
+        line=lines.line_of(cset.start), blob=chunk.blob, commit=chunk.commit, author=chunk.author, date=chunk.date,
+        expected_parts=tuple(k for k, p in _parts_of(cset) if p),
+        parts_at={str(k): f"{chunk.path}:{lines.line_of(p.start)}" for k, p in _parts_of(cset) if p}
+        if cset.secret and cset.token else None,
     )
 
 

@@ -10,10 +10,13 @@ from __future__ import annotations
 import base64
 import json
 import random
+import re
 import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scanner.detection.decoders import base64 as b64
 from scanner.detection.decoders.escapes import unescape
@@ -145,6 +148,29 @@ def test_hostile_text_full_of_escapes_and_encoded_prefixes_stays_bounded(rng: ra
 ])
 def test_unescape(escaped: str, plain: str) -> None:
     assert unescape(escaped) == plain
+
+
+# One escape at a time, left to right, at most three passes: what unescape did before a run of
+# escaped backslashes became one match (the alphabet below can spell only these escapes).
+_ONE_ESCAPE = re.compile(r"\\(?:x([0-9a-fA-F]{2})|([0-3][0-7]{2})|([/\\])|n)")
+
+
+def _one_escape_at_a_time(text: str) -> str:
+    def one(m: re.Match[str]) -> str:
+        code = int(m.group(1), 16) if m.group(1) else int(m.group(2), 8) if m.group(2) else None
+        return m.group(3) or (" " if code is None or chr(code) in "\r\n\x0b\x0c\x85" else chr(code))
+    for _ in range(3):
+        decoded = _ONE_ESCAPE.sub(one, text)
+        if decoded == text:
+            break
+        text = decoded
+    return text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["\\", "\\" * 7, "n", "x", "4", "1", "a", "/", " "]), max_size=40).map("".join))
+def test_runs_of_backslashes_unescape_as_one_escape_at_a_time(text: str) -> None:
+    assert unescape(text) == _one_escape_at_a_time(text)
 
 
 def _hex(value: str) -> str:

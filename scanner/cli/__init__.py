@@ -6,6 +6,7 @@ Each command module has `add_parser(subparsers)` and `run(args) -> ExitCode`.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import sys
@@ -68,10 +69,24 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def collect_garbage_less_often() -> None:
+    """The process-wide collector setting a scan runs with (set once, at start).
+
+    A scan makes many small objects that form no cycles (a Candidate, a set and a Finding per key
+    id: one per 21 bytes of a text of key ids), and CPython's default (a collection every 700 new
+    objects, a full one whenever the survivors grew by a quarter) then spends 30-40% of the time
+    walking them again and again. Collecting every 100,000 allocations, and full collections far
+    more rarely, keeps cycles collected while that cost vanishes; what was imported before is
+    frozen out of every collection (`gc.freeze`)."""
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+
+
 def main(argv: list[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else argv
     parser = build_parser(words[0] if words and words[0] in COMMANDS else None)
     args = parser.parse_args(argv)
+    collect_garbage_less_often()
     try:
         return int(_module(args.command).run(args))
     except StsleakError as exc:

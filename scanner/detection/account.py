@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 _MAX_ACCOUNT = 999_999_999_999
-_BASE32 = re.compile("[A-Z2-7]{16}")
+_BASE32_DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_DROP_BASE32 = str.maketrans("", "", _BASE32_DIGITS)  # what is left of a body is what is not base32
 # RFC 4648 base32 digits as the digits int(..., 32) reads: one C call, not base64's Python loop.
-_AS_INT_DIGITS = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "0123456789abcdefghijklmnopqrstuv")
+_AS_INT_DIGITS = str.maketrans(_BASE32_DIGITS, "0123456789abcdefghijklmnopqrstuv")
 
 
 def account_id_from_key_id(key_id: str) -> str | None:
@@ -19,7 +18,7 @@ def account_id_from_key_id(key_id: str) -> str | None:
     if len(key_id) != 20 or key_id[4] in "IJ":
         return None
     body = key_id[4:]
-    if not _BASE32.fullmatch(body):
+    if body.translate(_DROP_BASE32):  # one C call (a regex match cost more, once per key id found)
         return None
     account = ((int(body.translate(_AS_INT_DIGITS), 32) >> 32) & 0x7FFFFFFFFF80) >> 7
     return f"{account:012d}" if account <= _MAX_ACCOUNT else None

@@ -126,25 +126,24 @@ def labelled_matches(text: str, lowered: str | None, tails: tuple[LabelTail, ...
 KeyHit = tuple[int, str]  # (start, key id): a key id before it is made a Candidate
 
 
-def _key_hits(text: str, rules: RuleSet) -> Iterator[KeyHit]:
-    """Key ids not rejected by the filters, in order; streamed, so a text of key ids is not held twice."""
+def _key_hits(text: str, rules: RuleSet, first: dict[str, int] | None = None) -> Iterator[KeyHit]:
+    """Key ids not rejected by the filters, in order; streamed, so a text of key ids is not held twice.
+    `first`, when given, gets each key id's first place."""
     rejected: dict[str, bool] = {}  # key-id spam repeats values: judge each value once
-    allow = rules.allow_substrings
+    allow = rules.allow_substrings if filters.may_hold_allowlisted_key_id(text, rules.allow_substrings) else ()
+    repeated_run = filters.has_long_repeated_run
     for m in rules.key_id_re.finditer(text):
         value = m.group()
         bad = rejected.get(value)
         if bad is None:
-            bad = filters.rejects_key_id(value, allow)
+            bad = repeated_run(value) or (bool(allow) and filters.is_documented_example_or_placeholder(value, allow))
             if len(rejected) < 4096:  # bounded: distinct ids gain nothing from it
                 rejected[value] = bad
         if not bad:
-            yield m.start(), value
-
-
-def _noting_first(hits: Iterable[KeyHit], first: dict[str, int]) -> Iterator[KeyHit]:
-    for start, value in hits:
-        first.setdefault(value, start)
-        yield start, value
+            start = m.start()
+            if first is not None:
+                first.setdefault(value, start)
+            yield start, value
 
 
 def _as_candidates(hits: Iterable[KeyHit]) -> list[Candidate]:
@@ -159,6 +158,8 @@ def find_allowlisted_key_ids(text: str, rules: RuleSet) -> list[Candidate]:
     """Key ids the allowlist rejects (documented examples, the user's entries). Pairing lets them claim
     their secret and token, so an allowlisted set is silenced whole, not reported as a secret alone."""
     allow = rules.allow_substrings
+    if not filters.may_hold_allowlisted_key_id(text, allow):
+        return []
     return [Candidate(PartKind.KEY_ID, m.group(), m.start(), m.end(), allowlisted=True)
             for m in rules.key_id_re.finditer(text)
             if filters.is_documented_example_or_placeholder(m.group(), allow)
@@ -280,7 +281,7 @@ def outside(candidates: list[Candidate], containers: list[Candidate]) -> list[Ca
 def detect(text: str, rules: RuleSet) -> list[Candidate]:
     """All candidates in the text, sorted by position."""
     first: dict[str, int] = {}  # each key id's first place: all that matters when the text holds no part
-    key_spans = _key_spans(_noting_first(_key_hits(text, rules), first), rules, text)
+    key_spans = _key_spans(_key_hits(text, rules, first), rules, text)
     lowered = _lowered(text)
     prefix_spans = _merge(((at, at + 1) for at in _hits(text, None, rules.token_prefixes)), len(text), _TOKEN_REACH)
     tokens = find_tokens(text, lowered, rules, prefix_spans)

@@ -6,11 +6,13 @@ from bisect import bisect_left
 
 
 class Lines:
-    """0-based line numbers. Newlines are indexed lazily, only as far as the furthest position asked
-    for, and each is found once: the whole cost is one pass over that prefix plus a bisect per call."""
+    """Line numbers counted from `first` (0 unless told). Newlines are indexed lazily, only as far as
+    the furthest position asked for, and each is found once: the whole cost is one pass over that
+    prefix plus a bisect per call."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, first: int = 0) -> None:
         self._text = text
+        self._first = first
         self._newlines: list[int] = []
         self._done = 0  # every newline before this offset is in _newlines
 
@@ -22,4 +24,4 @@ class Lines:
                 newlines.append(at)
                 at = find("\n", at + 1)
             self._done = len(self._text) if at < 0 else at  # the next newline is not yet recorded
-        return bisect_left(self._newlines, pos)
+        return bisect_left(self._newlines, pos) + self._first

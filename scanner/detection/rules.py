@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -86,10 +87,26 @@ class RuleSet:
         return tuple(rule.key_id_prefix for rule in self.rules if rule.key_id_prefix)
 
     def rule_for(self, key_id: str) -> Rule:
+        rule = self._rule_by_prefix.get(key_id[:4])  # one dict lookup: called once per key id found
+        if rule is not None:
+            return rule
         for rule in self.rules:
             if rule.key_id_prefix and key_id.startswith(rule.key_id_prefix):
                 return rule
         raise KeyError(key_id)
+
+    @cached_property
+    def _rule_by_prefix(self) -> dict[str, Rule]:
+        """The rules by key-id prefix when every prefix is four letters (AWS's all are; the first rule
+        wins, as in the loop); empty otherwise, so that a shorter or longer prefix keeps the loop's order."""
+        prefixes = [rule.key_id_prefix for rule in self.rules if rule.key_id_prefix]
+        if any(len(prefix) != 4 for prefix in prefixes):
+            return {}
+        by_prefix: dict[str, Rule] = {}
+        for rule in self.rules:
+            if rule.key_id_prefix:
+                by_prefix.setdefault(rule.key_id_prefix, rule)
+        return by_prefix
 
     @property
     def without_key_id(self) -> Rule | None:

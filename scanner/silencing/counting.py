@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from scanner.detection.filters import is_documented_example_or_placeholder
+from scanner.detection.filters import is_documented_example_or_placeholder, may_hold_allowlisted_key_id
 from scanner.detection.rules import RuleSet
 from scanner.model import Finding, ScanStats, Suppression
 from scanner.silencing.excludes import excluded
@@ -16,9 +16,9 @@ from scanner.silencing.excludes import excluded
 
 def count_allowlisted(text: str, rules: RuleSet, stats: ScanStats) -> None:
     """Key ids in the text that the allowlist (`allowlist.value_substrings`) rejects."""
-    if not any(prefix in text for prefix in rules.key_id_prefixes):
-        return
     allow = rules.allow_substrings
+    if not any(prefix in text for prefix in rules.key_id_prefixes) or not may_hold_allowlisted_key_id(text, allow):
+        return
     stats.suppress(Suppression.ALLOWLIST, sum(
         1 for m in rules.key_id_re.finditer(text) if is_documented_example_or_placeholder(m.group(), allow)))
 

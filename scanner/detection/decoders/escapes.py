@@ -18,12 +18,14 @@ also holds a plain key-id prefix somewhere.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from scanner.detection.decoders.views import find_all, in_windows
 
 _ESCAPE = re.compile(
-    r"\\(?:u00([0-9a-fA-F]{2})|x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|u\{0{0,6}([0-9a-fA-F]{1,6})\}"
-    r"|U([0-9a-fA-F]{8})|([0-3][0-7]{2})|([/\"'\\])|[nrt])"
+    r"(?:\\\\)+"  # escaped backslashes: a run of pairs is one match (each pair -> one backslash)
+    r"|\\(?:u00([0-9a-fA-F]{2})|x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|u\{0{0,6}([0-9a-fA-F]{1,6})\}"
+    r"|U([0-9a-fA-F]{8})|([0-3][0-7]{2})|([/\"'])|[nrt])"
     r"|%(2[Ff]|2[Bb]|3[Dd]|25)"
     r"|&#(?:[xX]0{0,6}([0-9a-fA-F]{1,6})|0{0,6}([0-9]{1,7}));"
     r"|&(sol|plus|equals|quot|apos|lt|gt|amp|num|percnt|colon|lowbar);"
@@ -63,13 +65,28 @@ def _unescape_one(match: re.Match[str]) -> str:
     return " "  # \n \r \t inside a string literal: a separator, not a line break
 
 
+@lru_cache(maxsize=4096)
+def _decoded(escape: str) -> str:
+    """What one escape (a whole match of _ESCAPE other than a run of backslashes) stands for: a match's
+    text alone decides it, so each distinct spelling is worked out once however often it repeats."""
+    match = _ESCAPE.fullmatch(escape)
+    return _unescape_one(match) if match else escape
+
+
+def _replace(match: re.Match[str]) -> str:
+    escape = match.group()
+    if escape.startswith("\\\\"):  # a run of escaped backslashes, however long: one call
+        return "\\" * (len(escape) // 2)
+    return _decoded(escape)
+
+
 def unescape(text: str) -> str:
     """Undo the escapes above. Repeated (at most three times) for strings inside strings, as in
     Jupyter notebooks, for URLs inside URLs (%252F -> %2F -> /) and for `&amp;#x2F;`."""
     for _ in range(3):
         if not any(marker in text for marker in _MARKERS):
             break
-        decoded = _ESCAPE.sub(_unescape_one, text)
+        decoded = _ESCAPE.sub(_replace, text)
         if decoded == text:
             break
         text = decoded
