@@ -3,9 +3,10 @@
     python bench/adversarial.py [--mb 10] [--keys-mb 50] [--quick]
 
 Each shape is SIZE MB of text built to make a regex engine backtrack or a pairing step go
-quadratic (long runs of whitespace, quotes, backslashes after a label; label spam; key-id spam;
-base64 runs; split-value joints; a mix). Each is scanned in-process (decode, unescape, rebuild
-split values, detect, pair, findings) and its MB/s printed next to ordinary source text; the goal
+quadratic (long runs of whitespace, quotes, backslashes after a label; label spam; key-id spam,
+also on one allow-marked line; base64 runs; split-value joints; a mix). Each is scanned
+in-process (decode, unescape, rebuild split values, detect, pair, findings) and its MB/s printed
+next to ordinary source text; the goal
 is no shape slower than 5x ordinary text. Then a file of one key id per line (KEYS_MB) is scanned
 by the CLI (`stsleak scan FILE --format json`): a CloudTrail-like export where 20 key ids repeat
 (the 10 s target), and every key id distinct (at most 10 MB: each line is then a finding).
@@ -68,6 +69,8 @@ def _shapes(rng: random.Random, size: int) -> dict[str, str]:
         "label spam": key + "\n" + _repeat("aws_secret_access_key = secret: token= value: ", size),
         "label spam with gaps": key + "\n" + _repeat("secret" + " " * 50 + "value" + '"' * 20, size),
         "key-id spam, one line": " ".join(fakes.key_id("ASIA", rng) for _ in range(size // 21)),
+        "key-id spam on an allow-marked line": "# stsleak:allow " + " ".join(
+            fakes.key_id("ASIA", rng) for _ in range(size // 21)),
         "base64 run after a key id": key + " " + _repeat(b64, size),
         "base64 holding labels": key + " " + _repeat(b64[:200] + "token" + b64[:90] + "secret=", size),
         "token prefix spam": key + " " + _repeat("FQoGZXIvYXdz=", size),

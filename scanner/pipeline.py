@@ -21,7 +21,7 @@ from scanner.detection.rules import RuleSet
 from scanner.model import Candidate, Chunk, Finding, PartKind, ScanMode, ScanResult, ScanStats, Suppression
 from scanner.pairing import CredentialSet, credential_sets, pair_across_files
 from scanner.silencing.counting import count_allowlisted, drop_excluded, path_excluded, split_baselined
-from scanner.silencing.markers import ALLOW_MARKERS, allowed_by_marker
+from scanner.silencing.markers import ALLOW_MARKERS, MarkedLines
 from scanner.sources import NO_PROGRESS, Progress
 
 if TYPE_CHECKING:
@@ -95,7 +95,8 @@ def findings_in_chunk(chunk: Chunk, rules: RuleSet, stats: ScanStats, allow_comm
     lines = LineIndex(text)
     sets = [s for s in sets if s.key or rules.without_key_id]
     if allow_comments and sets and any(marker in text for marker in ALLOW_MARKERS):
-        kept = [s for s in sets if not allowed_by_marker(text, _positions(s))]
+        marked = MarkedLines(text, lines)
+        kept = [s for s in sets if not marked.allow(_positions(s))]
         stats.suppress(Suppression.ALLOW_COMMENT, len(sets) - len(kept))
         sets = kept
     findings = [_finding(s, lines, chunk, rules) for s in sets]
