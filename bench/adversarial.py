@@ -7,8 +7,9 @@ quadratic (long runs of whitespace, quotes, backslashes after a label; label spa
 also on one allow-marked line; base64 runs; split-value joints; a mix). Each is scanned
 in-process (decode, unescape, rebuild split values, detect, pair, findings) and its MB/s printed
 next to ordinary source text; the goal is no shape slower than 5x ordinary text. Then a file of
-one key id per line (KEYS_MB) is scanned by the CLI (`stsleak scan FILE --format json`): a CloudTrail-like export where 20 key ids repeat
-(the 10 s target), and every key id distinct (at most 10 MB: each line is then a finding).
+one key id per line (KEYS_MB) is scanned by the CLI (`stsleak scan FILE --format json`): a
+CloudTrail-like export where 20 key ids repeat (the 10 s target), and every key id distinct (at
+most 10 MB: each line is then a finding).
 Figures only: nothing here asserts a time.
 """
 

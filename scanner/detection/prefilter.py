@@ -1,8 +1,8 @@
 """A cheap literal prefilter: does a buffer hold any key-id prefix at all?
 
 Hyperscan (when its wheel is installed) runs at memory speed; otherwise plain `bytes.find`, which
-is a fast C search too. Both look for the prefixes in ASCII and in UTF-16-LE/BE so UTF-16 text is
-not skipped.
+is a fast C search too. Both look for the prefixes in ASCII, UTF-16-LE/BE and UTF-32-LE/BE, so text in
+those encodings is not skipped.
 
 Two ways to use it:
 - call the prefilter on one buffer (`prefilter(data) -> bool`);
@@ -19,11 +19,13 @@ import re
 from scanner.detection.decoders.expand import prefilter_literals as decoder_literals
 from scanner.sources import BufferScanner, OnHit, Prefilter
 
+_WIDE_CODECS = ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
+
 
 def prefix_literals(prefixes: tuple[str, ...]) -> list[bytes]:
     literals: list[bytes] = []
     for prefix in prefixes:
-        literals += [prefix.encode(), prefix.encode("utf-16-le"), prefix.encode("utf-16-be")]
+        literals += [prefix.encode(), *(prefix.encode(codec) for codec in _WIDE_CODECS)]
     return literals
 
 

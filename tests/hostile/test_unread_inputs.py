@@ -60,6 +60,20 @@ def test_utf16le_with_bom_and_cjk_text_first(tmp_path: Path, creds: fakes.FakeCr
     assert all(f["line"] == 3 and f["missing"] == [] for f in found.values())
 
 
+def test_utf16_and_utf32_with_bom_in_history(repo: GitRepo, creds: fakes.FakeCredentials) -> None:
+    """The history prefilter looks for the key-id prefixes in the wide encodings too."""
+    text = "設定ファイル。\n" + ini(creds)
+    names = {"16le.txt": ("utf-16-le", codecs.BOM_UTF16_LE), "32le.txt": ("utf-32-le", codecs.BOM_UTF32_LE),
+             "32be.txt": ("utf-32-be", codecs.BOM_UTF32_BE)}
+    for name, (codec, bom) in names.items():
+        (repo.path / name).write_bytes(bom + text.encode(codec))
+    repo.git("add", ".")
+    repo.git("commit", "-q", "-m", "wide")
+    result = stsleak("scan", "--history", "--format", "json", str(repo.path))
+    assert result.code == 1, result.stderr
+    assert {f["path"] for f in result.json()["findings"]} == set(names)
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
 def test_a_fifo_named_explicitly_is_read(tmp_path: Path, creds: fakes.FakeCredentials) -> None:
     fifo = tmp_path / "pipe"
