@@ -287,7 +287,7 @@ def detect(text: str, rules: RuleSet) -> list[Candidate]:
     tokens = find_tokens(text, lowered, rules, prefix_spans)
     secrets = find_secrets(text, lowered, rules, key_spans)
     if not tokens and not secrets:  # pairing reports each key id once, at its first place
-        return _as_candidates((start, value) for value, start in first.items())
+        return [Candidate(PartKind.KEY_ID, value, start, start + len(value)) for value, start in first.items()]
     # A secret-shaped or key-shaped run inside a token is part of the token, not a credential.
     keys = outside(sorted(find_key_ids(text, rules) + find_allowlisted_key_ids(text, rules),
                           key=lambda c: c.start), tokens)
