@@ -182,7 +182,9 @@ class HistoryScan:
     """One history scan: the chunks to run detection on, then where their blobs came from.
 
     Iterating yields the chunks; `introductions(blobs)` then walks the commits the listing found
-    (no second listing) for just the blobs detection found something in.
+    (no second listing) for just the blobs detection found something in. Used as a context
+    manager, the connectivity check is waited for on leaving it rather than at the end of the
+    chunks, so the provenance walk runs beside the check's tail (both cores busy).
     """
 
     def __init__(self, repo: Path, since: str | tuple[str, ...] | None, max_size: int, prefilter: Prefilter,
@@ -191,6 +193,17 @@ class HistoryScan:
         self.tips, self.progress = tips, progress
         self._commits: bytes | bytearray = b""
         self._check: _ConnectivityCheck | None = None
+        self._deferred = False  # inside `with`: the check is waited for in __exit__
+
+    def __enter__(self) -> HistoryScan:
+        self._deferred = True
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is None:
+            self._finish_check()
+        else:
+            self._cancel_check()
 
     def __iter__(self) -> Iterator[Chunk]:
         return self.chunks()
@@ -199,14 +212,25 @@ class HistoryScan:
         try:
             yield from self._chunks()
         except BaseException:  # an error, Ctrl-C or an abandoned iteration: stop git, don't wait
-            if self._check:
-                self._check.cancel()
+            self._cancel_check()
             raise
-        problem = self._check.problem() if self._check else None
+        if not self._deferred:
+            self._finish_check()
+
+    def _cancel_check(self) -> None:
+        if self._check:
+            self._check.cancel()
+            self._check = None
+
+    def _finish_check(self) -> None:
+        """Wait for the connectivity check; what it found missing goes to the stats."""
+        check, self._check = self._check, None
+        if check is None:
+            return
+        problem = check.problem()
         if problem:
             self.stats.errors.append(_corrupt(self.repo, problem))
-        if self._check:
-            report_missing(self.repo, self._check.missing(), self.stats)
+        report_missing(self.repo, check.missing(), self.stats)
 
     def _chunks(self) -> Iterator[Chunk]:
         if self.since is None:  # from the start: at low priority it fills the gaps the stream leaves
