@@ -197,10 +197,11 @@ def _scan_history(request: ScanRequest, rules: RuleSet, stats: ScanStats, notes:
     if is_shallow(repo):
         notes.append(f"{repo} is a shallow clone: history beyond its depth was not scanned")
     prefilter = make_prefilter(rules.key_id_prefixes, request.use_hyperscan)
-    history = HistoryScan(repo, request.since, request.max_size, prefilter, stats, request.tips, progress)
     limits = replace(request.archive_limits, max_member=request.max_size)
-    found = list(_scan_chunks(history, rules, stats, request.allow_comments, limits))
-    findings = pair_across_files(place_in_history(found, _placement(history.introductions, stats, repo)))
+    # `with`: git's connectivity check is waited for after placement, which runs beside its tail.
+    with HistoryScan(repo, request.since, request.max_size, prefilter, stats, request.tips, progress) as history:
+        found = list(_scan_chunks(history, rules, stats, request.allow_comments, limits))
+        findings = pair_across_files(place_in_history(found, _placement(history.introductions, stats, repo)))
     if request.since and findings:
         findings = drop_sets_present_at(repo, request.since, findings, rules)
     if request.since is None and stats.blobs == 0 and not stats.errors:

@@ -7,9 +7,10 @@
 2. scanner/sources/git/blobstream.py streams the blobs through the literal prefilter, in parallel
    parts, without a Python call per blob.
 3. Only blobs with a hit are read again and become chunks. Where a blob came from (path,
-   commit, author) is looked up only for blobs with a hit (scanner/sources/git/provenance.py): HistoryScan
-   starts that walk in the background as soon as the stream is read, so git walks commits
-   while detection runs.
+   commit, author) is looked up only for the blobs detection found something in
+   (scanner/sources/git/provenance.py), once detection is done: the walk over every commit costs
+   the same for one blob as for a thousand, so a history whose prefilter hits are all false
+   (git/git has 735) pays nothing for it, and `--find-object` names only the blobs needed.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from scanner.model import Chunk, ScanStats
 from scanner.sources import NO_PROGRESS, Prefilter, Progress
 from scanner.sources.git.blobstream import BlobList, hit_blobs
 from scanner.sources.git.missing import missing_since, read_missing, report_missing
-from scanner.sources.git.provenance import BackgroundIntroductions, Introduction
+from scanner.sources.git.provenance import Introduction, introductions
 from scanner.sources.git.run import (
     cores,
     last_error_line,
@@ -180,18 +181,29 @@ class _ConnectivityCheck:
 class HistoryScan:
     """One history scan: the chunks to run detection on, then where their blobs came from.
 
-    Iterating yields the chunks. As soon as the stream is read, the provenance of every blob with
-    a hit starts in the background (git walks the commits on the other cores while detection
-    runs here); `introductions(blobs)` then waits for it. Use this object's `introductions`
-    instead of scanner.provenance.introductions to get that overlap (and no second listing).
+    Iterating yields the chunks; `introductions(blobs)` then walks the commits the listing found
+    (no second listing) for just the blobs detection found something in. Used as a context
+    manager, the connectivity check is waited for on leaving it rather than at the end of the
+    chunks, so the provenance walk runs beside the check's tail (both cores busy).
     """
 
     def __init__(self, repo: Path, since: str | tuple[str, ...] | None, max_size: int, prefilter: Prefilter,
                  stats: ScanStats, tips: tuple[str, ...] = (), progress: Progress = NO_PROGRESS) -> None:
         self.repo, self.since, self.max_size, self.prefilter, self.stats = repo, since, max_size, prefilter, stats
         self.tips, self.progress = tips, progress
-        self._provenance: BackgroundIntroductions | None = None
+        self._commits: bytes | bytearray = b""
         self._check: _ConnectivityCheck | None = None
+        self._deferred = False  # inside `with`: the check is waited for in __exit__
+
+    def __enter__(self) -> HistoryScan:
+        self._deferred = True
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is None:
+            self._finish_check()
+        else:
+            self._cancel_check()
 
     def __iter__(self) -> Iterator[Chunk]:
         return self.chunks()
@@ -200,22 +212,32 @@ class HistoryScan:
         try:
             yield from self._chunks()
         except BaseException:  # an error, Ctrl-C or an abandoned iteration: stop git, don't wait
-            if self._check:
-                self._check.cancel()
+            self._cancel_check()
             raise
-        problem = self._check.problem() if self._check else None
+        if not self._deferred:
+            self._finish_check()
+
+    def _cancel_check(self) -> None:
+        if self._check:
+            self._check.cancel()
+            self._check = None
+
+    def _finish_check(self) -> None:
+        """Wait for the connectivity check; what it found missing goes to the stats."""
+        check, self._check = self._check, None
+        if check is None:
+            return
+        problem = check.problem()
         if problem:
             self.stats.errors.append(_corrupt(self.repo, problem))
-        if self._check:
-            report_missing(self.repo, self._check.missing(), self.stats)
+        report_missing(self.repo, check.missing(), self.stats)
 
     def _chunks(self) -> Iterator[Chunk]:
         if self.since is None:  # from the start: at low priority it fills the gaps the stream leaves
             self._check = _ConnectivityCheck(self.repo)
         listing, commits = self._listing()
         oids = self._hits(listing.blobs)
-        if oids:
-            self._provenance = BackgroundIntroductions(self.repo, set(oids), commits)
+        self._commits = commits if oids else b""
         self.progress.stage(f"reading {len(oids)} blob{'s' if len(oids) != 1 else ''} with hits", len(oids))
         for done, (oid, data) in enumerate(read_blobs(self.repo, oids), 1):
             self.progress.update(done)
@@ -241,9 +263,8 @@ class HistoryScan:
 
     def introductions(self, blobs: set[str]) -> dict[str, list[Introduction]]:
         """Where each of these blobs (all yielded by `chunks`) was introduced."""
-        if self._provenance is None or not blobs:
+        if not self._commits or not blobs:
             return {}
         self.progress.stage(f"placing {len(blobs)} hit{'s' if len(blobs) != 1 else ''} in history")
-        found = self._provenance.result()
-        return {blob: found[blob] for blob in blobs if blob in found}
+        return introductions(self.repo, blobs, self._commits)
 
