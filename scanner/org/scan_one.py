@@ -2,7 +2,8 @@
 
     python -m scanner.org.scan_one REPO --repository URL [--since REV ...] [--verify AWS-OPTIONS]
 
-A subprocess so that a task can be timed out and killed, and its memory ends with it. Secrets and
+A process of its own so that a task can be timed out and killed, and its memory ends with it: a
+child forked by the worker's fork server (scanner/org/forkserver.py), or a subprocess without one. Secrets and
 tokens stay in this process: what it prints holds hashes, key ids and locations (and, with
 --verify, only the verdict), exactly as `stsleak scan --format json` without --show-secrets.
 """
@@ -38,14 +39,14 @@ def _verify(findings: list[Any], args: argparse.Namespace) -> list[str]:
     return verify_findings(findings, aws_options(args))
 
 
-def scan(args: argparse.Namespace) -> dict[str, Any]:
+def scan(args: argparse.Namespace, rules: Any = None) -> dict[str, Any]:
     from scanner.detection.rules import load_ruleset
     from scanner.model import ScanMode
     from scanner.pipeline import ScanRequest, run_scan
     from scanner.reports.json_report import finding_to_dict
     from scanner.reports.sarif import sarif_dict
 
-    rules = load_ruleset(())
+    rules = rules if rules is not None else load_ruleset(())  # the fork server's, loaded once
     since = tuple(args.since) or None
     request = ScanRequest(mode=ScanMode.HISTORY, paths=(Path(args.repo),), since=since, max_size=args.max_file_size)
     result = run_scan(request, rules)
@@ -61,10 +62,10 @@ def scan(args: argparse.Namespace) -> dict[str, Any]:
                       "skipped": stats.skipped}}
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, rules: Any = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        out = scan(args)
+        out = scan(args, rules)
     except StsleakError as exc:
         print(f"stsleak: error: {exc}", file=sys.stderr)
         return int(exc.exit_code)

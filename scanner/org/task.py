@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -66,12 +67,22 @@ def _known_commits(repo: Path, shas: list[str]) -> list[str]:
             if run_git(repo, "rev-parse", "--verify", "--quiet", f"{sha}^{{commit}}", check=False).strip()]
 
 
-def _scan(job: Job, repo: Path, since: list[str], timeout: float) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "scanner.org.scan_one", str(repo), "--repository", redact_url(job.url),
+def _run_scan_one(argv: list[str], scratch: Path, timeout: float) -> subprocess.CompletedProcess[bytes]:
+    """In a child of the worker's fork server; a fresh subprocess where there is none."""
+    from scanner.org.scan_server import ServerGone, run_forked, server_address
+
+    try:
+        return run_forked(server_address(), argv, scratch, timeout)
+    except ServerGone:
+        return run_bounded([sys.executable, "-m", "scanner.org.scan_one", *argv], timeout)
+
+
+def _scan(job: Job, repo: Path, scratch: Path, since: list[str], timeout: float) -> dict[str, Any]:
+    cmd = [str(repo), "--repository", redact_url(job.url),
            "--max-file-size", str(job.max_file_size), *(f"--since={sha}" for sha in since),
            *(["--verify", *job.aws_args] if job.verify else [])]
     try:
-        proc = run_bounded(cmd, timeout)
+        proc = _run_scan_one(cmd, scratch, timeout)
     except TimeoutError as exc:
         raise GitFailed(f"scan {exc}") from None
     if proc.returncode != 0:
@@ -95,7 +106,7 @@ def scan_repository(job_fields: dict[str, Any]) -> dict[str, Any]:
             repo = scratch / "mirror.git"
             mirror_clone(job.url, repo, deadline - time.time())
         since = _known_commits(repo, list(job.old_tips.values())) if job.since_last and job.old_tips else []
-        scanned = _scan(job, repo, since, deadline - time.time())
+        scanned = _scan(job, repo, scratch, since, deadline - time.time())
     except GitFailed as exc:
         return _outcome(RepoStatus.FAILED, started, error=str(exc))
     finally:
