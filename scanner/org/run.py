@@ -68,9 +68,9 @@ def run_org_scan(specs: list[RepoSpec], options: OrgOptions, progress: Progress 
     outcome = OrgRun()
     try:
         todo: dict[str, RepoSpec] = {}
+        state.add(*(redact_url(spec.url) for spec in specs))
         for spec in specs:
             key = redact_url(spec.url)
-            state.add(key)
             if _needs_task(state.get(key), options.since_last):
                 todo[key] = spec
             else:
