@@ -1,4 +1,4 @@
-"""One repository's history scan, in a subprocess of the worker: prints JSON without secrets.
+"""One repository's tips and history scan, in a process of its own on the worker: prints JSON without secrets.
 
     python -m scanner.org.scan_one REPO --repository URL [--since REV ...] [--list-tips]
                                    [--old-tips FILE [--skip-unchanged]] [--verify AWS-OPTIONS]
