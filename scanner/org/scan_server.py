@@ -14,7 +14,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -24,6 +23,7 @@ from typing import Any
 from distributed import WorkerPlugin
 
 from scanner.org.forkserver import SOCKET_NAME
+from scanner.org.process import start_scan_server
 
 PLUGIN_NAME = "stsleak-scan-server"
 _READY_TIMEOUT = 120.0
@@ -52,8 +52,7 @@ class ScanServerPlugin(WorkerPlugin):
         if not hasattr(os, "fork"):
             return
         self.directory = Path(tempfile.mkdtemp(prefix="stsleak-scan-"))  # 0700; short enough for a socket path
-        self.proc = subprocess.Popen([sys.executable, "-m", "scanner.org.forkserver", str(self.directory)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
+        self.proc = start_scan_server(self.directory)
 
     def address(self) -> str:
         """The server's socket once it has said it is ready (the first task waits for its imports)."""
