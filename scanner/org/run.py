@@ -68,9 +68,9 @@ def run_org_scan(specs: list[RepoSpec], options: OrgOptions, progress: Progress 
     outcome = OrgRun()
     try:
         todo: dict[str, RepoSpec] = {}
+        state.add(*(redact_url(spec.url) for spec in specs))
         for spec in specs:
             key = redact_url(spec.url)
-            state.add(key)
             if _needs_task(state.get(key), options.since_last):
                 todo[key] = spec
             else:
@@ -79,6 +79,7 @@ def run_org_scan(specs: list[RepoSpec], options: OrgOptions, progress: Progress 
             return outcome
         run_id = uuid.uuid4().hex[:8]
         with dask_client(options.workers, options.scheduler) as client:
+            _start_scan_servers(client)
             futures = {client.submit(scan_repository, job_dict(_job(spec, state.get(key), options)),
                                      key=_task_key(key, run_id), retries=options.retries, pure=False): key
                        for key, spec in todo.items()}
@@ -95,6 +96,13 @@ def run_org_scan(specs: list[RepoSpec], options: OrgOptions, progress: Progress 
     finally:
         state.close()
     return outcome
+
+
+def _start_scan_servers(client: Any) -> None:
+    """One fork server per worker (also on workers that join later); tasks fall back to subprocesses."""
+    from scanner.org.scan_server import PLUGIN_NAME, ScanServerPlugin
+
+    client.register_plugin(ScanServerPlugin(), name=PLUGIN_NAME)
 
 
 def _result_of(future: Any) -> dict[str, Any]:

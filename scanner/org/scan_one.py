@@ -1,8 +1,10 @@
-"""One repository's history scan, in a subprocess of the worker: prints JSON without secrets.
+"""One repository's tips and history scan, in a process of its own on the worker: prints JSON without secrets.
 
-    python -m scanner.org.scan_one REPO --repository URL [--since REV ...] [--verify AWS-OPTIONS]
+    python -m scanner.org.scan_one REPO --repository URL [--since REV ...] [--list-tips]
+                                   [--old-tips FILE [--skip-unchanged]] [--verify AWS-OPTIONS]
 
-A subprocess so that a task can be timed out and killed, and its memory ends with it. Secrets and
+A process of its own so that a task can be timed out and killed, and its memory ends with it: a
+child forked by the worker's fork server (scanner/org/forkserver.py), or a subprocess without one. Secrets and
 tokens stay in this process: what it prints holds hashes, key ids and locations (and, with
 --verify, only the verdict), exactly as `stsleak scan --format json` without --show-secrets.
 """
@@ -25,6 +27,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("repo")
     parser.add_argument("--repository", required=True, help="the repository as the report names it")
     parser.add_argument("--since", action="append", default=[], metavar="REV")
+    parser.add_argument("--list-tips", action="store_true", help="list the ref tips first; the output has them")
+    parser.add_argument("--old-tips", metavar="FILE",
+                        help="JSON: the last scan's tips; scan only past those still here")
+    parser.add_argument("--skip-unchanged", action="store_true", help="with both: no scan when no ref moved")
     parser.add_argument("--verify", action="store_true")
     parser.add_argument("--max-file-size", type=int, default=50 * 1024 * 1024)
     add_aws_options(parser)
@@ -38,15 +44,21 @@ def _verify(findings: list[Any], args: argparse.Namespace) -> list[str]:
     return verify_findings(findings, aws_options(args))
 
 
-def scan(args: argparse.Namespace) -> dict[str, Any]:
+def scan(args: argparse.Namespace, rules: Any = None) -> dict[str, Any]:
     from scanner.detection.rules import load_ruleset
     from scanner.model import ScanMode
+    from scanner.org.tips import known_commits, local_tips
     from scanner.pipeline import ScanRequest, run_scan
     from scanner.reports.json_report import finding_to_dict
     from scanner.reports.sarif import sarif_dict
 
-    rules = load_ruleset(())
-    since = tuple(args.since) or None
+    tips = local_tips(Path(args.repo)) if args.list_tips else None
+    old_tips = json.loads(Path(args.old_tips).read_text(encoding="utf-8")) if args.old_tips else None
+    if args.skip_unchanged and tips is not None and tips == old_tips:
+        return {"unchanged": True, "tips": tips}
+    known = known_commits(Path(args.repo), list(old_tips.values())) if old_tips else []
+    rules = rules if rules is not None else load_ruleset(())  # the fork server's, loaded once
+    since = tuple(args.since + known) or None
     request = ScanRequest(mode=ScanMode.HISTORY, paths=(Path(args.repo),), since=since, max_size=args.max_file_size)
     result = run_scan(request, rules)
     if args.verify:
@@ -57,14 +69,15 @@ def scan(args: argparse.Namespace) -> dict[str, Any]:
     run["versionControlProvenance"] = [{"repositoryUri": args.repository}]
     stats = result.stats
     return {"findings": rows, "sarif_run": run, "notes": result.notes, "errors": stats.errors,
+            "since": list(since or ()), **({"tips": tips} if tips is not None else {}),
             "stats": {"blobs": stats.blobs, "bytes": stats.bytes, "seconds": stats.seconds,
                       "skipped": stats.skipped}}
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, rules: Any = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        out = scan(args)
+        out = scan(args, rules)
     except StsleakError as exc:
         print(f"stsleak: error: {exc}", file=sys.stderr)
         return int(exc.exit_code)

@@ -64,15 +64,18 @@ class State:
         try:
             self.db = sqlite3.connect(path, timeout=30)
             self.db.executescript(SCHEMA)
+            _write_ahead(self.db)
         except sqlite3.DatabaseError as exc:
             raise StsleakError(f"cannot use state file {path}: {exc}") from None
 
     def close(self) -> None:
         self.db.close()
 
-    def add(self, url: str) -> None:
+    def add(self, *urls: str) -> None:
+        """Repositories to scan, all in one transaction (pending unless recorded before)."""
         with self.db:
-            self.db.execute("INSERT OR IGNORE INTO repositories(url, status) VALUES (?, ?)", (url, RepoStatus.PENDING))
+            self.db.executemany("INSERT OR IGNORE INTO repositories(url, status) VALUES (?, ?)",
+                                [(url, RepoStatus.PENDING) for url in urls])
 
     def get(self, url: str) -> RepoRecord | None:
         row = self.db.execute("SELECT url, status, tips, seconds, error, findings, live, scans, finished "
@@ -114,6 +117,17 @@ class State:
     def sarif_runs(self) -> list[tuple[str, dict[str, Any]]]:
         rows = self.db.execute("SELECT url, run FROM sarif_runs ORDER BY url").fetchall()
         return [(url, json.loads(run)) for url, run in rows]
+
+
+def _write_ahead(db: sqlite3.Connection) -> None:
+    """WAL with synchronous=NORMAL: a commit costs no fsync (one per checkpoint instead: ~15 ms less per
+    repository here) and readers (`org status`) never block the writer. A killed client loses no commit;
+    a power cut may lose the last few, which a rerun then scans again: never half a repository."""
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+    except sqlite3.DatabaseError:  # a file system without shared memory: the default journal, fsync per commit
+        pass
 
 
 def _record(row: tuple[Any, ...]) -> RepoRecord:

@@ -1,4 +1,6 @@
-"""What one Dask task does on a worker: one repository, cloned, scanned in a subprocess, cleaned up.
+"""What one Dask task does on a worker: one repository, cloned, scanned in a process of its own (a child
+of the worker's fork server, or a subprocess), cleaned up. A local repository lists its tips in that
+process too; a URL's are listed (`ls-remote`) before it is cloned, so an unchanged one is not cloned.
 
 The task's argument and result are plain dicts: a URL, the old tips, options — and back only what a
 JSON report holds (hashes, key ids, locations, verdicts). No secret or token crosses the cluster.
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -44,34 +47,31 @@ def _scratch() -> Path:
     return Path(tempfile.mkdtemp(prefix="stsleak-org-", dir=base))
 
 
-def _local_tips(repo: Path) -> dict[str, str]:
-    """A local repository's refs, read through the one hardened git helper."""
-    from scanner.errors import StsleakError
-    from scanner.sources.git.run import require_repo, run_git
+def _run_scan_one(argv: list[str], scratch: Path, timeout: float) -> subprocess.CompletedProcess[bytes]:
+    """In a child of the worker's fork server; a fresh subprocess where there is none."""
+    from scanner.org.scan_server import ServerGone, run_forked, server_address
 
     try:
-        require_repo(repo)
-        out = run_git(repo, "for-each-ref", "--format=%(objectname) %(refname)")
-    except StsleakError as exc:
-        raise GitFailed(str(exc)) from None
-    pairs = (line.split(" ", 1) for line in out.splitlines() if " " in line)
-    return {ref: sha for sha, ref in pairs}
+        return run_forked(server_address(), argv, scratch, timeout)
+    except ServerGone:
+        return run_bounded([sys.executable, "-m", "scanner.org.scan_one", *argv], timeout)
 
 
-def _known_commits(repo: Path, shas: list[str]) -> list[str]:
-    """The old tips this copy still has (a force-pushed-away tip is gone)."""
-    from scanner.sources.git.run import run_git
+def _scan_args(job: Job, repo: Path, scratch: Path) -> list[str]:
+    """scan_one's arguments: a local repository lists its own tips (and is skipped there when none moved)."""
+    argv = [str(repo), "--repository", redact_url(job.url), "--max-file-size", str(job.max_file_size)]
+    if job.local:
+        argv.append("--list-tips")
+    if job.since_last and (job.old_tips or job.scanned_before):
+        old = scratch / "old-tips.json"
+        old.write_text(json.dumps(job.old_tips), encoding="utf-8")
+        argv += ["--old-tips", str(old), *(["--skip-unchanged"] if job.local and job.scanned_before else [])]
+    return argv + (["--verify", *job.aws_args] if job.verify else [])
 
-    return [sha for sha in dict.fromkeys(shas)
-            if run_git(repo, "rev-parse", "--verify", "--quiet", f"{sha}^{{commit}}", check=False).strip()]
 
-
-def _scan(job: Job, repo: Path, since: list[str], timeout: float) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "scanner.org.scan_one", str(repo), "--repository", redact_url(job.url),
-           "--max-file-size", str(job.max_file_size), *(f"--since={sha}" for sha in since),
-           *(["--verify", *job.aws_args] if job.verify else [])]
+def _scan(job: Job, repo: Path, scratch: Path, timeout: float) -> dict[str, Any]:
     try:
-        proc = run_bounded(cmd, timeout)
+        proc = _run_scan_one(_scan_args(job, repo, scratch), scratch, timeout)
     except TimeoutError as exc:
         raise GitFailed(f"scan {exc}") from None
     if proc.returncode != 0:
@@ -86,24 +86,27 @@ def scan_repository(job_fields: dict[str, Any]) -> dict[str, Any]:
     started = time.time()
     deadline = started + job.task_timeout
     scratch = _scratch()
+    tips: dict[str, str] | None = None
     try:
-        tips = _local_tips(Path(job.url)) if job.local else remote_tips(job.url, deadline - time.time(), scratch)
-        if job.since_last and job.scanned_before and tips == job.old_tips:
-            return _outcome(RepoStatus.UNCHANGED, started, tips=tips)
         repo = Path(job.url)
         if not job.local:
+            tips = remote_tips(job.url, deadline - time.time(), scratch)
+            if job.since_last and job.scanned_before and tips == job.old_tips:
+                return _outcome(RepoStatus.UNCHANGED, started, tips=tips)
             repo = scratch / "mirror.git"
             mirror_clone(job.url, repo, deadline - time.time())
-        since = _known_commits(repo, list(job.old_tips.values())) if job.since_last and job.old_tips else []
-        scanned = _scan(job, repo, since, deadline - time.time())
+        scanned = _scan(job, repo, scratch, deadline - time.time())
     except GitFailed as exc:
         return _outcome(RepoStatus.FAILED, started, error=str(exc))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+    tips = scanned.get("tips", tips)
+    if scanned.get("unchanged"):
+        return _outcome(RepoStatus.UNCHANGED, started, tips=tips)
     status = RepoStatus.FAILED if scanned["errors"] else RepoStatus.DONE
     return _outcome(status, started, tips=tips, error="; ".join(scanned["errors"]) or None,
                     findings=scanned["findings"], sarif_run=scanned["sarif_run"], notes=scanned["notes"],
-                    since=since, stats=scanned["stats"])
+                    since=scanned["since"], stats=scanned["stats"])
 
 
 def _outcome(status: RepoStatus, started: float, **fields: Any) -> dict[str, Any]:

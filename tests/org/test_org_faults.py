@@ -75,14 +75,25 @@ def _workers(client: subprocess.Popen) -> list[psutil.Process]:
     return [child for child in children if "multiprocessing.spawn" in _cmdline(child)]
 
 
+def _is_scan(process: psutil.Process) -> bool:
+    """A repository's scan: a child the worker's fork server forked, or a `scan_one` subprocess."""
+    if "scanner.org.scan_one" in _cmdline(process):
+        return True
+    try:
+        parent = process.parent()
+    except psutil.Error:
+        return False
+    return parent is not None and all("scanner.org.forkserver" in _cmdline(p) for p in (process, parent))
+
+
 def _busy_worker(client: subprocess.Popen) -> psutil.Process | None:
-    """A worker that is running a repository's scan right now (it has a live `scan_one` child)."""
+    """A worker that is running a repository's scan right now (it has a live scan below it)."""
     for worker in _workers(client):
         try:
             children = worker.children(recursive=True)
         except psutil.Error:
             continue
-        if any("scanner.org.scan_one" in _cmdline(child) for child in children):
+        if any(_is_scan(child) for child in children):
             return worker
     return None
 
