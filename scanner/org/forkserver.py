@@ -24,6 +24,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from scanner.cli import collect_garbage_less_often
+
 SOCKET_NAME = "scan.sock"
 
 
@@ -106,6 +108,7 @@ def _kill_all(children: set[int]) -> None:
 
 def serve(directory: Path) -> None:
     rules = _preload()
+    collect_garbage_less_often()  # as the CLI scans (its children inherit it; what is loaded is frozen)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker ends the server (stdin closes), not a Ctrl-C
     path = directory / SOCKET_NAME
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -131,6 +134,8 @@ def serve(directory: Path) -> None:
         listener.close()
         _kill_all(children)
         path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a worker killed outright never runs its plugin's teardown
+            directory.rmdir()
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from scanner.cli import collect_garbage_less_often
 from scanner.errors import ExitCode, StsleakError
 
 
@@ -86,4 +87,5 @@ def main(argv: list[str] | None = None, rules: Any = None) -> int:
 
 
 if __name__ == "__main__":
+    collect_garbage_less_often()  # as the CLI scans (a forked scan has it from the fork server)
     sys.exit(main())
