@@ -131,12 +131,11 @@ def _key_hits(text: str, rules: RuleSet, first: dict[str, int] | None = None) ->
     `first`, when given, gets each key id's first place."""
     rejected: dict[str, bool] = {}  # key-id spam repeats values: judge each value once
     allow = rules.allow_substrings if filters.may_hold_allowlisted_key_id(text, rules.allow_substrings) else ()
-    repeated_run = filters.has_long_repeated_run
     for m in rules.key_id_re.finditer(text):
         value = m.group()
         bad = rejected.get(value)
         if bad is None:
-            bad = repeated_run(value) or (bool(allow) and filters.is_documented_example_or_placeholder(value, allow))
+            bad = filters.rejects_key_id(value, allow)
             if len(rejected) < 4096:  # bounded: distinct ids gain nothing from it
                 rejected[value] = bad
         if not bad:

@@ -77,7 +77,9 @@ def is_jwt_segment(value: str) -> bool:
 
 
 def rejects_key_id(key_id: str, allow_substrings: tuple[str, ...]) -> bool:
-    return is_documented_example_or_placeholder(key_id, allow_substrings) or has_long_repeated_run(key_id)
+    """`allow_substrings` may be () when the text holds none of them (may_hold_allowlisted_key_id)."""
+    return has_long_repeated_run(key_id) or (bool(allow_substrings) and is_documented_example_or_placeholder(
+        key_id, allow_substrings))
 
 
 def rejects_secret(secret: str, labelled: bool, allow_substrings: tuple[str, ...], min_entropy: float) -> bool:
