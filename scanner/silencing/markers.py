@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from scanner.detection.decoders.views import find_all
 from scanner.detection.lines import Lines
 
 ALLOW_MARKERS = ("stsleak:allow", "pragma: allowlist secret")
@@ -14,16 +15,10 @@ class MarkedLines:
 
     def __init__(self, text: str, lines: Lines) -> None:
         self._lines = lines
-        self._marked = {lines.line_of(at) for marker in ALLOW_MARKERS for at in _find_all(text, marker)}
+        every = len(text) + 1  # no limit: each marker counts
+        self._marked = {lines.line_of(at) for at in find_all(text, list(ALLOW_MARKERS), limit=every)}
 
     def allow(self, positions: list[int]) -> bool:
         """True when the line of any of these positions (a set's parts) holds an allow marker."""
         return bool(self._marked) and any(self._lines.line_of(pos) in self._marked for pos in positions)
 
-
-def _find_all(text: str, literal: str) -> list[int]:
-    found, at = [], text.find(literal)
-    while at >= 0:
-        found.append(at)
-        at = text.find(literal, at + 1)
-    return found
