@@ -1,6 +1,6 @@
 """Worst-case inputs: detection throughput on adversarial text next to ordinary text.
 
-    python bench/adversarial.py [--mb 10] [--keys-mb 50] [--quick]
+    python bench/adversarial.py [--mb 10] [--keys-mb 50] [--rounds 3] [--quick]
 
 Each shape is SIZE MB of text built to make a regex engine backtrack or a pairing step go
 quadratic (long runs of whitespace, quotes, backslashes after a label; label spam; key-id spam,
@@ -87,16 +87,26 @@ def _scan_seconds(text: str, rules: object) -> tuple[float, float, int]:
     return time.perf_counter() - wall, time.process_time() - cpu, found
 
 
-def throughput_rows(size_mb: float, seed: int = 7) -> list[tuple[str, float, float, float, int]]:
-    """(shape, MB, MB/s of CPU time, MB/s of wall time, findings): ordinary text first, then each shape."""
+def throughput_rows(size_mb: float, seed: int = 7, rounds: int = 3) -> list[tuple[str, float, float, float, int]]:
+    """(shape, MB, MB/s of CPU time, MB/s of wall time, findings): ordinary text first, then each shape.
+
+    Every shape is scanned once per round, the rounds one after the other (so a burst of load on
+    a shared machine hits one round of each shape, not every run of one), and each shape's best
+    round counts: the machine's CPU-time noise (+-20% even idle) then barely moves the ratios."""
     rng = random.Random(seed)
     size = int(size_mb * 1e6)
     rules = load_ruleset()
     collect_garbage_less_often()  # the collector setting the CLI runs every scan with
+    texts = {"ordinary source text": _ordinary(rng, size), **_shapes(rng, size)}
+    best: dict[str, tuple[float, float, int]] = {}
+    for _ in range(rounds):
+        for name, text in texts.items():
+            wall, cpu, found = _scan_seconds(text, rules)
+            was = best.get(name, (wall, cpu, found))
+            best[name] = (min(wall, was[0]), min(cpu, was[1]), found)
     rows = []
-    for name, text in {"ordinary source text": _ordinary(rng, size), **_shapes(rng, size)}.items():
-        wall, cpu, found = _scan_seconds(text, rules)
-        mb = len(text) / 1e6
+    for name, (wall, cpu, found) in best.items():
+        mb = len(texts[name]) / 1e6
         rows.append((name, mb, mb / max(cpu, 1e-6), mb / max(wall, 1e-6), found))
     return rows
 
@@ -129,13 +139,14 @@ def _default_cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "scanner", *args]
 
 
-def report(size_mb: float = 10, keys_mb: float = 50, cli: Callable[..., list[str]] = _default_cli) -> str:
+def report(size_mb: float = 10, keys_mb: float = 50, cli: Callable[..., list[str]] = _default_cli,
+           rounds: int = 3) -> str:
     """The worst-case rows as text (bench/run.py appends it to its table)."""
-    rows = throughput_rows(size_mb)
+    rows = throughput_rows(size_mb, rounds=rounds)
     ordinary = rows[0][2]
     worst = min(rows[1:], key=lambda r: r[2])
     out = [f"worst case: detection MB/s (of CPU time; wall in brackets) on {size_mb:g} MB of each shape "
-           f"(in-process), goal <= {GOAL:g}x slower than ordinary text"]
+           f"(in-process, best of {rounds} rounds), goal <= {GOAL:g}x slower than ordinary text"]
     for name, mb, mbps, wall_mbps, found in rows:
         slower = ordinary / mbps
         flag = "" if name.startswith("ordinary") else ("  ok" if slower <= GOAL else "  SLOW")
@@ -155,9 +166,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mb", type=float, default=10, help="size of each adversarial shape (default 10 MB)")
     parser.add_argument("--keys-mb", type=float, default=50, help="size of the key-id-per-line file (default 50 MB)")
-    parser.add_argument("--quick", action="store_true", help="0.5 MB shapes, a 2 MB key file: a smoke test")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds over every shape; each shape's best counts")
+    parser.add_argument("--quick", action="store_true", help="0.5 MB shapes, a 2 MB key file, one round: a smoke test")
     args = parser.parse_args(argv)
-    print(report(0.5, 2) if args.quick else report(args.mb, args.keys_mb))
+    print(report(0.5, 2, rounds=1) if args.quick else report(args.mb, args.keys_mb, rounds=args.rounds))
     return 0
 
 

@@ -387,7 +387,8 @@ def main(argv: list[str] | None = None) -> int:
     if "verify" not in args.skip:
         rows.append(verify_row(100 if args.quick else 1000))
     print(render(rows))
-    print(adversarial.report(*((0.5, 2) if args.quick else (10, 50)), cli=lambda *a: stsleak_cmd(*a, rss=False)))
+    print(adversarial.report(*((0.5, 2) if args.quick else (10, 50)), cli=lambda *a: stsleak_cmd(*a, rss=False),
+                             rounds=1 if args.quick else 3))
     print(f"median of {history_runs} alternating runs for the floor and history rows, of {runs} (staged: "
           f"{max(runs, 5)}) for the others. RSS: peak of the stsleak Python process. Non-file memory "
           "(RssAnon+RssShmem, sampled from /proc every 5 ms): peak of the sum over the process tree / of the "

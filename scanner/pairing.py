@@ -35,7 +35,7 @@ from dataclasses import replace
 from typing import NamedTuple
 
 from scanner.detection import filters
-from scanner.detection.candidates import Reach, detect, key_reach, named_value
+from scanner.detection.candidates import KeyIdsOnly, Reach, detect_parts, key_reach, named_value
 from scanner.detection.decoding import to_text, unescape
 from scanner.detection.joins import join_split_values
 from scanner.detection.rules import RuleSet
@@ -227,6 +227,20 @@ def credential_sets(data: bytes, rules: RuleSet, name: str | None = None) -> tup
     `name` is the file's base name: a file named for a value (aws_secret_access_key) and holding
     only that value yields it as a labelled part.
     """
+    found = credential_parts(data, rules, name)
+    if found is None:
+        return None
+    text, sets = found
+    if isinstance(sets, dict):
+        return text, [CredentialSet(Candidate(PartKind.KEY_ID, value, start, start + len(value)), None, None)
+                      for value, start in sets.items()]
+    return text, sets
+
+
+def credential_parts(data: bytes, rules: RuleSet, name: str | None = None) \
+        -> tuple[str, list[CredentialSet] | KeyIdsOnly] | None:
+    """credential_sets, but a text of key ids alone (no secret, no token) gives each key id's
+    first place instead of a set per key id (scanner/pipeline.py makes findings of them directly)."""
     raw = to_text(data)
     if raw is None:
         return None
@@ -234,10 +248,23 @@ def credential_sets(data: bytes, rules: RuleSet, name: str | None = None) -> tup
     if named is None and not might_hold_credentials(raw, rules):
         return raw, []  # nothing to find: skip unescaping and detection
     text = join_split_values(unescape(raw))
-    candidates = detect(text, rules)
-    if named is not None and not candidates:
-        candidates = [named]
-    return text, pair(candidates, rules, text)
+    found = detect_parts(text, rules)
+    if isinstance(found, dict):
+        if found or named is None:
+            return text, lone_key_ids(found, rules)
+        found = [named]
+    return text, pair(found, rules, text)
+
+
+def lone_key_ids(first: KeyIdsOnly, rules: RuleSet) -> KeyIdsOnly:
+    """What pair() makes of key ids with no part in the text: each once, at its first place; a
+    word-like one (ASIAPACIFICREGIONALX) only pairs, so it is dropped."""
+    if not rules.key_ids_without_digit_need_partner:
+        return first
+    words = {value for value in first if value[4:].isalpha() and _word_like(value, rules)}
+    if not words:  # the common case (a random id has a digit): the dict as it is, not a copy
+        return first
+    return {value: start for value, start in first.items() if value not in words}
 
 
 # --- across files -------------------------------------------------------------------------------

@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scanner.detection.account import account_id_from_key_id
+from scanner.detection.candidates import KeyIdsOnly
 from scanner.detection.decoders.archives import limit_notes
 from scanner.detection.decoders.expand import ArchiveLimits, Decoders
 from scanner.detection.lines import Lines
 from scanner.detection.rules import RuleSet
 from scanner.model import Candidate, Chunk, Finding, PartKind, ScanMode, ScanResult, ScanStats, Suppression
-from scanner.pairing import CredentialSet, credential_sets, pair_across_files
+from scanner.pairing import CredentialSet, credential_parts, credential_sets, pair_across_files
 from scanner.silencing.counting import count_allowlisted, drop_excluded, path_excluded, split_baselined
 from scanner.silencing.markers import ALLOW_MARKERS, MarkedLines
 from scanner.sources import NO_PROGRESS, Progress
@@ -85,14 +86,42 @@ def _positions(cset: CredentialSet) -> list[int]:
     return [p.start for p in (cset.key, cset.secret, cset.token) if p is not None]
 
 
+def _key_id_findings(first: KeyIdsOnly, lines: LineIndex, chunk: Chunk, rules: RuleSet) -> list[Finding]:
+    """A finding per key id of a text that holds key ids alone (each id at its first place): the
+    path a CloudTrail export or key-id spam takes, without a set per key id. The same findings
+    _finding makes of such sets (tests/test_key_id_texts.py compares the two)."""
+    rule_for, line_of = rules.rule_for, lines.line_of
+    path, blob, commit, author, date = chunk.path, chunk.blob, chunk.commit, chunk.author, chunk.date
+    findings = []
+    for value, start in first.items():
+        rule = rule_for(value)
+        findings.append(Finding(rule.id, value, None, None, account_id_from_key_id(value), path, line_of(start),
+                                blob, commit, author, date, rule.parts))
+    return findings
+
+
+def _allowed_key_ids(first: KeyIdsOnly, text: str, lines: LineIndex, stats: ScanStats) -> KeyIdsOnly:
+    """The key ids not on a line with an allow marker (those are counted as silenced)."""
+    marked = MarkedLines(text, lines)
+    kept = {value: start for value, start in first.items() if not marked.allow([start])}
+    stats.suppress(Suppression.ALLOW_COMMENT, len(first) - len(kept))
+    return kept
+
+
 def findings_in_chunk(chunk: Chunk, rules: RuleSet, stats: ScanStats, allow_comments: bool = True) -> list[Finding]:
-    found = credential_sets(chunk.data, rules, posixpath.basename(chunk.path) if chunk.path else None)
+    found = credential_parts(chunk.data, rules, posixpath.basename(chunk.path) if chunk.path else None)
     if found is None:
         stats.skip("binary")
         return []
     text, sets = found
     count_allowlisted(text, rules, stats)
     lines = LineIndex(text)
+    if isinstance(sets, dict):  # key ids and nothing else
+        if allow_comments and sets and any(marker in text for marker in ALLOW_MARKERS):
+            sets = _allowed_key_ids(sets, text, lines, stats)
+        findings = _key_id_findings(sets, lines, chunk, rules)
+        return drop_sets_already_in(chunk.previous, findings, rules) if findings and chunk.previous is not None \
+            else findings
     sets = [s for s in sets if s.key or rules.without_key_id]
     if allow_comments and sets and any(marker in text for marker in ALLOW_MARKERS):
         marked = MarkedLines(text, lines)

@@ -131,11 +131,12 @@ def _key_hits(text: str, rules: RuleSet, first: dict[str, int] | None = None) ->
     `first`, when given, gets each key id's first place."""
     rejected: dict[str, bool] = {}  # key-id spam repeats values: judge each value once
     allow = rules.allow_substrings if filters.may_hold_allowlisted_key_id(text, rules.allow_substrings) else ()
+    rejects = filters.key_id_rejecter(allow)
     for m in rules.key_id_re.finditer(text):
         value = m.group()
         bad = rejected.get(value)
         if bad is None:
-            bad = filters.rejects_key_id(value, allow)
+            bad = bool(rejects(value))
             if len(rejected) < 4096:  # bounded: distinct ids gain nothing from it
                 rejected[value] = bad
         if not bad:
@@ -173,11 +174,18 @@ def _key_spans(hits: Iterable[KeyHit], rules: RuleSet, text: str) -> list[Span]:
     """
     window, count, cap, size = rules.pairing_window, rules.pairing_lines, rules.pairing_max_reach, len(text)
     spans: list[Span] = []
+    # A key id whose window starts before `joins` (the last span's end plus _SECRET_REACH) extends
+    # that span; on key-id spam every one does, so the span's end is stored once, not per key id.
+    joins = -window - 1  # no span yet: nothing joins
     for start, value in hits:
-        lo, hi = start - window, start + len(value) + window
-        if spans and lo <= spans[-1][1] + _SECRET_REACH:
-            spans[-1] = (spans[-1][0], hi)
+        hi = start + len(value) + window
+        if start - window <= joins:
+            joins = hi + _SECRET_REACH
             continue
+        if spans:
+            spans[-1] = (spans[-1][0], joins - _SECRET_REACH)
+        joins = hi + _SECRET_REACH
+        lo = start - window
         if spans and count:  # close the span before: its reach by lines, up to this key id
             last_lo, last_hi = spans[-1]
             spans[-1] = (last_lo, max(last_hi, _line_bound(text, last_hi - window, count, min(start, last_hi + cap),
@@ -186,6 +194,8 @@ def _key_spans(hits: Iterable[KeyHit], rules: RuleSet, text: str) -> list[Span]:
         if count:
             lo = min(lo, _line_bound(text, start, count, max(bound, start - cap), False))
         spans.append((max(lo, 0), hi))
+    if spans:
+        spans[-1] = (spans[-1][0], joins - _SECRET_REACH)
     if spans and count:
         last_lo, last_hi = spans[-1]
         spans[-1] = (last_lo, max(last_hi, _line_bound(text, last_hi - window, count, min(size, last_hi + cap), True)))
@@ -277,16 +287,29 @@ def outside(candidates: list[Candidate], containers: list[Candidate]) -> list[Ca
     return kept
 
 
+KeyIdsOnly = dict[str, int]  # a text holding key ids and no part: each key id and its first place
+
+
 def detect(text: str, rules: RuleSet) -> list[Candidate]:
     """All candidates in the text, sorted by position."""
-    first: dict[str, int] = {}  # each key id's first place: all that matters when the text holds no part
+    found = detect_parts(text, rules)
+    if isinstance(found, dict):
+        return [Candidate(PartKind.KEY_ID, value, start, start + len(value)) for value, start in found.items()]
+    return found
+
+
+def detect_parts(text: str, rules: RuleSet) -> list[Candidate] | KeyIdsOnly:
+    """All candidates in the text, sorted by position; or, when it holds no secret and no token,
+    just each key id's first place (a CloudTrail export, key-id spam): pairing has nothing to
+    do there, and a Candidate per key id would be built only to be thrown away."""
+    first: KeyIdsOnly = {}
     key_spans = _key_spans(_key_hits(text, rules, first), rules, text)
     lowered = _lowered(text)
     prefix_spans = _merge(((at, at + 1) for at in _hits(text, None, rules.token_prefixes)), len(text), _TOKEN_REACH)
     tokens = find_tokens(text, lowered, rules, prefix_spans)
     secrets = find_secrets(text, lowered, rules, key_spans)
-    if not tokens and not secrets:  # pairing reports each key id once, at its first place
-        return [Candidate(PartKind.KEY_ID, value, start, start + len(value)) for value, start in first.items()]
+    if not tokens and not secrets:
+        return first
     # A secret-shaped or key-shaped run inside a token is part of the token, not a credential.
     keys = outside(sorted(find_key_ids(text, rules) + find_allowlisted_key_ids(text, rules),
                           key=lambda c: c.start), tokens)

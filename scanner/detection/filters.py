@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from functools import lru_cache
+from collections.abc import Callable
+from functools import lru_cache, partial
 
 _RUN = re.compile(r"(.)\1{5,}")
 _HEX = re.compile(r"[0-9a-fA-F]+")
@@ -74,6 +75,14 @@ def is_low_entropy(value: str, minimum: float) -> bool:
 def is_jwt_segment(value: str) -> bool:
     """Base64 JSON (a JWT header or payload) labelled "token" is not an AWS session token."""
     return value.startswith("eyJ")
+
+
+def key_id_rejecter(allow_substrings: tuple[str, ...]) -> Callable[[str], object]:
+    """rejects_key_id for one text (a truthy result rejects): with no allowlisted word in the text,
+    the run search itself, one C call per key id instead of three Python ones."""
+    if not allow_substrings:
+        return _RUN.search
+    return partial(rejects_key_id, allow_substrings=allow_substrings)
 
 
 def rejects_key_id(key_id: str, allow_substrings: tuple[str, ...]) -> bool:
