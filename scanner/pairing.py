@@ -157,10 +157,8 @@ def pair(candidates: list[Candidate], rules: RuleSet, text: str) -> list[Credent
         first: dict[str, Candidate] = {}
         for k in keys:
             first.setdefault(k.value, k)
-        if not rules.key_ids_without_digit_need_partner:
-            return [CredentialSet(k, None, None) for k in first.values()]
-        return [CredentialSet(k, None, None) for k in first.values()
-                if not (k.value[4:].isalpha() and _word_like(k.value, rules))]  # a digit: never word-like
+        kept = lone_key_ids({value: k.start for value, k in first.items()}, rules)
+        return [CredentialSet(first[value], None, None) for value in kept]
     reach = key_reach(keys, rules, text)
     sets = _pair_keys(keys, reach, secrets, tokens, rules) if keys else []
     key_starts = [k.start for k in keys]
@@ -261,7 +259,7 @@ def lone_key_ids(first: KeyIdsOnly, rules: RuleSet) -> KeyIdsOnly:
     word-like one (ASIAPACIFICREGIONALX) only pairs, so it is dropped."""
     if not rules.key_ids_without_digit_need_partner:
         return first
-    words = {value for value in first if value[4:].isalpha() and _word_like(value, rules)}
+    words = {value for value in first if _word_like(value, rules)}
     if not words:  # the common case (a random id has a digit): the dict as it is, not a copy
         return first
     return {value: start for value, start in first.items() if value not in words}

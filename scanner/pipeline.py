@@ -18,7 +18,7 @@ from scanner.detection.candidates import KeyIdsOnly
 from scanner.detection.decoders.archives import limit_notes
 from scanner.detection.decoders.expand import ArchiveLimits, Decoders
 from scanner.detection.lines import Lines
-from scanner.detection.rules import RuleSet
+from scanner.detection.rules import Rule, RuleSet
 from scanner.model import Candidate, Chunk, Finding, PartKind, ScanMode, ScanResult, ScanStats, Suppression
 from scanner.pairing import CredentialSet, credential_parts, credential_sets, pair_across_files
 from scanner.silencing.counting import count_allowlisted, drop_excluded, path_excluded, split_baselined
@@ -57,14 +57,9 @@ class LineIndex(Lines):
 
 def _finding(cset: CredentialSet, lines: LineIndex, chunk: Chunk, rules: RuleSet) -> Finding:
     key = cset.key
-    if key is not None:  # a key id's set: the common case, and one per 21 bytes on a text of key ids
-        rule = rules.rule_for(key.value)
-        # Positional, in Finding's field order (rule, access_key_id, secret, session_token, account_id,
-        # path, line, blob, commit, author, date, expected_parts): a third of the keywords' cost.
-        return Finding(rule.id, key.value, cset.secret.value if cset.secret else None,
-                       cset.token.value if cset.token else None, account_id_from_key_id(key.value),
-                       chunk.path, lines.line_of(cset.start), chunk.blob, chunk.commit, chunk.author, chunk.date,
-                       rule.parts)
+    if key is not None:  # a key id's set: the common case
+        return _key_finding(rules.rule_for(key.value), key.value, cset.secret.value if cset.secret else None,
+                            cset.token.value if cset.token else None, lines.line_of(cset.start), chunk)
     without = rules.without_key_id
     if without is None:  # a rules set without the secret-only rule: such sets are not reported
         raise LookupError("no rule for a secret without a key id")
@@ -86,18 +81,20 @@ def _positions(cset: CredentialSet) -> list[int]:
     return [p.start for p in (cset.key, cset.secret, cset.token) if p is not None]
 
 
+def _key_finding(rule: Rule, key_id: str, secret: str | None, token: str | None, line: int, chunk: Chunk) -> Finding:
+    """The finding of a key id's set. Positional, in Finding's field order (rule, access_key_id, secret,
+    session_token, account_id, path, line, blob, commit, author, date, expected_parts): a third of the
+    keywords' cost, once per 21 bytes on a text of key ids."""
+    return Finding(rule.id, key_id, secret, token, account_id_from_key_id(key_id), chunk.path, line, chunk.blob,
+                   chunk.commit, chunk.author, chunk.date, rule.parts)
+
+
 def _key_id_findings(first: KeyIdsOnly, lines: LineIndex, chunk: Chunk, rules: RuleSet) -> list[Finding]:
     """A finding per key id of a text that holds key ids alone (each id at its first place): the
     path a CloudTrail export or key-id spam takes, without a set per key id. The same findings
     _finding makes of such sets (tests/test_key_id_texts.py compares the two)."""
     rule_for, line_of = rules.rule_for, lines.line_of
-    path, blob, commit, author, date = chunk.path, chunk.blob, chunk.commit, chunk.author, chunk.date
-    findings = []
-    for value, start in first.items():
-        rule = rule_for(value)
-        findings.append(Finding(rule.id, value, None, None, account_id_from_key_id(value), path, line_of(start),
-                                blob, commit, author, date, rule.parts))
-    return findings
+    return [_key_finding(rule_for(value), value, None, None, line_of(start), chunk) for value, start in first.items()]
 
 
 def _allowed_key_ids(first: KeyIdsOnly, text: str, lines: LineIndex, stats: ScanStats) -> KeyIdsOnly:

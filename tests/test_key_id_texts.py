@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scanner.detection.account import account_id_from_key_id
-from scanner.detection.candidates import detect
-from scanner.model import Chunk, ScanStats
+from scanner.detection.candidates import detect_parts
+from scanner.model import Candidate, Chunk, PartKind, ScanStats
 from scanner.pairing import pair
 from scanner.pipeline import LineIndex, _finding, _positions, findings_in_chunk
 from scanner.silencing.markers import ALLOW_MARKERS, MarkedLines
@@ -26,7 +26,10 @@ def _general_path(chunk: Chunk) -> list[object]:
     """What the pipeline made of a text before the short path: a set per key id, then findings."""
     rules = ruleset()
     text = chunk.data.decode()
-    sets = pair(detect(text, rules), rules, text)
+    found = detect_parts(text, rules)
+    candidates = [Candidate(PartKind.KEY_ID, value, start, start + len(value)) for value, start in found.items()] \
+        if isinstance(found, dict) else found
+    sets = pair(candidates, rules, text)
     lines = LineIndex(text)
     if any(marker in text for marker in ALLOW_MARKERS):
         marked = MarkedLines(text, lines)

@@ -290,14 +290,6 @@ def outside(candidates: list[Candidate], containers: list[Candidate]) -> list[Ca
 KeyIdsOnly = dict[str, int]  # a text holding key ids and no part: each key id and its first place
 
 
-def detect(text: str, rules: RuleSet) -> list[Candidate]:
-    """All candidates in the text, sorted by position."""
-    found = detect_parts(text, rules)
-    if isinstance(found, dict):
-        return [Candidate(PartKind.KEY_ID, value, start, start + len(value)) for value, start in found.items()]
-    return found
-
-
 def detect_parts(text: str, rules: RuleSet) -> list[Candidate] | KeyIdsOnly:
     """All candidates in the text, sorted by position; or, when it holds no secret and no token,
     just each key id's first place (a CloudTrail export, key-id spam): pairing has nothing to
