@@ -290,20 +290,31 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+VERIFY_MODULE = ROOT / "scanner" / "verification" / "sts.py"  # what bench/verify_bench.py times
+MOTO_SERVER = Path(sys.executable).parent / "moto_server"
+
+
+def verify_row_missing() -> str | None:
+    """Why the verify row cannot run, if it cannot: checked before any scenario, so that a moved
+    module or a venv without moto is an error up front, never a row that silently is not there."""
+    if not VERIFY_MODULE.exists():
+        return f"{VERIFY_MODULE.relative_to(ROOT)} is missing (moved? update bench/run.py and bench/verify_bench.py)"
+    if not MOTO_SERVER.exists():
+        return f"{MOTO_SERVER} is missing (pip install -e '.[dev]', or --skip verify)"
+    return None
+
+
 def verify_row(count: int) -> Row:
     label = f"verify {count:,} credential sets (moto server)"
-    if not (ROOT / "scanner" / "sts_identity.py").exists() or not shutil.which("moto_server", path=str(
-            Path(sys.executable).parent)):
-        return Row(label, check="not measured: verification module (or moto) not ready")
     port = _free_port()
-    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+    server = subprocess.Popen([str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_for_port(port)
         proc = subprocess.run([sys.executable, str(HERE / "verify_bench.py"), f"http://127.0.0.1:{port}", str(count)],
                               capture_output=True, text=True, cwd=ROOT, timeout=300)
         if proc.returncode != 0:
-            return Row(label, check="not measured: " + (proc.stderr.strip().splitlines() or ["error"])[-1][:80])
+            return Row(label, check="FAIL: " + (proc.stderr.strip().splitlines() or ["error"])[-1][:80])
         result = json.loads(proc.stdout.strip().splitlines()[-1])
     finally:
         server.terminate()
@@ -359,12 +370,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repo", type=Path, action="append", default=[],
                         help="also scan this real repository, through a scratch clone with planted credentials "
                              "(repeatable; see bench/README.md for curl/curl and git/git)")
-    parser.add_argument("--skip", action="append", default=[], choices=("synthetic", "staged", "files", "verify"),
-                        help="leave out a scenario (repeatable), e.g. to time only --repo")
+    parser.add_argument("--skip", action="append", default=[],
+                        choices=("synthetic", "staged", "files", "verify", "adversarial"),
+                        help="leave out a scenario (repeatable), e.g. to time only --repo; 'adversarial': the "
+                             "worst-case rows")
     parser.add_argument("--runs", type=int, default=None,
                         help="runs per scenario (default 3, history and its floor 5; --quick 1)")
     parser.add_argument("--quick", action="store_true", help="small repo, one run: a smoke test (< 60 s)")
     args = parser.parse_args(argv)
+    missing = None if "verify" in args.skip else verify_row_missing()
+    if missing:
+        parser.error(f"the verify row cannot run: {missing}")
     commits = args.commits or (1500 if args.quick else 20_000)
     runs = args.runs or (1 if args.quick else 3)
     history_runs = args.runs or (1 if args.quick else 5)
@@ -387,8 +403,10 @@ def main(argv: list[str] | None = None) -> int:
     if "verify" not in args.skip:
         rows.append(verify_row(100 if args.quick else 1000))
     print(render(rows))
-    print(adversarial.report(*((0.5, 2) if args.quick else (10, 50)), cli=lambda *a: stsleak_cmd(*a, rss=False),
-                             rounds=1 if args.quick else 3))
+    if "adversarial" not in args.skip:
+        print(adversarial.report(*((0.5, 2) if args.quick else (10, 50)),
+                                 cli=lambda *a: stsleak_cmd(*a, rss=False),
+                                 rounds=1 if args.quick else 3))
     print(f"median of {history_runs} alternating runs for the floor and history rows, of {runs} (staged: "
           f"{max(runs, 5)}) for the others. RSS: peak of the stsleak Python process. Non-file memory "
           "(RssAnon+RssShmem, sampled from /proc every 5 ms): peak of the sum over the process tree / of the "
