@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from scanner.revocation.plan import Plan
+from scanner.revocation.model import Plan, Surface
 
 
 def _change_lines(plan: Plan) -> list[str]:
     lines: list[str] = []
     for change in plan.changes:
         what = change.summary()  # sso-admin operations are printed as they are, with the permission set
-        if change.operation.startswith("sso-admin:") and plan.policy_name:
+        if change.surface is Surface.PERMISSION_SET and plan.policy_name:
             what = f"{change.operation} {plan.policy_name}"
         lines.append(f"    call:              {what}")
-        document = change.params.get("PolicyDocument") or change.params.get("InlinePolicy")  # sso-admin: InlinePolicy
+        document = change.document_text
         if document:
             lines.append(f"    policy:            {document}")
         if change.operation == "UpdateAccessKey":

@@ -5,7 +5,8 @@ Modules: targets (what is acted on), plan (the Plan value, planning), policy (do
 operator's own identity), managed (the managed-policy fallback), run (one whole run).
 """
 
+from scanner.revocation.model import Target, TargetKind
 from scanner.revocation.run import run_revocation
-from scanner.revocation.targets import Target, TargetKind, role_target, targets_from_findings
+from scanner.revocation.targets import role_target, targets_from_findings
 
 __all__ = ["Target", "TargetKind", "role_target", "run_revocation", "targets_from_findings"]

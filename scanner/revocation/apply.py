@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import json
 import random
-import time
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from scanner.model import RevocationStatus
+from scanner.revocation import identity_center_apply as sso
 from scanner.revocation import policy as P
-from scanner.revocation.calls import AuditedCalls, CallFailed, explain
-from scanner.revocation.lockout import OperatorIdentity
-from scanner.revocation.plan import Change, Plan, get_policy, qualified
+from scanner.revocation.calls import AuditedCalls, CallFailed
+from scanner.revocation.managed import read_managed
+from scanner.revocation.model import Change, Plan, Surface
+from scanner.revocation.plan import get_policy
+from scanner.revocation.writer import ReadBack, Writer
+
+__all__ = ["Applier", "ReadBack", "current_state", "previous_state", "shows", "wanted_state"]
 
 Status = RevocationStatus
 MAX_REMERGES = 5
@@ -30,25 +31,11 @@ _READS = {"PutRolePolicy": ("GetRolePolicy", "RoleName"), "DeleteRolePolicy": ("
           "PutUserPolicy": ("GetUserPolicy", "UserName"), "DeleteUserPolicy": ("GetUserPolicy", "UserName")}
 
 
-@dataclass
-class ReadBack:
-    """How long to wait for IAM to show a change (eventual consistency), and how."""
-
-    seconds: float = 30.0
-    first_delay: float = 0.5
-    sleep: Callable[[float], None] = time.sleep
-    clock: Callable[[], float] = time.monotonic
-
-
 def current_state(change: Change, calls: AuditedCalls) -> Any:
     """What IAM shows now for the thing `change` writes (a document, a key status, attached or not)."""
-    from scanner.revocation.managed import read_managed
-
     params = change.params
-    if change.operation.startswith("sso-admin:"):
-        from scanner.revocation.identity_center_apply import current_document
-
-        return current_document(change, calls)
+    if change.surface is Surface.PERMISSION_SET:
+        return sso.current_document(change, calls)
     if change.operation in _READS:
         operation, owner = _READS[change.operation]
         return get_policy(calls, operation, **{owner: params[owner], "PolicyName": params["PolicyName"]})
@@ -73,10 +60,8 @@ def wanted_state(change: Change) -> Any:
     params = change.params
     if change.expect is not None:
         return change.expect
-    if change.operation.startswith("sso-admin:"):
-        from scanner.revocation.identity_center_apply import wanted_document
-
-        return wanted_document(change)
+    if change.surface is Surface.PERMISSION_SET:
+        return sso.wanted_document(change)
     if change.operation in ("DeleteRolePolicy", "DeleteUserPolicy", "DeletePolicy"):
         return None
     if change.operation == "DeletePolicyVersion":
@@ -103,56 +88,15 @@ def previous_state(change: Change) -> Any:
     return previous.get("PolicyDocument", previous.get("Status"))
 
 
-class Applier:
-    """Applies plans with one operator, writing intent and result records around each call."""
-
-    def __init__(self, calls: AuditedCalls, identity: OperatorIdentity, read_back: ReadBack | None = None) -> None:
-        self.calls = calls
-        self.identity = identity
-        self.read_back = read_back or ReadBack()
-
-    def _audit_errors(self, plan: Plan, before: int) -> None:
-        plan.audit_errors += self.calls.audit.errors[before:]
-
-    def call(self, plan: Plan, change: Change) -> dict[str, Any] | None:
-        """Intent record, the call, result record. None (and the plan failed) when not done."""
-        audit = self.calls.audit
-        change_id = uuid.uuid4().hex[:12]
-        name = qualified(change.operation)
-        service, _, operation = name.partition(":")
-        before = len(audit.errors)
-        written = audit.intent(change_id, operation=name, params=change.params,
-                               resource=change.resource, previous=change.previous, target=plan.label,
-                               operator_arn=self.identity.arn, operator_account=self.identity.account,
-                               fingerprints=plan.target.fingerprints, key_ids=plan.target.key_ids)
-        if not written:
-            self._audit_errors(plan, before)
-            plan.status = Status.FAILED
-            plan.message = f"not applied: the intent record could not be written ({audit.errors[-1]})"
-            return None
-        try:
-            response = self.calls(service, operation, **change.params)
-        except CallFailed as exc:
-            audit.result(change_id, name, ok=False, error_code=exc.failure.code,
-                         message=exc.failure.message)
-            self._audit_errors(plan, before)
-            plan.status = Status.REFUSED if exc.failure.code == "UnmodifiableEntity" else Status.FAILED
-            plan.message = explain(exc.failure, change.operation, plan.label, self.identity.account)
-            return None
-        keep = {k: v for k, v in response.items() if k in ("Policy", "PolicyVersion")}
-        audit.result(change_id, name, ok=True, response=keep)
-        self._audit_errors(plan, before)
-        return response
+class Applier(Writer):
+    """Applies plans: each change written (intent, call, result) and read back until IAM shows it."""
 
     def apply(self, plan: Plan) -> None:
         """Make the planned calls in order and read each back; revoked only when all are shown."""
         if plan.status is not Status.PLANNED or not plan.changes:
             return
-        from scanner.revocation.identity_center import is_identity_center_plan
-        from scanner.revocation.identity_center_apply import apply_identity_center
-
-        if is_identity_center_plan(plan):  # sso-admin, not IAM: write, provision, read back
-            apply_identity_center(plan, self)
+        if plan.surface is Surface.PERMISSION_SET:  # sso-admin, not IAM: write, provision, read back
+            sso.apply_identity_center(plan, self)
             return
         for change in list(plan.changes):
             if self.call(plan, change) is None:
@@ -167,6 +111,7 @@ class Applier:
         deadline = rb.clock() + rb.seconds
         delay = rb.first_delay
         remerges = 0
+        error: str | None = None
         if change.statements:
             rb.sleep(random.uniform(0.05, 0.3))  # concurrent writers: do not re-read in lock-step
         while True:

@@ -6,6 +6,7 @@ from typing import Any
 
 from scanner.aws_session import AwsFailure, Operator, failure_from
 from scanner.revocation.audit import AuditLog
+from scanner.revocation.model import qualified
 from scanner.revocation.policy import ROLE_POLICY_NAME
 from scanner.revocation.targets import IDENTITY_CENTER_ADVICE, SERVICE_LINKED_ADVICE
 
@@ -47,16 +48,12 @@ class AuditedCalls:
             params = {**params, "Marker": page["Marker"]}
 
 
-def _qualified(operation: str) -> str:
-    return operation if ":" in operation else f"iam:{operation}"
-
-
 def explain(failure: AwsFailure, operation: str, subject: str, operator_account: str | None) -> str:
     """One actionable line per IAM failure."""
     if failure.code == "NoSuchEntity":
         return f"{subject} does not exist in the operator's account {operator_account}"
     if failure.is_access_denied:
-        return f"the operator may not call {_qualified(operation)} on {subject} ({failure.message})"
+        return f"the operator may not call {qualified(operation)} on {subject} ({failure.message})"
     if failure.code == "UnmodifiableEntity":
         return f"{subject} cannot be modified: {SERVICE_LINKED_ADVICE}; or, for AWSReservedSSO_ roles, " \
                f"{IDENTITY_CENTER_ADVICE}"
@@ -65,4 +62,4 @@ def explain(failure: AwsFailure, operation: str, subject: str, operator_account:
                 f"or use --scope role ({ROLE_POLICY_NAME} replaces per-session statements)")
     if failure.is_network:
         return f"cannot reach IAM for {subject}: {failure.message}"
-    return f"{_qualified(operation)} on {subject} failed: {failure.message}"
+    return f"{qualified(operation)} on {subject} failed: {failure.message}"

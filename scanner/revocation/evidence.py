@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from scanner.detection.account import account_id_from_key_id
-from scanner.revocation.targets import Target
+from scanner.revocation.model import Target
 
 
 def offline_account_mismatch(target: Target) -> str | None:

@@ -19,9 +19,9 @@ from typing import Any
 from scanner.model import RevocationStatus
 from scanner.revocation.calls import AuditedCalls, CallFailed
 from scanner.revocation.evidence import role_evidence
-from scanner.revocation.plan import Change, Plan
+from scanner.revocation.model import Change, Plan, Target
 from scanner.revocation.policy import VERSION, parse_iso_z, session_statement, statement_id
-from scanner.revocation.targets import IDENTITY_CENTER_ADVICE, Target, is_identity_center_role
+from scanner.revocation.targets import IDENTITY_CENTER_ADVICE, is_identity_center_role
 
 Status = RevocationStatus
 
@@ -56,11 +56,6 @@ class IdentityCenterPlan(Plan):
 
 
 __all__ = ["is_identity_center_role"]
-
-
-def is_identity_center_plan(plan: Plan) -> bool:
-    """A revocation or an undo whose calls are sso-admin's (not IAM's)."""
-    return bool(plan.changes) and plan.changes[0].operation.startswith("sso-admin:")
 
 
 def permission_set_name(role_name: str) -> str | None:

@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import json
 import random
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from scanner.model import RevocationStatus
 from scanner.revocation import identity_center as ic
 from scanner.revocation.calls import AuditedCalls, CallFailed
-from scanner.revocation.plan import Change, Plan
-
-if TYPE_CHECKING:
-    from scanner.revocation.apply import Applier
+from scanner.revocation.model import Change, Plan
+from scanner.revocation.writer import Writer
 
 Status = RevocationStatus
 PUT = ic.OPERATION
@@ -56,7 +54,7 @@ def inverse(change: Change) -> list[Change]:
                    expect=previous)]
 
 
-def apply_identity_center(plan: Plan, applier: Applier) -> None:
+def apply_identity_center(plan: Plan, applier: Writer) -> None:
     """Write (merge for a revocation, exact for an undo), provision, wait, read back."""
     change = plan.changes[0]
     try:
@@ -84,7 +82,7 @@ def apply_identity_center(plan: Plan, applier: Applier) -> None:
                     else "provisioned, but the permission set does not hold what was written when read back")
 
 
-def _write_merged(plan: ic.IdentityCenterPlan, applier: Applier, change: Change) -> str | None:
+def _write_merged(plan: ic.IdentityCenterPlan, applier: Writer, change: Change) -> str | None:
     """Write the merge of what is there now; a failure message ("" when the Applier set it), or None."""
     audit = applier.calls.audit
     current = current_document(change, applier.calls)
@@ -111,7 +109,7 @@ def _write_merged(plan: ic.IdentityCenterPlan, applier: Applier, change: Change)
             f"(another writer keeps replacing it)")
 
 
-def _provision(plan: Plan, applier: Applier, change: Change) -> str | None:
+def _provision(plan: Plan, applier: Writer, change: Change) -> str | None:
     """Provision and wait; a failure message ("" when the Applier set it), or None when it succeeded."""
     where = plan.provision if isinstance(plan, ic.IdentityCenterPlan) else ic.provision_of(change.resource)
     polling = plan.polling if isinstance(plan, ic.IdentityCenterPlan) else ic.Polling()

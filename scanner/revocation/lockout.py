@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from scanner.aws_session import Operator
+from scanner.revocation.model import Plan, TargetKind
 from scanner.revocation.policy import session_user_id, statements
-from scanner.revocation.targets import TargetKind
 from scanner.verification.sts import parse_principal_arn
-
-if TYPE_CHECKING:
-    from scanner.revocation.plan import Plan
 
 
 @dataclass(frozen=True)
@@ -36,7 +32,7 @@ class OperatorIdentity:
 def _denied_user_ids(plan: Plan) -> set[str]:
     found: set[str] = set()
     for change in plan.changes:
-        text = change.params.get("PolicyDocument") or change.params.get("InlinePolicy")  # sso-admin: InlinePolicy
+        text = change.document_text
         if text:
             for statement in statements(json.loads(text)):
                 user_id = session_user_id(statement)

@@ -7,14 +7,13 @@ its own. One managed policy per role (`/stsleak/StsleakRevoke-<role>`), merged l
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from scanner.model import RevocationStatus
 from scanner.revocation import policy as P
 from scanner.revocation.calls import AuditedCalls, CallFailed
-
-if TYPE_CHECKING:
-    from scanner.revocation.plan import Plan
+from scanner.revocation.model import Change, Plan
+from scanner.revocation.policy import document
 
 MANAGED_PATH = "/stsleak/"
 MAX_VERSIONS = 5
@@ -46,8 +45,6 @@ def managed_state(calls: AuditedCalls, role: dict[str, Any]) -> ManagedState:
 
 
 def _read_policy(calls: AuditedCalls, state: ManagedState) -> None:
-    from scanner.revocation.plan import document
-
     try:
         found = calls("iam", "GetPolicy", PolicyArn=state.arn)["Policy"]
     except CallFailed as exc:
@@ -63,8 +60,6 @@ def _read_policy(calls: AuditedCalls, state: ManagedState) -> None:
 def plan_managed(plan: Plan, role: dict[str, Any], state: ManagedState, inline_total: int,
                  calls: AuditedCalls) -> None:
     """Replace the plan's inline PutRolePolicy changes by one managed policy (created or a new version)."""
-    from scanner.revocation.plan import Change
-
     if not state.attached:
         _read_policy(calls, state)  # it may exist unattached (a run that failed half-way, or undone)
     puts = [c for c in plan.changes if c.operation == "PutRolePolicy"]
@@ -105,8 +100,6 @@ def plan_managed(plan: Plan, role: dict[str, Any], state: ManagedState, inline_t
 
 def read_managed(calls: AuditedCalls, arn: str) -> dict[str, Any] | None:
     """The default version's document of a managed policy, None when it does not exist."""
-    from scanner.revocation.plan import document
-
     try:
         found = calls("iam", "GetPolicy", PolicyArn=arn)["Policy"]
         version = calls("iam", "GetPolicyVersion", PolicyArn=arn, VersionId=found["DefaultVersionId"])

@@ -19,9 +19,11 @@ from scanner.model import RevocationStatus
 from scanner.revocation.apply import Applier, ReadBack
 from scanner.revocation.audit import AuditLog
 from scanner.revocation.calls import AuditedCalls, CallFailed
+from scanner.revocation.identity_center import plan_identity_center
 from scanner.revocation.lockout import OperatorIdentity
-from scanner.revocation.plan import Plan, PlanSettings, lockout_check, plan_target, refusal_before_calls
-from scanner.revocation.targets import Target, TargetKind, is_identity_center_role
+from scanner.revocation.model import Plan, PlanSettings, Surface, Target, TargetKind
+from scanner.revocation.plan import lockout_check, plan_target, refusal_before_calls
+from scanner.revocation.targets import is_identity_center_role
 
 PLACEHOLDER = "{account}"
 _ROLE_ARN = re.compile(r"arn:[a-z][a-z0-9-]{0,30}:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}")
@@ -126,8 +128,6 @@ class AccountRouter:
     def _plan_identity_center(self, target: Target, settings: PlanSettings) -> Plan:
         """sso-admin lives in the Identity Center instance's account: the base operator plans (and applies)
         it; only GetRole (the RoleId of a --session) uses the role account's operator."""
-        from scanner.revocation.identity_center import plan_identity_center
-
         try:
             role_operator, _ = self.operator_for(target.account)
         except AssumeFailed:
@@ -143,11 +143,9 @@ class AccountRouter:
         return self._appliers[account]
 
     def apply(self, plan: Plan) -> None:
-        from scanner.revocation.identity_center import is_identity_center_plan
-
         if plan.status is not RevocationStatus.PLANNED:
             return
-        if is_identity_center_plan(plan) or refusal_before_calls(plan.target):
+        if plan.surface is Surface.PERMISSION_SET or refusal_before_calls(plan.target):
             self.applier(self.base, self.base_account).apply(plan)
             return
         try:

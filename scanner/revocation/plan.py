@@ -8,96 +8,23 @@ log and undo). Refusals and failures are plans too (status refused/failed).
 from __future__ import annotations
 
 import json
-import urllib.parse
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from scanner.aws_session import Operator
-from scanner.model import Revocation, RevocationStatus
+from scanner.model import RevocationStatus
 from scanner.revocation import policy as P
 from scanner.revocation.audit import AuditLog
 from scanner.revocation.calls import AuditedCalls, CallFailed, explain
 from scanner.revocation.evidence import access_key_evidence, role_evidence, user_evidence
+from scanner.revocation.identity_center import is_identity_center_role, plan_identity_center
 from scanner.revocation.lockout import OperatorIdentity, lockout_reason
-from scanner.revocation.targets import Target, TargetKind, unmodifiable_reason
+from scanner.revocation.managed import managed_state, plan_managed
+from scanner.revocation.model import Change, Plan, PlanSettings, Target, TargetKind
+from scanner.revocation.policy import document
+from scanner.revocation.targets import unmodifiable_reason
 
 Status = RevocationStatus
-
-
-@dataclass
-class Change:
-    """One mutating IAM call, the state it replaces (None: there was nothing) and our statements."""
-
-    operation: str
-    params: dict[str, Any]
-    resource: str  # what it changes, e.g. role-policy:etl:AWSRevokeOlderSessions
-    previous: dict[str, Any] | None = None
-    statements: list[dict[str, Any]] = field(default_factory=list)
-    expect: Any = None  # the state it leaves, when not derivable from operation and params (undo)
-
-    def summary(self) -> str:
-        name = self.params.get("PolicyName") or self.params.get("PolicyArn") or self.params.get("AccessKeyId") \
-            or self.params.get("PermissionSetArn")
-        return f"{qualified(self.operation)} {name or ''}".rstrip()
-
-
-@dataclass
-class Plan:
-    target: Target
-    scope: str
-    label: str
-    status: RevocationStatus = Status.PLANNED
-    message: str | None = None
-    cutoff: str | None = None
-    policy_name: str | None = None
-    trusted_principals: list[str] | None = None
-    instance_profiles: list[str] | None = None
-    caveats: list[str] = field(default_factory=list)
-    changes: list[Change] = field(default_factory=list)
-    replaces: list[str] = field(default_factory=list)  # the documents a change replaces, shown in the plan
-    operator_target: bool = False  # the operator's own credentials belong to it: applied last
-    audit_errors: list[str] = field(default_factory=list)
-
-    @property
-    def operation(self) -> str | None:
-        return self.changes[0].operation if self.changes else None
-
-    @property
-    def params(self) -> dict[str, Any]:
-        return self.changes[0].params if self.changes else {}
-
-    def revocation(self) -> Revocation:
-        return Revocation(self.status, self.scope, self.label, self.policy_name, self.cutoff, self.message,
-                          self.trusted_principals, self.instance_profiles)
-
-    def shape(self) -> str:
-        """Everything the user approved except the cutoff (a re-plan that changes more is shown again)."""
-        text = json.dumps([self.status, self.label, [(c.operation, c.params) for c in self.changes]],
-                          sort_keys=True, default=str)
-        return text.replace(self.cutoff, "CUTOFF") if self.cutoff else text
-
-
-@dataclass
-class PlanSettings:
-    scope: str
-    cutoff: str
-    refresh: bool = False
-    include_operator: bool = False
-    first_verified: Callable[[Target], datetime] | None = None  # when its leaked sets were first seen live
-
-
-def qualified(operation: str) -> str:
-    """`iam:Operation` for IAM's operations; others (e.g. `sso-admin:…`) already name their service."""
-    return operation if ":" in operation else f"iam:{operation}"
-
-
-def document(value: Any) -> dict[str, Any]:
-    """IAM policy documents arrive as dicts (boto3 decodes them) or URL-encoded JSON."""
-    if isinstance(value, dict):
-        return value
-    return json.loads(urllib.parse.unquote(value or "{}"))
 
 
 def trust_principals(trust: dict[str, Any]) -> list[str]:
@@ -179,8 +106,6 @@ def _plan_role(plan: Plan, target: Target, settings: PlanSettings, calls: Audite
         return
     _role_facts(plan, role, calls)
     inline = _inline_documents(calls, target.name)
-    from scanner.revocation.managed import managed_state, plan_managed
-
     managed = managed_state(calls, role)
     if settings.scope == "role":
         _plan_role_scope(plan, target, settings, role, inline, managed)
@@ -361,8 +286,6 @@ def plan_target(target: Target, operator: Operator, settings: PlanSettings, audi
     identity = OperatorIdentity.of(operator)
     scope = settings.scope if target.kind is TargetKind.ROLE else str(target.kind)
     plan = Plan(target, scope, target.arn or target.name)
-    from scanner.revocation.identity_center import is_identity_center_role, plan_identity_center
-
     if target.kind is TargetKind.ROLE and not target.refusal and is_identity_center_role(target.name, target.path):
         return lockout_check(plan_identity_center(target, settings.cutoff, calls), identity, settings)  # permission set
     refusal = refusal_before_calls(target)

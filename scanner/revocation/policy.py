@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import urllib.parse
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,6 +29,13 @@ USER_INLINE_LIMIT = 2_048  # all inline policies of a user together
 MANAGED_POLICY_LIMIT = 6_144
 LONGEST_SESSION_SECONDS = 43_200  # the longest any role session can last (MaxSessionDuration can be lowered later)
 VERSION = "2012-10-17"
+
+
+def document(value: Any) -> dict[str, Any]:
+    """IAM policy documents arrive as dicts (boto3 decodes them) or URL-encoded JSON."""
+    if isinstance(value, dict):
+        return value
+    return json.loads(urllib.parse.unquote(value or "{}"))
 
 Policy = dict[str, Any]
 Statement = dict[str, Any]

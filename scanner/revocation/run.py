@@ -18,9 +18,10 @@ from scanner.revocation.apply import Applier, ReadBack
 from scanner.revocation.audit import AuditLog
 from scanner.revocation.calls import AuditedCalls, CallFailed
 from scanner.revocation.lockout import OperatorIdentity
-from scanner.revocation.plan import Plan, PlanSettings, plan_target
+from scanner.revocation.model import Plan, PlanSettings, Target
+from scanner.revocation.operators import AccountRouter, RoleTemplate
+from scanner.revocation.plan import plan_target
 from scanner.revocation.policy import iso_z, parse_iso_z
-from scanner.revocation.targets import Target
 
 SKEW_WARNING_SECONDS = 30
 MAX_REPLANS = 3
@@ -112,8 +113,6 @@ def run_revocation(targets: list[Target], scope: str, operator: Operator, audit:
     _record_evidence(targets, audit, settings)
     router = None
     if assume_role:  # --assume-role: an operator per target account (operators.py)
-        from scanner.revocation.operators import AccountRouter, RoleTemplate
-
         router = AccountRouter(operator, operator_account(calls), RoleTemplate.parse(assume_role), audit, read_back)
     plans = _fresh_plans(targets, operator, settings, audit, warning, router)
     show(plans)

@@ -6,10 +6,8 @@ A target that cannot be revoked here carries a `refusal`; its `kind` still says 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from enum import StrEnum
-
 from scanner.model import Finding
+from scanner.revocation.model import Target, TargetKind
 
 SERVICE_LINKED_ADVICE = ("service-linked role: IAM does not let anyone change it, and SCPs do not affect "
                          "service-linked roles; stop the leak at the service that owns it (disable or "
@@ -27,35 +25,6 @@ FEDERATED_ADVICE = ("federated-user session (GetFederationToken): put a deny-bef
 ROOT_ADVICE = ("root session: IAM cannot restrict the root user; deny it with an SCP (member accounts of an "
                "organization) or wait until it expires (at most 1 h for GetSessionToken as root); delete any "
                "root access key in the console (Security credentials) and rotate the root password")
-
-
-class TargetKind(StrEnum):
-    ROLE = "role"
-    ACCESS_KEY = "access-key"
-    USER = "user"
-
-
-@dataclass
-class Target:
-    kind: TargetKind
-    name: str  # role name, key id or user name
-    account: str | None = None
-    path: str | None = None  # role path, when an ARN told us
-    user_name: str | None = None  # access-key: the owning user, when the verified ARN told us
-    arn: str | None = None  # the role's full ARN, when known before any call
-    partition: str | None = None
-    sessions: list[str] = field(default_factory=list)
-    user_ids: dict[str, str] = field(default_factory=dict)  # session -> verified aws:userid (ROLEID:SESSION)
-    principal_ids: list[str] = field(default_factory=list)  # verified UserIds (AIDA… for IAM users)
-    findings: list[Finding] = field(default_factory=list)
-    fingerprints: list[str] = field(default_factory=list)
-    refusal: str | None = None
-    from_report: bool = False  # rows of a report: each must be bound to evidence checked in IAM
-    explicit: bool = False  # named by the user (--role)
-
-    @property
-    def key_ids(self) -> list[str]:
-        return list(dict.fromkeys(f.access_key_id for f in self.findings))
 
 
 def unmodifiable_reason(role_name: str, path: str | None = None) -> str | None:

@@ -17,14 +17,15 @@ from typing import Any
 from scanner.aws_session import Operator
 from scanner.errors import StsleakError
 from scanner.model import RevocationStatus
+from scanner.revocation import identity_center_apply as sso
 from scanner.revocation.apply import Applier, ReadBack, current_state, previous_state, wanted_state
 from scanner.revocation.audit import AuditLog
 from scanner.revocation.calls import AuditedCalls, CallFailed
 from scanner.revocation.lockout import OperatorIdentity
-from scanner.revocation.plan import Change, Plan
+from scanner.revocation.model import Change, Plan, Scope, Surface, Target, TargetKind
+from scanner.revocation.operators import AccountRouter, RoleTemplate
 from scanner.revocation.policy import policy_text
 from scanner.revocation.run import operator_identity
-from scanner.revocation.targets import Target, TargetKind
 
 Status = RevocationStatus
 
@@ -37,10 +38,8 @@ def inverse(change: Change, response: dict[str, Any]) -> list[Change]:
     """The calls that put back the state before `change`."""
     op, params, previous = change.operation, change.params, change.previous or {}
     res = change.resource
-    if op.startswith("sso-admin:"):  # a permission set's inline policy (identity_center_apply.py)
-        from scanner.revocation.identity_center_apply import inverse as sso_inverse
-
-        return sso_inverse(change)
+    if change.surface is Surface.PERMISSION_SET:  # a permission set's inline policy (identity_center_apply.py)
+        return sso.inverse(change)
     if op in ("PutRolePolicy", "PutUserPolicy", "DeleteRolePolicy"):
         put = "PutUserPolicy" if op == "PutUserPolicy" else "PutRolePolicy"
         delete = "DeleteUserPolicy" if op == "PutUserPolicy" else "DeleteRolePolicy"
@@ -79,7 +78,7 @@ def _step(intent: dict[str, Any], response: dict[str, Any], calls: AuditedCalls,
                     str(intent.get("target") or change.resource))
     target.fingerprints = list(intent.get("fingerprints") or [])
     target.account = str(intent.get("operator_account") or "") or None  # whose operator made (and undoes) it
-    plan = Plan(target, "undo", f"{intent.get('target')}: {change.summary()}")
+    plan = Plan(target, Scope.UNDO, f"{intent.get('target')}: {change.summary()}")
     try:
         found = current_state(change, calls)
     except CallFailed as exc:
@@ -119,7 +118,7 @@ def undo_plans(run_id: str, calls: AuditedCalls, account: str, router: Any = Non
     seen: set[tuple[str, str]] = set()  # (account, resource): the same role name may be in many accounts
     for intent in reversed(intents):
         result = results.get(intent.get("change"))
-        if intent.get("operation") == "sso-admin:ProvisionPermissionSet":
+        if intent.get("operation") == sso.PROVISION:
             continue  # undoing the inline policy provisions the permission set again
         where = (str(intent.get("operator_account")), str(intent.get("resource")))
         if (result and result.get("result") != "ok") or where in seen:
@@ -146,8 +145,6 @@ def run_undo(run_id: str, operator: Operator, audit: AuditLog, *, show: Callable
     audit.event("undo", undo_of=run_id)
     router = None
     if assume_role:  # the run's changes in other accounts are undone with the role assumed there
-        from scanner.revocation.operators import AccountRouter, RoleTemplate
-
         router = AccountRouter(operator, account, RoleTemplate.parse(assume_role), audit, read_back)
     plans = undo_plans(run_id, calls, account, router)
     show(plans)
@@ -162,5 +159,5 @@ def run_undo(run_id: str, operator: Operator, audit: AuditLog, *, show: Callable
                 applier.apply(plan)  # REVOKED here means: done and read back (reports say "undone")
             if plan.status is Status.REVOKED:
                 plan.message = "read back from IAM"
-            audit.event("outcome", target=plan.label, scope="undo", status=plan.status, message=plan.message)
+            audit.event("outcome", target=plan.label, scope=Scope.UNDO, status=plan.status, message=plan.message)
     return plans
