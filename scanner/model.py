@@ -15,9 +15,6 @@ class Chunk:
     data: bytes
     path: str | None = None  # relative path (files, staged) or None (history blob, not yet placed)
     blob: str | None = None  # git object id, when the bytes are a git blob
-    commit: str | None = None
-    author: str | None = None
-    date: str | None = None
     previous: bytes | None = None  # staged changes: the content this replaces (its findings are not new)
 
 

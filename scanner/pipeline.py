@@ -66,7 +66,7 @@ def _finding(cset: CredentialSet, lines: LineIndex, chunk: Chunk, rules: RuleSet
     return Finding(
         rule=without.id, access_key_id="", secret=cset.secret.value if cset.secret else None,
         session_token=cset.token.value if cset.token else None, account_id=None, path=chunk.path,
-        line=lines.line_of(cset.start), blob=chunk.blob, commit=chunk.commit, author=chunk.author, date=chunk.date,
+        line=lines.line_of(cset.start), blob=chunk.blob,
         expected_parts=tuple(k for k, p in _parts_of(cset) if p),
         parts_at={str(k): f"{chunk.path}:{lines.line_of(p.start)}" for k, p in _parts_of(cset) if p}
         if cset.secret and cset.token else None,
@@ -86,7 +86,7 @@ def _key_finding(rule: Rule, key_id: str, secret: str | None, token: str | None,
     session_token, account_id, path, line, blob, commit, author, date, expected_parts): a third of the
     keywords' cost, once per 21 bytes on a text of key ids."""
     return Finding(rule.id, key_id, secret, token, account_id_from_key_id(key_id), chunk.path, line, chunk.blob,
-                   chunk.commit, chunk.author, chunk.date, rule.parts)
+                   None, None, None, rule.parts)  # commit, author, date: placed later (provenance)
 
 
 def _key_id_findings(first: KeyIdsOnly, lines: LineIndex, chunk: Chunk, rules: RuleSet) -> list[Finding]:
