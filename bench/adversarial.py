@@ -27,10 +27,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from scanner.cli import collect_garbage_less_often  # noqa: E402
 from scanner.detection.rules import load_ruleset  # noqa: E402
 from scanner.model import Chunk, ScanStats  # noqa: E402
 from scanner.pipeline import findings_in_chunk  # noqa: E402
+from scanner.runtime import collect_garbage_less_often  # noqa: E402
 from scanner.testing import fakes  # noqa: E402
 
 GOAL = 5.0  # no shape slower than GOAL x ordinary text

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import IntEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scanner.model import Finding
 
 
 class ExitCode(IntEnum):
@@ -19,3 +24,17 @@ class StsleakError(Exception):
     def __init__(self, message: str, exit_code: ExitCode = ExitCode.ERROR) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+def exit_code(findings: Sequence[Finding], errors: Sequence[str], fail_on: str = "any") -> ExitCode:
+    """The verdict of a scan (and of what followed it) as an exit code: 4 over 3 over 1; an error never reads as 0."""
+    if any(f.revocation and f.revocation.status in ("failed", "refused") for f in findings):
+        return ExitCode.REVOCATION_INCOMPLETE
+    live = any(f.verification and f.verification.status == "live" for f in findings)
+    if fail_on == "live":
+        return ExitCode.LIVE if live else ExitCode.ERROR if errors else ExitCode.CLEAN
+    if live:
+        return ExitCode.LIVE
+    if findings:
+        return ExitCode.FINDINGS
+    return ExitCode.ERROR if errors else ExitCode.CLEAN

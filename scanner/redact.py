@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 from urllib.parse import quote, quote_plus
+
+if TYPE_CHECKING:
+    from scanner.model import Finding
 
 # A long base64 run, also URL-encoded (%2F %2B %3D) or JSON-escaped (\/ \u002B): a token.
 _LONG_RUN = re.compile(r"(?<![A-Za-z0-9/+=%\\])(?:[A-Za-z0-9/+=]|%[0-9A-Fa-f]{2}|\\/|\\u00[0-9A-Fa-f]{2}){100,}")
@@ -35,3 +40,8 @@ def scrub(message: str, secrets: list[str]) -> str:
             for form in sorted(_forms(secret), key=len, reverse=True):
                 message = message.replace(form, redact(secret) or "")
     return _LONG_RUN.sub(lambda m: m.group()[:4] + "…", message)
+
+
+def secrets_of(findings: Iterable[Finding]) -> list[str]:
+    """The leaked secrets and tokens of the findings, to scrub from anything written."""
+    return [s for f in findings for s in (f.secret, f.session_token) if s]

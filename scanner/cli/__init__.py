@@ -6,7 +6,6 @@ Each command module has `add_parser(subparsers)` and `run(args) -> ExitCode`.
 from __future__ import annotations
 
 import argparse
-import gc
 import importlib
 import os
 import sys
@@ -14,6 +13,7 @@ import sys
 from scanner import __version__
 from scanner.cli.parser import StsleakParser, examples_epilog
 from scanner.errors import ExitCode, StsleakError
+from scanner.runtime import collect_garbage_less_often
 
 # command name -> module (imported only when needed: a pre-commit run must not import boto3)
 COMMANDS = {
@@ -67,19 +67,6 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         _with_examples(command_parser, command)
     _with_examples(parser, "")
     return parser
-
-
-def collect_garbage_less_often() -> None:
-    """The process-wide collector setting a scan runs with (set once, at start).
-
-    A scan makes many small objects that form no cycles (a Candidate, a set and a Finding per key
-    id: one per 21 bytes of a text of key ids), and CPython's default (a collection every 700 new
-    objects, a full one whenever the survivors grew by a quarter) then spends 30-40% of the time
-    walking them again and again. Collecting every 100,000 allocations, and full collections far
-    more rarely, keeps cycles collected while that cost vanishes; what was imported before is
-    frozen out of every collection (`gc.freeze`)."""
-    gc.freeze()
-    gc.set_threshold(100_000, 50, 100)
 
 
 def main(argv: list[str] | None = None) -> int:

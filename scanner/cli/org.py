@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
+from typing import Any
 
-from scanner.cli.aws_args import add_aws_options
+from scanner.cli.aws_args import add_aws_options, aws_options
 from scanner.errors import ExitCode, StsleakError
 
 DEFAULT_STATE = "stsleak-org.sqlite"
@@ -42,13 +44,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     status.add_argument("--format", choices=("text", "json"), default="text")
 
 
-def _aws_args(args: argparse.Namespace) -> tuple[str, ...]:
-    out: list[str] = []
-    for name in ("region", "partition", "endpoint_url", "profile"):
-        value = getattr(args, name, None)
-        if value and not (name == "partition" and value == "aws"):
-            out += [f"--{name.replace('_', '-')}", value]
-    return tuple(out)
+def _aws(args: argparse.Namespace) -> dict[str, Any]:
+    """The AWS options for verification on the workers, as a plain value that crosses the cluster."""
+    if not args.verify:
+        return {}
+    fields = dataclasses.asdict(aws_options(args))
+    fields.pop("operator_keys", None)  # never credentials: each worker uses its own environment's
+    return fields
 
 
 def _write(text: str, output: str | None) -> None:
@@ -71,7 +73,7 @@ def _scan(args: argparse.Namespace) -> ExitCode:
         raise StsleakError("--workers and --task-timeout must be positive")
     specs = expand(args.repos)
     options = OrgOptions(state=Path(args.state), workers=args.workers, scheduler=args.scheduler, verify=args.verify,
-                         since_last=args.since_last, task_timeout=args.task_timeout, aws_args=_aws_args(args))
+                         since_last=args.since_last, task_timeout=args.task_timeout, aws=_aws(args))
     with _progress(len(specs), args.quiet) as progress:
         run = run_org_scan(specs, options, progress)
     if not args.quiet and run.skipped:

@@ -7,12 +7,15 @@ import dataclasses
 import json
 import re
 import sys
-from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from scanner.cli.aws_args import add_aws_options, add_revoke_options, aws_options
+from scanner.cli.revoke_prompt import print_run, prompt_callbacks, revoke_options
 from scanner.errors import ExitCode, StsleakError
 from scanner.model import Finding
+
+if TYPE_CHECKING:
+    from scanner.response import RevocationRun
 
 REVOKE_HELP = """Cut off leaked credentials with the operator's own AWS credentials (never the leaked ones).
 Dry run by default: prints the plan. --yes applies it; an interactive terminal asks first.
@@ -55,87 +58,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_aws_options(revoke)
 
 
-def _secrets_of(findings: list[Finding]) -> list[str]:
-    return [s for f in findings for s in (f.secret, f.session_token) if s]
-
-
-def _audit(args: argparse.Namespace, findings: list[Finding]) -> Any:
-    from scanner.revocation.audit import AuditLog
-
-    return AuditLog(Path(args.audit_log) if args.audit_log else None, dry_run=not args.yes,
-                    secrets=_secrets_of(findings))
-
-
-def _confirm(args: argparse.Namespace, interactive: bool, out: TextIO) -> Any:
-    def confirm(plans: list[Any]) -> bool:
-        if args.yes:
-            return True
-        if not interactive:
-            return False
-        answer = _ask(plans, out)
-        if not answer:
-            print("not applied", file=out)
-        return answer
-    return confirm
-
-
-def revoke_findings(findings: list[Finding], roles: list[str] | None, args: argparse.Namespace, options: Any,
-                    out: TextIO, fingerprints: list[str | None] | None = None) -> list[Any]:
-    from scanner.aws_session import Operator
-    from scanner.reports.plan import render_outcomes, render_plans
-    from scanner.revocation import role_target, run_revocation, targets_from_findings
-
-    assume_role = getattr(args, "assume_role", None)
-    if assume_role:  # checked before any call
-        from scanner.revocation.operators import RoleTemplate
-
-        RoleTemplate.parse(assume_role)
-    if roles is None:
-        targets = targets_from_findings(findings, fingerprints=fingerprints)
-    else:
-        targets = [role_target(r, args.session) for r in roles]
-    if not targets:
-        print("revoke: nothing to revoke (no live credentials)", file=out)
-        return []
-    audit = _audit(args, findings)
-    operator = Operator(options)
-    interactive = not args.yes and sys.stdin.isatty() and out.isatty()
-    plans = run_revocation(
-        targets, args.scope, operator, audit,
-        show=lambda plans: out.write(render_plans(plans, applying=args.yes or interactive)),
-        confirm=_confirm(args, interactive, out), replan=interactive,
-        refresh=args.refresh, include_operator=args.include_operator, assume_role=assume_role,
-    )
-    if not audit.dry_run:
-        out.write(render_outcomes(plans))
-    print(f"audit log: {audit.path} (run {audit.run_id})", file=out)
-    return plans
-
-
-def _ask(plans: list[Any], out: TextIO) -> bool:
-    if not any(p.status == "planned" for p in plans):
-        return False
-    out.write("Apply this plan? [y/N] ")
-    out.flush()
-    return sys.stdin.readline().strip().lower() in ("y", "yes")
-
-
-def undo(args: argparse.Namespace, options: Any, out: TextIO) -> list[Any]:
-    from scanner.aws_session import Operator
-    from scanner.reports.plan import render_outcomes, render_plans
-    from scanner.revocation.undo import run_undo
-
-    audit = _audit(args, [])
-    interactive = not args.yes and sys.stdin.isatty() and out.isatty()
-    plans = run_undo(args.undo, Operator(options), audit,
-                     show=lambda plans: out.write(render_plans(plans, args.yes or interactive, title="undo plan")),
-                     confirm=_confirm(args, interactive, out), assume_role=getattr(args, "assume_role", None))
-    if not audit.dry_run:
-        out.write(render_outcomes(plans, {"revoked": "undone"}))
-    print(f"audit log: {audit.path} (run {audit.run_id})", file=out)
-    return plans
-
-
 def report_fingerprints(report: dict[str, Any]) -> list[str | None]:
     """Each row's fingerprint, None when it has none that could come from stsleak."""
     found = [row.get("fingerprint") for row in report["findings"]]
@@ -149,35 +71,47 @@ def _usage(args: argparse.Namespace) -> None:
         raise StsleakError("--scope session needs the session name (--session NAME, or a verified finding)")
 
 
-def run(args: argparse.Namespace) -> ExitCode:
-    options = aws_options(args)
-    _usage(args)
-    out = sys.stderr if args.format == "json" else sys.stdout
+def _run(args: argparse.Namespace, out: TextIO) -> tuple[RevocationRun, dict[str, Any] | None, list[Finding]]:
+    from scanner import response
+
+    aws, options = aws_options(args), revoke_options(args)
+    if args.undo:
+        run = response.undo(args.undo, options, aws, prompt_callbacks(args.yes, out, title="undo plan"))
+        print_run(run, out, undo=True)
+        return run, None, []
     report: dict[str, Any] | None = None
     findings: list[Finding] = []
-    if args.undo:
-        plans = undo(args, options, out)
+    callbacks = prompt_callbacks(args.yes, out)
+    if args.role:
+        run = response.revoke_roles(args.role, args.session, options, aws, callbacks)
     else:
-        fingerprints = None
-        if args.from_report:
-            from scanner.reports.json_report import load_report
+        from scanner.reports.json_report import load_report
 
-            report, findings = load_report(args.from_report)
-            fingerprints = report_fingerprints(report)
-        plans = revoke_findings(findings, args.role, args, options, out, fingerprints)
+        report, findings = load_report(args.from_report)
+        run = response.revoke_findings(findings, options, aws, callbacks, report_fingerprints(report))
+    if not run.plans:
+        print("revoke: nothing to revoke (no live credentials)", file=out)
+    print_run(run, out)
+    return run, report, findings
+
+
+def _json_body(args: argparse.Namespace, run: RevocationRun, report: dict[str, Any] | None,
+               findings: list[Finding]) -> dict[str, Any]:
+    if report is not None:
+        for row, finding in zip(report["findings"], findings, strict=True):
+            if finding.revocation is not None:
+                row["revocation"] = dataclasses.asdict(finding.revocation)
+    return {"version": 1, "dry_run": not args.yes,
+            "revocations": [dataclasses.asdict(p.revocation()) for p in run.plans],
+            "findings": report["findings"] if report else []}
+
+
+def run(args: argparse.Namespace) -> ExitCode:
+    _usage(args)
+    out = sys.stderr if args.format == "json" else sys.stdout
+    result, report, findings = _run(args, out)
     if args.format == "json":
-        if report is not None:
-            for row, finding in zip(report["findings"], findings, strict=True):
-                if finding.revocation is not None:
-                    row["revocation"] = dataclasses.asdict(finding.revocation)
-        body = {"version": 1, "dry_run": not args.yes,
-                "revocations": [dataclasses.asdict(p.revocation()) for p in plans],
-                "findings": report["findings"] if report else []}
-        sys.stdout.write(json.dumps(body, indent=2) + "\n")
-    bad = [p for p in plans if p.status in ("failed", "refused")]
-    for plan in bad:
-        print(f"stsleak: error: {plan.label}: {plan.status}: {plan.message}", file=sys.stderr)
-    for plan in plans:
-        for error in plan.audit_errors:
-            print(f"stsleak: error: {plan.label}: audit log: {error}", file=sys.stderr)
-    return ExitCode.REVOCATION_INCOMPLETE if bad or any(p.audit_errors for p in plans) else ExitCode.CLEAN
+        sys.stdout.write(json.dumps(_json_body(args, result, report, findings), indent=2) + "\n")
+    for line in result.errors(what=""):
+        print(f"stsleak: error: {line}", file=sys.stderr)
+    return ExitCode.REVOCATION_INCOMPLETE if result.incomplete else ExitCode.CLEAN

@@ -10,8 +10,8 @@ from pathlib import Path
 from scanner.cli.aws_args import add_verify_options, aws_options
 from scanner.cli.config import FORMATS, add_archive_options, archive_limits, parse_size
 from scanner.cli.silencing_notes import silencing_notes
-from scanner.errors import ExitCode, StsleakError
-from scanner.model import ReportFormat, ScanResult, VerificationStatus
+from scanner.errors import ExitCode, StsleakError, exit_code
+from scanner.model import ReportFormat, ScanMode, ScanResult
 
 EXIT_CODES_HELP = """exit codes:
   0  no findings
@@ -89,14 +89,14 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return scan
 
 
-def _mode(args: argparse.Namespace) -> str:
+def _mode(args: argparse.Namespace) -> ScanMode:
     if args.staged:
-        return "staged"
+        return ScanMode.STAGED
     if args.history or args.since:
-        return "history"
+        return ScanMode.HISTORY
     if "-" in args.paths:
-        return "stdin"
-    return "files"
+        return ScanMode.STDIN
+    return ScanMode.FILES
 
 
 def _write(text: str, output: str | None) -> None:
@@ -112,19 +112,6 @@ def _write(text: str, output: str | None) -> None:
 
 def _use_color(args: argparse.Namespace) -> bool:
     return not args.no_color and not args.output and "NO_COLOR" not in os.environ and sys.stdout.isatty()
-
-
-def exit_code(findings: list, errors: list[str], fail_on: str) -> ExitCode:
-    if any(f.revocation and f.revocation.status in ("failed", "refused") for f in findings):
-        return ExitCode.REVOCATION_INCOMPLETE
-    live = any(f.verification and f.verification.status == VerificationStatus.LIVE for f in findings)
-    if fail_on == "live":
-        return ExitCode.LIVE if live else ExitCode.ERROR if errors else ExitCode.CLEAN
-    if live:
-        return ExitCode.LIVE
-    if findings:
-        return ExitCode.FINDINGS
-    return ExitCode.ERROR if errors else ExitCode.CLEAN
 
 
 def run(args: argparse.Namespace) -> ExitCode:
@@ -187,20 +174,13 @@ def verify_and_revoke(result: ScanResult, args: argparse.Namespace) -> None:
         raise StsleakError("--revoke needs --verify (only live credentials are revoked)")
     if not args.verify:
         return
-    from scanner.cli.revoke import revoke_findings
-    from scanner.verification.sts import verify_findings
+    from scanner.cli.revoke_prompt import print_run, prompt_callbacks, revoke_options
+    from scanner.response import verify_and_revoke as road
 
-    options = aws_options(args)
-    result.notes.extend(verify_findings(result.findings, options, verify_canaries=args.verify_canaries))
-    result.stats.errors.extend(
-        f"{f.access_key_id}: verification failed: {f.verification.error}"
-        for f in result.findings if f.verification and f.verification.status == VerificationStatus.ERROR)
-    if args.revoke:
-        try:
-            plans = revoke_findings(result.findings, None, args, options, sys.stderr)
-        except StsleakError as exc:  # e.g. no operator credentials: the scan's report still matters
-            result.stats.errors.append(f"revocation not done: {exc}")
-            return
-        result.stats.errors.extend(f"{p.label}: revocation {p.status}: {p.message}" for p in plans
-                                   if p.status in ("failed", "refused"))
-        result.stats.errors.extend(f"{p.label}: audit log: {e}" for p in plans for e in p.audit_errors)
+    revoke = revoke_options(args) if args.revoke else None
+    run = road(result, aws_options(args), revoke, prompt_callbacks(args.yes, sys.stderr),
+               verify_canaries=args.verify_canaries)
+    if run is not None:
+        if not run.plans:
+            print("revoke: nothing to revoke (no live credentials)", file=sys.stderr)
+        print_run(run, sys.stderr)

@@ -65,9 +65,14 @@ def principals_of(statement: dict[str, Any]) -> list[str]:
     return [f"{kind}:{value}" for kind, values in principal.items() for value in _list(values)]
 
 
+def _condition(statement: dict[str, Any]) -> dict[str, dict[str, object]]:
+    condition = statement.get("Condition")
+    return condition if isinstance(condition, dict) else {}
+
+
 def trust_statements(doc: dict[str, Any]) -> list[TrustStatement]:
     return [TrustStatement(str(s.get("Effect", "?")), principals_of(s), [str(a) for a in _list(s.get("Action"))],
-                           s.get("Condition") if isinstance(s.get("Condition"), dict) else {})
+                           _condition(s))
             for s in statements(doc)]
 
 

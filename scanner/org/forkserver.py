@@ -24,14 +24,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from scanner.cli import collect_garbage_less_often
+from scanner.runtime import collect_garbage_less_often
 
 SOCKET_NAME = "scan.sock"
 
 
 def _preload() -> Any:
     """Everything a scan imports, and the rules, loaded once before any fork (no threads started)."""
-    import scanner.cli.aws_args
+    import scanner.aws_session
     import scanner.org.scan_one
     import scanner.pipeline
     import scanner.reports.json_report
@@ -72,7 +72,7 @@ def _child(conn: socket.socket, listener: socket.socket, rules: Any) -> None:
         _redirect(2, request["stderr"])
         from scanner.org.scan_one import main
 
-        code = main(request["argv"], rules)
+        code = main(request["job"], rules)
     except SystemExit as exc:  # argparse
         code = exc.code if isinstance(exc.code, int) else 2
     except BaseException:

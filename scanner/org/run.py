@@ -29,7 +29,7 @@ class OrgOptions:
     since_last: bool = False
     task_timeout: float = 3600.0
     retries: int = 2
-    aws_args: tuple[str, ...] = ()
+    aws: dict[str, Any] = field(default_factory=dict)  # AwsOptions' fields, for verification on the workers
     max_file_size: int = 50 * 1024 * 1024
 
 
@@ -52,7 +52,7 @@ def _job(spec: RepoSpec, record: RepoRecord | None, options: OrgOptions) -> Job:
     before = options.since_last and record is not None and record.status in (RepoStatus.DONE, RepoStatus.UNCHANGED)
     return Job(url=spec.url, local=spec.local, old_tips=record.tips if before and record else {},
                since_last=options.since_last, scanned_before=before, verify=options.verify,
-               aws_args=options.aws_args, task_timeout=options.task_timeout, max_file_size=options.max_file_size)
+               aws=options.aws, task_timeout=options.task_timeout, max_file_size=options.max_file_size)
 
 
 def _task_key(url: str, run_id: str) -> str:

@@ -24,6 +24,7 @@ from distributed import WorkerPlugin
 
 from scanner.org.forkserver import SOCKET_NAME
 from scanner.org.process import start_scan_server
+from scanner.org.scan_one import ScanJob, write_job
 
 PLUGIN_NAME = "stsleak-scan-server"
 _READY_TIMEOUT = 120.0
@@ -46,7 +47,7 @@ class ScanServerPlugin(WorkerPlugin):
         return {}  # sent to workers before setup: nothing of the client's side
 
     def __setstate__(self, _state: dict[str, Any]) -> None:
-        self.__init__()
+        ScanServerPlugin.__init__(self)
 
     def setup(self, worker: Any = None) -> None:
         if not hasattr(os, "fork"):
@@ -97,8 +98,8 @@ def server_address() -> str:
     return plugin.address()
 
 
-def run_forked(address: str, argv: list[str], scratch: Path, timeout: float) -> subprocess.CompletedProcess[bytes]:
-    """`scan_one` with `argv` in a child forked by the server; past `timeout` its process group is killed."""
+def run_forked(address: str, job: ScanJob, scratch: Path, timeout: float) -> subprocess.CompletedProcess[bytes]:
+    """`scan_one` of `job` in a child forked by the server; past `timeout` its process group is killed."""
     if timeout <= 0:
         raise TimeoutError("timed out")
     deadline = time.monotonic() + timeout
@@ -107,7 +108,8 @@ def run_forked(address: str, argv: list[str], scratch: Path, timeout: float) -> 
         try:
             conn.settimeout(min(timeout, 30.0))
             conn.connect(address)
-            conn.sendall(json.dumps({"argv": argv, "stdout": str(out), "stderr": str(err)}).encode() + b"\n")
+            request = {"job": str(write_job(job, scratch)), "stdout": str(out), "stderr": str(err)}
+            conn.sendall(json.dumps(request).encode() + b"\n")
             lines = conn.makefile("rb")
             pid = int(json.loads(lines.readline())["pid"])
         except (OSError, ValueError, KeyError) as exc:
@@ -119,7 +121,7 @@ def run_forked(address: str, argv: list[str], scratch: Path, timeout: float) -> 
             _kill_group(pid)
             raise TimeoutError(f"timed out after {timeout:.0f} s") from None
     code = int(json.loads(line)["code"]) if line else -int(signal.SIGKILL)  # no code: the child was killed
-    return subprocess.CompletedProcess(argv, code, _read(out), _read(err))
+    return subprocess.CompletedProcess(["scan_one", job.repository], code, _read(out), _read(err))
 
 
 def _kill_group(pid: int) -> None:

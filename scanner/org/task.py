@@ -21,6 +21,7 @@ from typing import Any
 from scanner.org.clone import GitFailed, mirror_clone, remote_tips
 from scanner.org.process import run_bounded
 from scanner.org.repos import redact_url
+from scanner.org.scan_one import ScanJob, write_job
 from scanner.org.state import RepoStatus
 
 
@@ -32,7 +33,7 @@ class Job:
     since_last: bool = False  # with a previous scan: skip when no ref moved, else scan only past old_tips
     scanned_before: bool = False
     verify: bool = False
-    aws_args: tuple[str, ...] = ()
+    aws: dict[str, Any] = field(default_factory=dict)  # AwsOptions' fields, for verification on the worker
     task_timeout: float = 3600.0
     max_file_size: int = 50 * 1024 * 1024
 
@@ -47,31 +48,28 @@ def _scratch() -> Path:
     return Path(tempfile.mkdtemp(prefix="stsleak-org-", dir=base))
 
 
-def _run_scan_one(argv: list[str], scratch: Path, timeout: float) -> subprocess.CompletedProcess[bytes]:
+def _run_scan_one(job: ScanJob, scratch: Path, timeout: float) -> subprocess.CompletedProcess[bytes]:
     """In a child of the worker's fork server; a fresh subprocess where there is none."""
     from scanner.org.scan_server import ServerGone, run_forked, server_address
 
     try:
-        return run_forked(server_address(), argv, scratch, timeout)
+        return run_forked(server_address(), job, scratch, timeout)
     except ServerGone:
-        return run_bounded([sys.executable, "-m", "scanner.org.scan_one", *argv], timeout)
+        return run_bounded([sys.executable, "-m", "scanner.org.scan_one", str(write_job(job, scratch))], timeout)
 
 
-def _scan_args(job: Job, repo: Path, scratch: Path) -> list[str]:
-    """scan_one's arguments: a local repository lists its own tips (and is skipped there when none moved)."""
-    argv = [str(repo), "--repository", redact_url(job.url), "--max-file-size", str(job.max_file_size)]
-    if job.local:
-        argv.append("--list-tips")
-    if job.since_last and (job.old_tips or job.scanned_before):
-        old = scratch / "old-tips.json"
-        old.write_text(json.dumps(job.old_tips), encoding="utf-8")
-        argv += ["--old-tips", str(old), *(["--skip-unchanged"] if job.local and job.scanned_before else [])]
-    return argv + (["--verify", *job.aws_args] if job.verify else [])
+def _scan_job(job: Job, repo: Path) -> ScanJob:
+    """What scan_one does: a local repository lists its own tips (and is skipped there when none moved)."""
+    since_last = job.since_last and bool(job.old_tips or job.scanned_before)
+    return ScanJob(repo=str(repo), repository=redact_url(job.url), list_tips=job.local,
+                   old_tips=dict(job.old_tips) if since_last else None,
+                   skip_unchanged=since_last and job.local and job.scanned_before,
+                   verify=job.verify, aws=dict(job.aws) if job.verify else {}, max_file_size=job.max_file_size)
 
 
 def _scan(job: Job, repo: Path, scratch: Path, timeout: float) -> dict[str, Any]:
     try:
-        proc = _run_scan_one(_scan_args(job, repo, scratch), scratch, timeout)
+        proc = _run_scan_one(_scan_job(job, repo), scratch, timeout)
     except TimeoutError as exc:
         raise GitFailed(f"scan {exc}") from None
     if proc.returncode != 0:

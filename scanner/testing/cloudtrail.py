@@ -58,7 +58,8 @@ def _matches(event: dict[str, Any], key: str, value: str) -> bool:
         return str(event.get("readOnly")).lower() == value.lower()
     if key in ("ResourceName", "ResourceType"):
         return False
-    return str(event.get(LOOKUP_KEYS[key])) == value
+    field = LOOKUP_KEYS.get(key)
+    return field is not None and str(event.get(field)) == value
 
 
 class EventStore:

@@ -66,7 +66,7 @@ def offline_verification(finding: Finding, verify_canaries: bool) -> Verificatio
     """The verdict reachable without a call (unverifiable, canary), or None when STS must be asked."""
     account = finding.account_id
     if not finding.access_key_id:
-        return Verification("unverifiable", account=account, error="unverifiable without the key id")
+        return Verification(Status.UNVERIFIABLE, account=account, error="unverifiable without the key id")
     if not finding.secret:
         return Verification(Status.UNVERIFIABLE, account=account, error="no secret access key next to the key id")
     needs_token = finding.access_key_id.startswith("ASIA") or PartKind.SESSION_TOKEN in finding.expected_parts

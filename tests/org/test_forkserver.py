@@ -16,6 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from scanner.org.scan_one import ScanJob, write_job
 from scanner.org.scan_server import ScanServerPlugin, run_forked
 from scanner.testing import fakes
 from tests.support.cli import GitRepo
@@ -63,9 +64,10 @@ def _children(plugin: ScanServerPlugin) -> list[psutil.Process]:
 
 def test_a_forked_child_reports_what_the_subprocess_reports(server: ScanServerPlugin, leaky, tmp_path: Path) -> None:
     repo, creds = leaky
-    argv = [str(repo), "--repository", "r", "--list-tips"]
-    forked = run_forked(server.address(), argv, _scratch(tmp_path), 60)
-    alone = subprocess.run([sys.executable, "-m", "scanner.org.scan_one", *argv], capture_output=True, check=True)
+    job = ScanJob(str(repo), "r", list_tips=True)
+    forked = run_forked(server.address(), job, _scratch(tmp_path), 60)
+    alone = subprocess.run([sys.executable, "-m", "scanner.org.scan_one", str(write_job(job, tmp_path))],
+                           capture_output=True, check=True)
     assert forked.returncode == 0, forked.stderr
     ours, theirs = json.loads(forked.stdout), json.loads(alone.stdout)
     assert ours["findings"] == theirs["findings"] and ours["tips"] == theirs["tips"]
@@ -74,17 +76,17 @@ def test_a_forked_child_reports_what_the_subprocess_reports(server: ScanServerPl
 
 
 def test_a_bad_repository_is_one_error_line(server: ScanServerPlugin, tmp_path: Path) -> None:
-    forked = run_forked(server.address(), [str(tmp_path), "--repository", "r", "--list-tips"], _scratch(tmp_path), 60)
+    forked = run_forked(server.address(), ScanJob(str(tmp_path), "r", list_tips=True), _scratch(tmp_path), 60)
     assert forked.returncode == 2 and forked.stderr.decode().startswith("stsleak: error: "), forked.stderr
     assert b"Traceback" not in forked.stderr
 
 
 def test_the_timeout_kills_the_child(server: ScanServerPlugin, leaky, stalled: str, tmp_path: Path) -> None:
     repo, _ = leaky
-    argv = [str(repo), "--repository", "r", "--verify", "--region", "us-east-1", "--endpoint-url", stalled]
+    job = ScanJob(str(repo), "r", verify=True, aws={"region": "us-east-1", "endpoint_url": stalled})
     started = time.monotonic()
     with pytest.raises(TimeoutError):
-        run_forked(server.address(), argv, _scratch(tmp_path), 2)
+        run_forked(server.address(), job, _scratch(tmp_path), 2)
     assert time.monotonic() - started < 10
     deadline = time.monotonic() + 5
     while _children(server) and time.monotonic() < deadline:  # the server reaps the killed child
@@ -94,9 +96,9 @@ def test_the_timeout_kills_the_child(server: ScanServerPlugin, leaky, stalled: s
 
 def test_the_servers_end_ends_its_scans(server: ScanServerPlugin, leaky, stalled: str, tmp_path: Path) -> None:
     repo, _ = leaky
-    argv = [str(repo), "--repository", "r", "--verify", "--region", "us-east-1", "--endpoint-url", stalled]
+    job = ScanJob(str(repo), "r", verify=True, aws={"region": "us-east-1", "endpoint_url": stalled})
     results: list[subprocess.CompletedProcess[bytes]] = []
-    scan = threading.Thread(target=lambda: results.append(run_forked(server.address(), argv, _scratch(tmp_path), 60)))
+    scan = threading.Thread(target=lambda: results.append(run_forked(server.address(), job, _scratch(tmp_path), 60)))
     scan.start()
     deadline = time.monotonic() + 10
     while not _children(server) and time.monotonic() < deadline:

@@ -82,7 +82,7 @@ def _ratio_cap(compressed: int, limits: ArchiveLimits) -> int:
 class _Counted(io.RawIOBase):
     """A decompressing stream whose output is charged to the budget and held to the ratio."""
 
-    def __init__(self, inner: IO[bytes], budget: _Budget, ratio_cap: int) -> None:
+    def __init__(self, inner: IO[bytes] | io.BufferedIOBase, budget: _Budget, ratio_cap: int) -> None:
         self._inner, self._budget, self._ratio_cap, self.total = inner, budget, ratio_cap, 0
 
     def readable(self) -> bool:

@@ -65,7 +65,8 @@ def _split(blobs: BlobList, parts: int) -> list[tuple[int, int]]:
     total = sum(blobs.sizes)
     if parts <= 1 or total < _SPLIT_MIN_BYTES:
         return [(0, len(blobs))]
-    bounds, acc, lo = [], 0, 0
+    bounds: list[tuple[int, int]] = []
+    acc, lo = 0, 0
     step = total / parts
     for i, size in enumerate(blobs.sizes):
         acc += size

@@ -66,7 +66,7 @@ def _read_listing(proc: subprocess.Popen[bytes], err: IO[bytes], max_size: int, 
     blobs = listing.blobs
     carry = b""
     missing: list[bytes] = []
-    while block := proc.stdout.read1(_READ_SIZE):
+    while block := proc.stdout.read1(_READ_SIZE):  # type: ignore[attr-defined]  # a BufferedReader (bufsize>0)
         block = carry + block
         cut = block.rfind(b"\n") + 1
         carry = block[cut:]
@@ -191,7 +191,7 @@ class HistoryScan:
                  stats: ScanStats, tips: tuple[str, ...] = (), progress: Progress = NO_PROGRESS) -> None:
         self.repo, self.since, self.max_size, self.prefilter, self.stats = repo, since, max_size, prefilter, stats
         self.tips, self.progress = tips, progress
-        self._commits: bytes | bytearray = b""
+        self._commits = b""
         self._check: _ConnectivityCheck | None = None
         self._deferred = False  # inside `with`: the check is waited for in __exit__
 
@@ -237,7 +237,7 @@ class HistoryScan:
             self._check = _ConnectivityCheck(self.repo)
         listing, commits = self._listing()
         oids = self._hits(listing.blobs)
-        self._commits = commits if oids else b""
+        self._commits = bytes(commits) if oids else b""  # one copy, only when something is placed
         self.progress.stage(f"reading {len(oids)} blob{'s' if len(oids) != 1 else ''} with hits", len(oids))
         for done, (oid, data) in enumerate(read_blobs(self.repo, oids), 1):
             self.progress.update(done)

@@ -1,4 +1,4 @@
-"""The demo's investigation step: CloudTrail as emulated for the demo, then `stsleak investigate`.
+"""The demo's CloudTrail and its investigation step: CloudTrail as emulated for the demo, then `stsleak investigate`.
 
 moto has no CloudTrail, so the demo puts the recording proxy (scanner/testing/recording_proxy.py)
 in front of moto: every call of the story becomes a CloudTrail event, and LookupEvents sent to the
@@ -30,11 +30,11 @@ class Trail:
         self.emulator.stop()
 
 
-def investigation_step(aws: Any, findings: list[Any], operator: Any) -> None:
+def investigation_step(aws: Any, findings: list[Any], options: Any) -> None:
     """The attacker pokes around with the leaked keys; `stsleak investigate` tells what they did."""
     from scanner.investigation.cloudtrail import LookupOptions
-    from scanner.investigation.run import investigate
     from scanner.reports.incident import incident_dict, render_summary
+    from scanner.response import Callbacks, investigate_findings
 
     leaked = findings[0]
     print(f"\n== 5b. The attacker looks around (ListBuckets, then tries iam:CreateUser); then `stsleak investigate` "
@@ -43,7 +43,7 @@ def investigation_step(aws: Any, findings: list[Any], operator: Any) -> None:
     s3.list_buckets()
     with contextlib.suppress(Exception):  # the role may not touch IAM: CloudTrail records the AccessDenied
         aws.client("iam", leaked.access_key_id, leaked.secret, leaked.session_token).create_user(UserName="backdoor")
-    incident = investigate(findings, operator, LookupOptions(regions=(OUR_REGION,)))
+    incident = investigate_findings(findings, options, LookupOptions(regions=(OUR_REGION,)), Callbacks())
     text = render_summary(incident_dict(incident))
     print("   " + text.rstrip("\n").replace("\n", "\n   "))
     print("   (the S3 GetObject of step 5 is a data event: CloudTrail's event history does not hold it)")
