@@ -10,7 +10,7 @@ import scanner
 PACKAGE = Path(scanner.__file__).parent
 HELPER = PACKAGE / "sources" / "git" / "run.py"
 # The demo builds its own throw-away repository (it scans nothing it did not write).
-OWN_REPOS = {PACKAGE / "cli" / "demo.py"}
+OWN_REPOS = {PACKAGE / "demo" / "story.py"}
 # Starts `python -m scanner.org.scan_one` (whose git calls go through the helper), never git itself.
 NOT_GIT = {PACKAGE / "org" / "process.py"}
 _STARTS_PROCESS = re.compile(r"subprocess\.(?:run|Popen|call|check_output|check_call)\(|os\.(?:system|spawn|exec)")
