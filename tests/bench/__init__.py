@@ -1,0 +1,1 @@
+"""The benchmark script run as a process (e2e tier)."""

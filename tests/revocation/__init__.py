@@ -1,0 +1,1 @@
+"""Revocation in-process: policy documents, botocore Stubber, no server (fast tier)."""
