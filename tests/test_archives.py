@@ -23,7 +23,8 @@ from scanner.detection.rules import load_ruleset
 from scanner.model import ScanMode
 from scanner.pipeline import ScanRequest, run_scan
 from scanner.testing import fakes
-from tests.support.cli import GitRepo, stsleak
+from tests.support.cli import GitRepo
+from tests.support.cli import stsleak_in_process as stsleak  # the CLI in this process (fast tier)
 from tests.support.core import assert_json_set, assert_set, only
 
 

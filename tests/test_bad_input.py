@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from scanner.testing import fakes
-from tests.support.cli import GitRepo, Run, stsleak
+from tests.support.cli import GitRepo, Run
+from tests.support.cli import stsleak_in_process as stsleak  # the CLI in this process (fast tier)
 from tests.support.core import assert_json_set, ini, only, scan_bytes
 
 Creds = fakes.FakeCredentials

@@ -27,7 +27,7 @@ from scanner.detection.prefilter import make_prefilter
 from scanner.model import Chunk, Finding, ScanStats
 from scanner.pipeline import findings_in_chunk
 from scanner.testing import fakes
-from tests.support.cli import stsleak
+from tests.support.cli import stsleak_in_process as stsleak  # the CLI in this process (fast tier)
 from tests.support.core import assert_set, only, ruleset
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from scanner.detection.filters import key_id_looks_like_words
 from scanner.testing import fakes
-from tests.support.cli import stsleak
+from tests.support.cli import stsleak_in_process as stsleak  # the CLI in this process (fast tier)
 from tests.support.core import (
     FINDING_KEYS,
     STATS_KEYS,

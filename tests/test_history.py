@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from scanner.testing import fakes
-from tests.support.cli import GitRepo, Run, stsleak
+from tests.support.cli import GitRepo, Run
+from tests.support.cli import stsleak_in_process as stsleak  # the CLI in this process (fast tier)
 from tests.support.core import assert_json_set, ini, sha
 
 Creds = fakes.FakeCredentials

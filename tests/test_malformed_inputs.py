@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cli import Run, stsleak
+from tests.support.cli import Run
+from tests.support.cli import stsleak_in_process as stsleak  # the CLI in this process (fast tier)
 
 
 def _one_line_error(run: Run, words: str) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from scanner.model import Finding
 from scanner.testing import fakes
 from scanner.verification.sts import offline_verification
-from tests.support.cli import stsleak
+from tests.support.cli import stsleak_in_process as stsleak  # the CLI in this process (fast tier)
 from tests.support.core import FINDING_KEYS, assert_set, only, scan_text, sha
 
 Creds = fakes.FakeCredentials

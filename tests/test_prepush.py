@@ -11,7 +11,8 @@ import pytest
 from scanner.sources.git import prepush
 from scanner.sources.git.prepush import Z40, RefUpdate
 from scanner.testing import fakes
-from tests.support.cli import GitRepo, stsleak
+from tests.support.cli import GitRepo
+from tests.support.cli import stsleak_in_process as stsleak  # the CLI in this process (fast tier)
 from tests.support.core import ini
 
 

@@ -9,7 +9,7 @@ from scanner.model import Finding, ReportFormat, ScanResult, ScanStats
 from scanner.reports import REPORTERS, render
 from scanner.reports.github import annotation, append_step_summary, escape_property, step_summary
 from scanner.testing import fakes
-from tests.support.cli import stsleak
+from tests.support.cli import stsleak_in_process as stsleak  # the CLI in this process (fast tier)
 from tests.support.core import ruleset
 from tests.support.programs import ini
 

@@ -9,7 +9,7 @@ import pytest
 from scanner.detection.rule_schema import check_allow_entry
 from scanner.detection.rules import load_ruleset
 from scanner.errors import StsleakError
-from tests.support.cli import stsleak
+from tests.support.cli import stsleak_in_process as stsleak  # the CLI in this process (fast tier)
 
 
 def _rules_dir(tmp_path: Path, text: str, name: str = "extra.yaml") -> Path:
