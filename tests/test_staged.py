@@ -7,7 +7,8 @@ import random
 import pytest
 
 from scanner.testing import fakes
-from tests.support.cli import GitRepo, stsleak
+from tests.support.cli import GitRepo
+from tests.support.cli import stsleak_in_process as stsleak  # the CLI in this process (fast tier)
 from tests.support.programs import assert_no_secrets, ini
 
 
