@@ -80,6 +80,13 @@ class Verification:
     session_name: str | None = None
     error: str | None = None
     note: str | None = None  # e.g. "role details unknown: no operator credentials"
+    # A key id with competing secrets/tokens (Finding.alternatives): how many combinations STS was
+    # asked about, and which one was live when it was not the nearest (redacted previews only).
+    combinations_tried: int | None = None
+    live_alternative: str | None = None
+    # The request ids AWS answered stsleak's own calls with this key with (CloudTrail's `requestID`):
+    # how an investigation tells stsleak's events from everyone else's.
+    request_ids: list[str] = field(default_factory=list)
 
 
 class RevocationStatus(StrEnum):

@@ -8,6 +8,26 @@ import pytest
 from scanner.testing import fakes
 from tests.support.cli import GitRepo
 
+# Tests in tiers (docs/design.md): the folder decides. Everything in these folders starts a process (the CLI
+# as a child, git daemon, pre-commit, bench/run.py), a server (moto, the CloudTrail emulator, Dask), a browser
+# or installs a package, and is marked `e2e`; `pytest -m "not e2e"` is the fast tier.
+E2E_FOLDERS = {"aws", "bench", "cli", "hostile", "integrations", "investigation", "org", "ux"}
+# In-process tests (real git repos in temp dirs allowed, the CLI through stsleak_in_process): the fast tier,
+# with the files directly in tests/.
+FAST_FOLDERS = {"revocation"}
+TESTS = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = Path(item.path).resolve().relative_to(TESTS).parts
+        folder = parts[0] if len(parts) > 1 else ""
+        if folder in E2E_FOLDERS:
+            item.add_marker(pytest.mark.e2e)
+        elif folder and folder not in FAST_FOLDERS:
+            raise pytest.UsageError(f"tests/{folder}/ has no tier: add it to E2E_FOLDERS or FAST_FOLDERS in "
+                                    "tests/conftest.py")
+
 
 @pytest.fixture
 def rng(request: pytest.FixtureRequest) -> random.Random:

@@ -2,13 +2,13 @@
 
 What moto cannot show, and where it is covered instead:
 - DateLessThan (moto counts every non-StringEquals condition as met): the exact documents are pinned
-  here and in test_revocation_policy.py ("later sessions still work" rests on them).
+  here and in tests/revocation/test_policy.py ("later sessions still work" rests on them).
 - aws:userid (moto's evaluator does not supply it): the session statements are pinned exactly.
-- LimitExceeded, UnmodifiableEntity: Stubber, test_stubbed_errors.py::test_put_role_policy_errors.
+- LimitExceeded, UnmodifiableEntity: Stubber, tests/revocation/test_stubbed_errors.py::test_put_role_policy_errors.
 - Eventual consistency (an old document read right after a write): Stubber,
-  test_revoke_stubbed.py::test_read_back_waits_for_the_new_document.
+  tests/revocation/test_revoke_stubbed.py::test_read_back_waits_for_the_new_document.
 - Partitions and opt-in regions (InvalidClientTokenId for a live key outside the default region):
-  Stubber, test_revoke_stubbed.py::test_invalid_in_an_opt_in_region_is_retried_in_the_default_region;
+  Stubber, tests/revocation/test_revoke_stubbed.py::test_invalid_in_an_opt_in_region_is_retried_in_the_default_region;
   endpoints per partition: test_aws_session.py.
 - A concurrent writer between our write and our read-back on the same policy (a race moto does not
   produce on demand): a botocore event hook writes in between, test_revoke_inprocess.py.
