@@ -16,6 +16,7 @@ class ExitCode(IntEnum):
     ERROR = 2  # usage or runtime error (one line on stderr)
     LIVE = 3  # with --verify: at least one credential is live
     REVOCATION_INCOMPLETE = 4  # revoke: a target failed or was refused (the others went on)
+    INVESTIGATION_INCOMPLETE = 5  # investigate/respond: a CloudTrail search failed or stopped somewhere
 
 
 class StsleakError(Exception):
@@ -24,6 +25,11 @@ class StsleakError(Exception):
     def __init__(self, message: str, exit_code: ExitCode = ExitCode.ERROR) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+def with_investigation(code: ExitCode, complete: bool) -> ExitCode:
+    """respond's verdict: a failed revocation (4) first, then an incomplete investigation (5), then the scan's."""
+    return code if complete or code is ExitCode.REVOCATION_INCOMPLETE else ExitCode.INVESTIGATION_INCOMPLETE
 
 
 def exit_code(findings: Sequence[Finding], errors: Sequence[str], fail_on: str = "any") -> ExitCode:

@@ -9,6 +9,7 @@ import argparse
 import importlib
 import os
 import sys
+from types import ModuleType
 
 from scanner import __version__
 from scanner.cli.parser import StsleakParser, examples_epilog
@@ -37,7 +38,7 @@ EXIT_CODES_HELP = """exit codes:
 """
 
 
-def _module(command: str):
+def _module(command: str) -> ModuleType:
     return importlib.import_module(COMMANDS[command])
 
 

@@ -7,7 +7,13 @@ import dataclasses
 from typing import Any
 
 from scanner.cli.aws_args import add_aws_options, aws_options
-from scanner.cli.investigation_options import add_investigation_options, finish, lookup_options, progress_bar
+from scanner.cli.investigation_options import (
+    add_investigation_options,
+    check_reports,
+    finish,
+    lookup_options,
+    progress_bar,
+)
 from scanner.errors import ExitCode
 from scanner.model import Finding, Revocation
 
@@ -17,7 +23,9 @@ EPILOG = """examples:
   stsleak investigate --from report.json --regions us-east-1,eu-west-1 --since 2026-11-01
 
 Read-only: CloudTrail LookupEvents, IAM, EC2, Lambda and ECS reads with YOUR credentials (never the
-leaked ones). exit codes: 0 investigated, 2 usage error or no usable operator credentials.
+leaked ones). Searches CloudTrail's event history: management events of the last 90 days.
+exit codes: 0 investigated everywhere it had to, 2 usage error or no usable operator credentials,
+5 investigation incomplete (a region's LookupEvents failed or stopped: the report names them).
 """
 
 
@@ -48,9 +56,10 @@ def run(args: argparse.Namespace) -> ExitCode:
     from scanner.response import Callbacks, investigate_findings
 
     aws, lookup = aws_options(args), lookup_options(args)
+    check_reports(args.report)
     report, findings = findings_from_report(args.from_report)
     with progress_bar() as progress:
         incident = investigate_findings(findings, aws, lookup, Callbacks(progress=progress))
     incident.repository = report.get("repository")
     finish(incident, {k: v for k, v in report.items() if k in ("version", "findings", "stats")}, args.report, [])
-    return ExitCode.CLEAN
+    return ExitCode.CLEAN if incident.complete else ExitCode.INVESTIGATION_INCOMPLETE

@@ -14,7 +14,9 @@ from scanner.errors import StsleakError
 
 def add_investigation_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("investigation")
-    group.add_argument("--report", metavar="FILE", help="write the incident report to FILE (.json, .md or .html)")
+    group.add_argument("--report", action="append", default=[], metavar="FILE",
+                       help="write the incident report to FILE (.json, .md or .html; repeatable: "
+                            "--report incident.html --report incident.json)")
     group.add_argument("--regions", metavar="R1,R2", help="CloudTrail regions to search (default: every enabled "
                                                          "region, from ec2:DescribeRegions)")
     group.add_argument("--since", dest="investigate_since", metavar="DATE",
@@ -66,11 +68,20 @@ def progress_bar() -> Iterator[Any]:
         yield update
 
 
-def finish(incident: Any, scan: dict[str, Any] | None, report: str | None, secrets: list[str]) -> None:
+def check_reports(reports: list[str]) -> None:
+    """Every --report target is checked before the first AWS call: a bad name or an unwritable folder is
+    one line now, not after scanning, verifying, investigating and revoking."""
+    from scanner.reports.incident import check_target
+
+    for report in reports:
+        check_target(report)
+
+
+def finish(incident: Any, scan: dict[str, Any] | None, reports: list[str], secrets: list[str]) -> None:
     from scanner.reports.incident import incident_dict, render_summary, write_incident
 
-    if report:
+    for report in reports:
         write_incident(report, incident, scan, secrets)
     sys.stdout.write(render_summary(incident_dict(incident, scan)))
-    if report:
+    for report in reports:
         print(f"incident report: {report}")

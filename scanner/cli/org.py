@@ -120,10 +120,12 @@ class _progress:
     """A rich progress bar over repositories on a terminal; nothing otherwise."""
 
     def __init__(self, total: int, quiet: bool) -> None:
-        self.total, self.quiet, self.bar, self.task = total, quiet, None, None
+        self.total, self.quiet = total, quiet
+        self.bar: Any = None  # rich.progress.Progress, on a terminal
+        self.task: Any = None
         self.done = self.failed = 0
 
-    def __enter__(self):
+    def __enter__(self) -> Any:
         if self.quiet or not sys.stderr.isatty():
             return None
         try:

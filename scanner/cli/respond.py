@@ -12,9 +12,15 @@ import sys
 from pathlib import Path
 
 from scanner.cli.aws_args import add_aws_options, add_revoke_options, aws_options
-from scanner.cli.investigation_options import add_investigation_options, finish, lookup_options, progress_bar
+from scanner.cli.investigation_options import (
+    add_investigation_options,
+    check_reports,
+    finish,
+    lookup_options,
+    progress_bar,
+)
 from scanner.cli.revoke_prompt import print_run, prompt_callbacks, revoke_options
-from scanner.errors import ExitCode, exit_code
+from scanner.errors import ExitCode, exit_code, with_investigation
 from scanner.model import ScanMode
 from scanner.redact import secrets_of
 
@@ -24,7 +30,8 @@ EPILOG = """examples:
   stsleak respond ~/src/app --yes --report incident.json   # apply the revocation, then report
 
 exit codes (as `scan --verify --revoke`): 0 no findings, 1 findings, 2 usage or runtime error,
-3 at least one credential is live, 4 a revocation failed or was refused.
+3 at least one credential is live, 4 a revocation failed or was refused, 5 the investigation is
+incomplete (a CloudTrail search failed or stopped; 4 wins over 5, 5 over 3 and 1).
 """
 
 
@@ -49,6 +56,7 @@ def run(args: argparse.Namespace) -> ExitCode:
 
     options = RespondOptions(aws=aws_options(args), lookup=lookup_options(args), revoke=revoke_options(args),
                              verify_canaries=args.verify_canaries)  # bad --since/--max-depth fail before any work
+    check_reports(args.report)
     result = run_scan(ScanRequest(mode=ScanMode.HISTORY, paths=(Path(args.repo),)),
                       load_ruleset(tuple(Path(d) for d in args.rules_dir)))
     with progress_bar() as progress:
@@ -68,4 +76,5 @@ def run(args: argparse.Namespace) -> ExitCode:
         print(f"stsleak: warning: {message}", file=sys.stderr)
     for note in result.notes:
         print(f"stsleak: note: {note}", file=sys.stderr)
-    return exit_code(result.findings, result.stats.errors, "any")
+    code = exit_code(result.findings, result.stats.errors, "any")
+    return with_investigation(code, incident.complete or not incident.investigated)

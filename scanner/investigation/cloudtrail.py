@@ -1,10 +1,15 @@
 """What a key did: CloudTrail LookupEvents by AccessKeyId, in every enabled region, streamed.
 
-LookupEvents allows 2 requests/s per account and region, one lookup attribute per call, 90 days
-of management events, paged by NextToken. Calls are paced per region and backed off on
-throttling (botocore's own retries are off for it, so the pacing is ours). Events are folded into
-an `Activity` as they arrive and then dropped: memory stays bounded whatever the key did.
-Our own calls are recognised by the user agent stsleak signs with (botocore `user_agent_extra`).
+LookupEvents allows 2 requests/s per account and region, retries included, one lookup attribute
+per call, 90 days of management events, paged by NextToken. Every call is paced per region and
+backed off on throttling; botocore makes exactly one attempt (`total_max_attempts=1`), so every
+attempt is ours and paced. Events are folded into an `Activity` as they arrive and then dropped:
+memory stays bounded whatever the key did. Each region's search ends complete, partial or failed,
+with a one-line reason: a failed search never reads as "no events".
+
+Our own calls with a leaked key (verification's GetCallerIdentity) are recognised by the request
+ids AWS answered them with, which CloudTrail records as `requestID`; a user agent proves nothing
+(any caller can send any user agent).
 """
 
 from __future__ import annotations
@@ -20,9 +25,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from scanner.aws_session import Operator, client_config, failure_from
-from scanner.investigation.model import MAX_DISTINCT, Activity, EventStat
+from scanner.investigation.model import MAX_DISTINCT, Activity, EventStat, RegionSearch, SearchStatus
 
-OUR_AGENT = re.compile(r"(?:^|[\s(])stsleak(?:/[\w.+-]*)?(?=$|[\s)])")
+WINDOW = "CloudTrail event history: management events of the last 90 days (data events such as S3 GetObject " \
+         "are only in trails that record them)"
+_TAG = re.compile(r"<[^<>]{0,500}>")
+_SPACE = re.compile(r"\s+")
 DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
                           "Client.UnauthorizedOperation", "UnauthorizedAccess"})
 NOT_ENABLED_CODES = frozenset({"OptInRequired", "UnrecognizedClientException", "InvalidClientTokenId",
@@ -33,8 +41,10 @@ EventCallback = Callable[[dict[str, Any], Activity], None]
 Progress = Callable[[str, str, int, int], None]  # key, region, region index (1-based), region count
 
 
-def is_ours(user_agent: str | None) -> bool:
-    return bool(user_agent and OUR_AGENT.search(user_agent[:2000]))
+def one_line(text: str, limit: int = 200) -> str:
+    """An error message as one short line: markup (an HTML or XML error page) and line breaks gone."""
+    flat = _SPACE.sub(" ", _TAG.sub(" ", text[:20_000])).strip()
+    return flat if len(flat) <= limit else flat[:limit - 1] + "…"
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -85,6 +95,7 @@ class Pacer:
 
 
 def explain_region_failure(region: str, code: str, message: str) -> str:
+    message = one_line(message) or code or "no reason given"
     if code in DENIED_CODES:
         return f"{region}: the operator may not call cloudtrail:LookupEvents there ({message}); region skipped"
     if code in NOT_ENABLED_CODES:
@@ -106,9 +117,13 @@ class EventReader:
 
     def _client(self, region: str) -> Any:
         if region not in self._clients:
-            aws = replace(self.operator.options, region=region, max_attempts=1)  # our back-off, not botocore's
+            from botocore.config import Config
+
+            aws = replace(self.operator.options, region=region)
+            single = Config(retries={"mode": "standard", "total_max_attempts": 1})  # every attempt paced by us
             self._clients[region] = self.operator.session.client(
-                "cloudtrail", region_name=region, endpoint_url=aws.endpoint_url, config=client_config(aws))
+                "cloudtrail", region_name=region, endpoint_url=aws.endpoint_url,
+                config=client_config(aws).merge(single))
         return self._clients[region]
 
     def _page(self, region: str, request: dict[str, Any]) -> dict[str, Any]:
@@ -127,14 +142,16 @@ class EventReader:
                 delay *= 2
         raise AssertionError("unreachable")
 
-    def events(self, access_key_id: str, region: str) -> Iterator[dict[str, Any]]:
+    def events(self, access_key_id: str, region: str, search: RegionSearch | None = None) -> Iterator[dict[str, Any]]:
         """Every CloudTrail record of the key in the region, newest first, one page in memory at a time."""
+        search = search or RegionSearch(region)
         request: dict[str, Any] = {
             "LookupAttributes": [{"AttributeKey": "AccessKeyId", "AttributeValue": access_key_id}],
             "StartTime": self.options.start_time(), "EndTime": datetime.now(UTC), "MaxResults": 50}
         seen = 0
         while True:
             page = self._page(region, request)
+            search.pages += 1
             for summary in page.get("Events", []):
                 seen += 1
                 yield _record_of(summary, region)
@@ -177,20 +194,22 @@ def enabled_regions(operator: Operator, requested: tuple[str, ...] | None) -> tu
     return regions or [operator.options.resolved_region()], []
 
 
-def fold(activity: Activity, record: dict[str, Any], cutoff: datetime | None) -> None:
-    """Count one event into the activity (bounded: at most MAX_DISTINCT names, IPs and agents)."""
+def fold(activity: Activity, record: dict[str, Any], cutoff: datetime | None,
+         ours_ids: frozenset[str] = frozenset()) -> None:
+    """Count one event into the activity (bounded: at most MAX_DISTINCT names, IPs and agents).
+
+    An event is stsleak's own only when its `requestID` is one AWS answered stsleak's own call with."""
     when = record.get("eventTime") or ""
     name, source = str(record.get("eventName")), str(record.get("eventSource"))
     agent = str(record.get("userAgent") or "")[:300]
-    ours = is_ours(agent)
+    ours = str(record.get("requestID") or "") in ours_ids
     activity.events += 1
     activity.regions_with_events.add(str(record.get("awsRegion")))
     activity.first_use = min(filter(None, (activity.first_use, when)), default=None)
     activity.last_use = max(filter(None, (activity.last_use, when)), default=None)
     if ours:
         activity.ours += 1
-        if len(activity.our_user_agents) < MAX_DISTINCT:
-            activity.our_user_agents.add(agent)
+        activity.our_user_agents.add(agent or "?")
     else:
         activity.first_use_by_others = min(filter(None, (activity.first_use_by_others, when)), default=None)
         activity.last_use_by_others = max(filter(None, (activity.last_use_by_others, when)), default=None)
@@ -217,17 +236,28 @@ def fold(activity: Activity, record: dict[str, Any], cutoff: datetime | None) ->
 
 
 def search_key(reader: EventReader, activity: Activity, regions: list[str], cutoff: datetime | None,
-               on_event: EventCallback | None = None, progress: Progress | None = None) -> None:
-    """Look the key up in each region; a failing region becomes a note and the others go on."""
+               on_event: EventCallback | None = None, progress: Progress | None = None,
+               ours_ids: frozenset[str] = frozenset()) -> None:
+    """Look the key up in each region; a failing region is recorded as partial or failed (with a note)
+    and the others go on."""
     activity.regions_searched = list(regions)
     for index, region in enumerate(regions, 1):
         if progress:
             progress(activity.access_key_id, region, index, len(regions))
+        search = RegionSearch(region)
+        activity.searches.append(search)
         try:
-            for record in reader.events(activity.access_key_id, region):
-                fold(activity, record, cutoff)
+            for record in reader.events(activity.access_key_id, region, search):
+                search.events += 1
+                fold(activity, record, cutoff, ours_ids)
                 if on_event and not record.get("errorCode"):
                     on_event(record, activity)
         except RegionFailure as exc:
+            search.status = SearchStatus.PARTIAL if search.pages else SearchStatus.FAILED
+            search.reason = str(exc)
             activity.notes.append(str(exc))
+        except Exception as exc:  # a bug or an unexpected answer: this region is unknown, never clean
+            search.status = SearchStatus.PARTIAL if search.pages else SearchStatus.FAILED
+            search.reason = f"{region}: {one_line(f'{type(exc).__name__}: {exc}')}"
+            activity.notes.append(search.reason)
     activity.searched = True

@@ -9,6 +9,23 @@ from enum import StrEnum
 MAX_DISTINCT = 200  # distinct IPs / user agents / event names kept per key (the rest are counted as "other")
 
 
+class SearchStatus(StrEnum):
+    """How one region's CloudTrail search ended."""
+
+    COMPLETE = "complete"  # every page read
+    PARTIAL = "partial"  # some pages read, then it failed or stopped
+    FAILED = "failed"  # nothing could be read
+
+
+@dataclass
+class RegionSearch:
+    region: str
+    status: SearchStatus = SearchStatus.COMPLETE
+    pages: int = 0
+    events: int = 0
+    reason: str | None = None  # one line, when not complete
+
+
 class SpawnKind(StrEnum):
     ROLE_SESSION = "role-session"  # AssumeRole*
     SESSION_TOKEN = "session-token"  # GetSessionToken
@@ -65,6 +82,7 @@ class Activity:
     access_key_id: str
     depth: int = 0
     regions_searched: list[str] = field(default_factory=list)
+    searches: list[RegionSearch] = field(default_factory=list)  # one per region, with how it ended
     regions_with_events: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
     events: int = 0
@@ -76,11 +94,20 @@ class Activity:
     by_name: dict[str, EventStat] = field(default_factory=dict)
     source_ips: BoundedCounter = field(default_factory=BoundedCounter)
     user_agents: BoundedCounter = field(default_factory=BoundedCounter)
-    our_user_agents: set[str] = field(default_factory=set)
+    our_user_agents: BoundedCounter = field(default_factory=BoundedCounter)  # agents of our own calls, counted
     error_codes: BoundedCounter = field(default_factory=BoundedCounter)
     access_denied_after_cutoff: int = 0
     first_access_denied_after_cutoff: str | None = None
     searched: bool = False
+
+    @property
+    def incomplete(self) -> list[RegionSearch]:
+        """The regions whose search did not read every page."""
+        return [s for s in self.searches if s.status is not SearchStatus.COMPLETE]
+
+    @property
+    def complete(self) -> bool:
+        return self.searched and not self.incomplete
 
 
 @dataclass
@@ -205,3 +232,12 @@ class Incident:
     generated_at: str | None = None
     dry_run: bool = True
     investigated: bool = False
+
+    def activities(self) -> list[Activity]:
+        return [a for c in self.credentials for a in (c.activity, *c.spawned_activity) if a is not None]
+
+    @property
+    def complete(self) -> bool:
+        """Every credential that should have been searched was, in every region, to the last page."""
+        return self.investigated and all(a.complete for a in self.activities()) and all(
+            c.activity is not None for c in self.credentials)

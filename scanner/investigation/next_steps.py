@@ -68,18 +68,31 @@ def _workload_steps(item: CredentialInvestigation) -> list[str]:
     return steps
 
 
+def _unsearched(item: CredentialInvestigation) -> list[str]:
+    """The regions whose CloudTrail search failed or stopped, for this key and what it spawned."""
+    activities = [a for a in (item.activity, *item.spawned_activity) if a is not None]
+    return [f"{s.region} ({s.status})" for a in activities for s in a.incomplete]
+
+
 def _tell_steps(item: CredentialInvestigation) -> list[str]:
     activity = item.activity
     others = activity.events - activity.ours if activity else 0
+    unsearched = _unsearched(item)
+    gap = (f" The CloudTrail search is INCOMPLETE: {', '.join(unsearched)} could not be read, so use there is "
+           f"unknown — search those regions again (--regions) or in the console." if unsearched else "")
     if others:
         ips = ", ".join(ip for ip, _ in activity.source_ips.most_common(5)) if activity else ""
         return [f"Someone other than stsleak used this key ({others} CloudTrail events since "
                 f"{activity.first_use_by_others if activity else '?'}; source IPs {ips}): treat it as a security "
                 "incident — tell your security team and the account owner, keep this report, and check billing and "
-                "every region for resources you do not recognise."]
+                "every region for resources you do not recognise." + gap]
+    if unsearched:
+        return ["Use of this key is UNKNOWN where CloudTrail could not be searched; no use by others was found "
+                "elsewhere." + gap + " Tell your security team and the account owner."]
     if activity and activity.searched:
-        return ["No use by anyone but stsleak was found in CloudTrail's management events. Tell the committer and "
-                "the account owner anyway; data events (e.g. S3 GetObject) are only in trails that record them."]
+        return ["No use by anyone but stsleak was found in CloudTrail's management events (last 90 days, regions "
+                f"{', '.join(activity.regions_searched)}). Tell the committer and the account owner anyway; data "
+                "events (e.g. S3 GetObject) are only in trails that record them."]
     return ["Tell your security team and the account owner; CloudTrail was not searched, so use is unknown."]
 
 

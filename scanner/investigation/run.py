@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections import deque
 from datetime import UTC, datetime
+from typing import Any
 
 from scanner.aws_session import Operator
 from scanner.investigation.blast_radius import BlastRadiusReader, blast_radius
 from scanner.investigation.cloudtrail import (
+    WINDOW,
     EventReader,
     LookupOptions,
     Progress,
@@ -67,8 +69,12 @@ class Investigator:
         revocation = item.revocation or {}
         return parse_time(str(revocation.get("cutoff") or "")) if revocation.get("status") == "revoked" else None
 
-    def activity_of(self, item: CredentialInvestigation) -> tuple[Activity, list[Spawned], PersistenceCollector]:
-        """The key's own activity, then every key it minted, breadth first, to max_depth."""
+    def activity_of(self, item: CredentialInvestigation,
+                    ours_ids: frozenset[str] = frozenset()) -> tuple[Activity, list[Spawned], PersistenceCollector]:
+        """The key's own activity, then every key it minted, breadth first, to max_depth.
+
+        `ours_ids`: the request ids of stsleak's own calls with the leaked key (its verification);
+        keys it minted stsleak never used, so every event of theirs is someone else's."""
         cutoff = self._cutoff(item)
         persistence = PersistenceCollector()
         spawned: list[Spawned] = []
@@ -79,11 +85,12 @@ class Investigator:
             activity, depth = queue.popleft()
             collector = SpawnCollector(depth)
 
-            def on_event(record, act, collector=collector):
+            def on_event(record: dict[str, Any], act: Activity, collector: SpawnCollector = collector) -> None:
                 collector(record, act)
                 persistence(record, act)
 
-            search_key(self.reader, activity, self.regions, cutoff, on_event, self.progress)
+            search_key(self.reader, activity, self.regions, cutoff, on_event, self.progress,
+                       ours_ids if activity is root else frozenset())
             if collector.dropped:
                 activity.notes.append(f"{collector.dropped} more minted credentials not listed")
             spawned.extend(collector.found)
@@ -100,7 +107,8 @@ class Investigator:
 
     def investigate(self, item: CredentialInvestigation, finding: Finding, last_used: LastUsed | None) -> None:
         item.last_used = last_used
-        item.activity, item.spawned, persistence = self.activity_of(item)
+        ours = frozenset(finding.verification.request_ids) if finding.verification else frozenset()
+        item.activity, item.spawned, persistence = self.activity_of(item, ours)
         item.hints = hints_from(item.spawned, item.account)
         item.persistence = persistence.items
         if persistence.dropped:
@@ -140,5 +148,5 @@ def investigate(findings: list[Finding], operator: Operator, options: LookupOpti
         investigator.investigate(item, finding, (last_used or {}).get(item.access_key_id))
         incident.credentials.append(item)
     incident.notes.append(f"CloudTrail: {investigator.reader.calls} LookupEvents call(s) in "
-                          f"{len(investigator.regions)} region(s)")
+                          f"{len(investigator.regions)} region(s) ({', '.join(investigator.regions)}); {WINDOW}")
     return incident

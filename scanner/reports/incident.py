@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections import Counter
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from scanner.errors import StsleakError
-from scanner.investigation.cloudtrail import is_ours
+from scanner.investigation.cloudtrail import WINDOW
 from scanner.investigation.model import CredentialInvestigation, Incident, TimelineEntry
 from scanner.model import ScanResult
 from scanner.redact import scrub
@@ -79,10 +80,21 @@ def _activity(activity: Any) -> dict[str, Any] | None:
         return None
     out = plain(activity)
     out["events_by_name"] = sorted(out.pop("by_name").values(), key=lambda s: (-s["count"], s["name"]))
-    out["user_agents"] = [{"agent": agent, "count": count, "ours": is_ours(agent)}
+    ours = activity.our_user_agents  # an agent is ours only if every event with it was one of our own requests
+    out["user_agents"] = [{"agent": agent, "count": count, "ours": ours.get(agent, 0) == count}
                           for agent, count in activity.user_agents.most_common()]
     out.pop("our_user_agents")
+    out["complete"] = activity.complete
     return out
+
+
+def investigation_dict(incident: Incident) -> dict[str, Any]:
+    """Whether the investigation could search everywhere it had to: the verdict on every "no use found"."""
+    failed = [{"access_key_id": a.access_key_id, "region": s.region, "status": str(s.status), "pages": s.pages,
+               "reason": s.reason} for a in incident.activities() for s in a.incomplete]
+    regions = sorted({r for a in incident.activities() for r in a.regions_searched})
+    return {"complete": incident.complete, "ran": incident.investigated, "window": WINDOW,
+            "regions_searched": regions, "incomplete_searches": failed}
 
 
 def credential_dict(item: CredentialInvestigation) -> dict[str, Any]:
@@ -100,6 +112,7 @@ def incident_dict(incident: Incident, scan: dict[str, Any] | None = None) -> dic
     base.update({
         "kind": "stsleak-incident", "incident_version": INCIDENT_VERSION, "generated_at": incident.generated_at,
         "repository": incident.repository, "dry_run": incident.dry_run, "investigated": incident.investigated,
+        "investigation": investigation_dict(incident),
         "notes": list(incident.notes), "credentials": [credential_dict(c) for c in incident.credentials]})
     return base
 
@@ -113,7 +126,8 @@ def render_summary(data: dict[str, Any]) -> str:
         if activity:
             names = ", ".join(f"{s['name']} x{s['count']}" + (f" ({', '.join(s['errors'])})" if s["errors"] else "")
                               for s in activity["events_by_name"][:12])
-            lines.append(f"  CloudTrail: {activity['events']} event(s), {activity['ours']} by stsleak; {names}")
+            state = "" if activity.get("complete", True) else " [INCOMPLETE: some regions could not be searched]"
+            lines.append(f"  CloudTrail: {activity['events']} event(s), {activity['ours']} by stsleak{state}; {names}")
         for spawned in item["spawned"]:
             lines.append(f"  spawned: {spawned['event_name']} -> {spawned['minted_key_id']} "
                          f"{spawned['role_arn'] or spawned['user_name'] or ''}")
@@ -125,7 +139,18 @@ def render_summary(data: dict[str, Any]) -> str:
         for revocation in item["revocations"]:
             lines.append(f"  revocation: {revocation.get('status')} {revocation.get('target')}")
     lines += [f"note: {note}" for note in data["notes"]]
+    lines += _investigation_lines(data.get("investigation") or {})
     return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _investigation_lines(investigation: dict[str, Any]) -> list[str]:
+    if not investigation.get("ran") or investigation.get("complete"):
+        return []
+    failed = investigation.get("incomplete_searches") or []
+    where = "; ".join(f"{f['access_key_id']} {f['region']}: {f['status']}" for f in failed[:10])
+    more = f" (+{len(failed) - 10} more)" if len(failed) > 10 else ""
+    return [f"INVESTIGATION INCOMPLETE: {len(failed)} CloudTrail search(es) failed or stopped ({where}{more}); "
+            f"\"no use found\" does not hold there"]
 
 
 def scan_dict(result: ScanResult) -> dict[str, Any]:
@@ -149,10 +174,24 @@ def render_incident(fmt: str, incident: Incident, scan: dict[str, Any] | None, s
     return scrub(text, secrets)  # belt and braces: no secret or token reaches the file
 
 
-def write_incident(path: str, incident: Incident, scan: dict[str, Any] | None, secrets: list[str]) -> None:
+def check_target(path: str) -> str:
+    """The report's format; a one-line error when the name or the folder will not do (nothing is written)."""
     fmt = FORMATS.get(Path(path).suffix.lower())
     if fmt is None:
         raise StsleakError(f"--report {path}: the name must end in .json, .md or .html")
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise StsleakError(f"--report {path}: is a directory")
+    if not folder.is_dir():
+        raise StsleakError(f"--report {path}: no such directory {folder}")
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise StsleakError(f"--report {path}: not writable")
+    return fmt
+
+
+def write_incident(path: str, incident: Incident, scan: dict[str, Any] | None, secrets: list[str]) -> None:
+    fmt = check_target(path)
     try:
         Path(path).write_text(render_incident(fmt, incident, scan, secrets), encoding="utf-8")
     except OSError as exc:

@@ -124,6 +124,22 @@ def _credential(item: dict[str, Any]) -> str:
     return "".join(parts) + "</section>"
 
 
+def _investigation(data: dict[str, Any]) -> str:
+    """The verdict on every "no use found": complete, or which searches failed (never raw error bodies)."""
+    investigation = data.get("investigation") or {}
+    if not investigation.get("ran"):
+        return '<p class="investigation none">CloudTrail was not searched: use of the keys is unknown.</p>'
+    window = f'<p class="meta">{e(investigation.get("window"))}; regions searched: ' \
+             f'{e(", ".join(investigation.get("regions_searched") or []))}</p>'
+    if investigation.get("complete"):
+        return f'<p class="investigation complete">Investigation complete.</p>{window}'
+    failed = investigation.get("incomplete_searches") or []
+    rows = [[f["access_key_id"], f["region"], f["status"], f["pages"], f["reason"]] for f in failed]
+    return (f'<p class="investigation incomplete flag">INVESTIGATION INCOMPLETE: {e(len(failed))} CloudTrail '
+            f'search(es) failed or stopped; "no use found" does not hold for them.</p>{window}'
+            + table("incomplete-searches", ["key", "region", "status", "pages read", "reason"], rows))
+
+
 def render_html(data: dict[str, Any]) -> str:
     mode = "DRY RUN — nothing was changed" if data["dry_run"] else "revocation applied"
     notes = "".join(f"<li>{e(n)}</li>" for n in data["notes"])
@@ -135,4 +151,5 @@ def render_html(data: dict[str, Any]) -> str:
             f"<title>stsleak incident report</title><style>{CSS}</style></head><body>"
             f"<h1>stsleak incident report</h1><p class=\"meta\">Repository <code>{e(data.get('repository'))}</code> · "
             f"generated {e(data['generated_at'])} · {e(mode)} · contract {e(data['kind'])} "
-            f"v{e(data['incident_version'])}</p><ul class=\"notes\">{notes}</ul>{body}</body></html>\n")
+            f"v{e(data['incident_version'])}</p>{_investigation(data)}<ul class=\"notes\">{notes}</ul>{body}"
+            "</body></html>\n")

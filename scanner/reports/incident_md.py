@@ -109,11 +109,26 @@ def _credential(item: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _investigation(investigation: dict[str, Any]) -> list[str]:
+    if not investigation.get("ran"):
+        return ["**CloudTrail was not searched: use of the keys is unknown.**", ""]
+    window = f"{esc(investigation.get('window'))}; regions searched: " \
+             f"{esc(', '.join(investigation.get('regions_searched') or []))}"
+    if investigation.get("complete"):
+        return ["Investigation complete. " + window, ""]
+    failed = investigation.get("incomplete_searches") or []
+    return [f"**INVESTIGATION INCOMPLETE**: {len(failed)} CloudTrail search(es) failed or stopped; \"no use found\" "
+            f"does not hold for them. {window}", "",
+            *table(["key", "region", "status", "pages read", "reason"],
+                   [[f["access_key_id"], f["region"], f["status"], f["pages"], f["reason"]] for f in failed]), ""]
+
+
 def render_markdown(data: dict[str, Any]) -> str:
     mode = "DRY RUN (nothing was changed)" if data["dry_run"] else "revocation applied"
     lines = ["# stsleak incident report", "",
              f"Repository: {esc(data.get('repository'))} · generated {esc(data['generated_at'])} · {mode} · "
              f"report contract {data['kind']} v{data['incident_version']}", ""]
+    lines += _investigation(data.get("investigation") or {})
     lines += [f"- note: {esc(n)}" for n in data["notes"]]
     lines.append("")
     if not data["credentials"]:

@@ -91,6 +91,8 @@ class CloudTrailEmulator:
         self.page_size = page_size
         self.rate_limit = rate_limit
         self.denied_regions: set[str] = set()
+        self.broken_regions: dict[str, int] = {}  # region -> pages served before it answers 500 with an HTML page
+        self._served: dict[str, int] = {}
         self.requests: list[dict[str, Any]] = []  # every LookupEvents call: region, attributes, status
         self._throttle = 0
         self._last_call: dict[str, float] = {}
@@ -106,9 +108,28 @@ class CloudTrailEmulator:
     def deny_region(self, region: str) -> None:
         self.denied_regions.add(region)
 
+    def break_region(self, region: str, after_pages: int = 0) -> None:
+        """The region answers HTTP 500 with an HTML error page (a load balancer's), after `after_pages` pages."""
+        self.broken_regions[region] = after_pages
+        self._served[region] = 0
+
+    def clear_faults(self) -> None:
+        self.denied_regions.clear()
+        self.broken_regions.clear()
+        self._served.clear()
+
     # --- protocol ---------------------------------------------------------------------------
-    def handle(self, target: str, body: bytes, region: str) -> tuple[int, dict[str, Any]]:
-        """One JSON-protocol call -> (status, JSON body), errors in AWS's `__type` shape."""
+    def handle(self, target: str, body: bytes, region: str) -> tuple[int, dict[str, Any] | bytes]:
+        """One JSON-protocol call -> (status, JSON body), errors in AWS's `__type` shape (a broken region:
+        raw HTML bytes, as a failing proxy in front of AWS answers)."""
+        if region in self.broken_regions:
+            with self._lock:
+                served = self._served.get(region, 0)
+                self._served[region] = served + 1
+            if served >= self.broken_regions[region]:
+                self.requests.append({"region": region, "attributes": [], "status": "500"})
+                return 500, (b"<html>\r\n<head><title>500 Internal Server Error</title></head>\r\n<body>\r\n"
+                             b"<center><h1>500 Internal Server Error</h1></center>\r\n</body>\r\n</html>\r\n")
         try:
             operation = target.removeprefix(TARGET_PREFIX)
             if not target.startswith(TARGET_PREFIX) or operation != "LookupEvents":
@@ -190,9 +211,10 @@ class CloudTrailEmulator:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 status, payload = emulator.handle(self.headers.get("X-Amz-Target", ""), body,
                                                   region_of(self.headers.get("Authorization", "")) or "us-east-1")
-                data = json.dumps(payload).encode()
+                raw = isinstance(payload, bytes)
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/x-amz-json-1.1")
+                self.send_header("Content-Type", "text/html" if raw else "application/x-amz-json-1.1")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import threading
 import urllib.parse
 import uuid
@@ -86,6 +87,19 @@ def s3_event_name(method: str, path: str, query: dict[str, list[str]]) -> tuple[
     return {"PUT": "CreateBucket", "DELETE": "DeleteBucket", "HEAD": "HeadBucket"}.get(method, method), params
 
 
+_REQUEST_ID = re.compile(rb"<RequestId>([^<]{1,128})</RequestId>")
+
+
+def request_id_of(headers: list[tuple[str, str]], body: bytes) -> str:
+    """The request id the response carried (header, or the XML body's ResponseMetadata), as CloudTrail's
+    `requestID` is: the same id the caller's SDK sees in ResponseMetadata.RequestId."""
+    for name, value in headers:
+        if name.lower() in ("x-amzn-requestid", "x-amz-request-id") and value:
+            return value
+    found = _REQUEST_ID.search(body[:65536])
+    return found.group(1).decode("utf-8", "replace") if found else str(uuid.uuid4())
+
+
 class EventRecorder:
     """Turns (request, response) pairs into CloudTrail records; learns who each access key is."""
 
@@ -106,7 +120,8 @@ class EventRecorder:
         with self._lock:
             self.identities[key] = identity
 
-    def record(self, request: dict[str, Any], status: int, body: bytes) -> dict[str, Any] | None:
+    def record(self, request: dict[str, Any], status: int, body: bytes,
+               response_headers: list[tuple[str, str]] | None = None) -> dict[str, Any] | None:
         scope = credential_scope(request["headers"].get("authorization", ""))
         if len(scope) < 4:
             query = urllib.parse.parse_qs(request["query"])
@@ -121,7 +136,8 @@ class EventRecorder:
             "eventSource": f"{service}.amazonaws.com", "eventName": name, "awsRegion": region,
             "sourceIPAddress": request["client_ip"], "userAgent": request["headers"].get("user-agent", ""),
             "requestParameters": {k: _hide(k, v) for k, v in params.items()} or None, "responseElements": None,
-            "requestID": str(uuid.uuid4()), "eventID": str(uuid.uuid4()), "eventType": "AwsApiCall",
+            "requestID": request_id_of(response_headers or [], body), "eventID": str(uuid.uuid4()),
+            "eventType": "AwsApiCall",
             "readOnly": name.startswith(("Get", "List", "Describe", "Head")) and name not in MINTING,
             "managementEvent": not (service == "s3" and name in S3_DATA),
             "recipientAccountId": caller.get("accountId", DEFAULT_ACCOUNT),
@@ -261,7 +277,9 @@ class RecordingProxy:
 
                     status, payload = proxy.emulator.handle(target, body, region_of(
                         self.headers.get("Authorization", "")) or "us-east-1")
-                    self._send(status, [("Content-Type", "application/x-amz-json-1.1")], json.dumps(payload).encode())
+                    raw = isinstance(payload, bytes)
+                    data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                    self._send(status, [("Content-Type", "text/html" if raw else "application/x-amz-json-1.1")], data)
                     return
                 status, headers, data = proxy.forward(self.command, self.path, list(self.headers.items()), body)
                 if not self.path.startswith("/moto-api"):
@@ -270,7 +288,7 @@ class RecordingProxy:
                     request = {"method": self.command, "path": path, "query": query, "body": body,
                                "headers": {k.lower(): v for k, v in self.headers.items()},
                                "client_ip": forwarded or self.client_address[0]}
-                    proxy.recorder.record(request, status, data)
+                    proxy.recorder.record(request, status, data, headers)
                 self._send(status, headers, data)
 
             def _send(self, status: int, headers: list[tuple[str, str]], data: bytes) -> None:

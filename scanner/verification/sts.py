@@ -88,26 +88,37 @@ def verify_set(client: LeakedStsClient, key: CredentialKey) -> Verification:
     """
     access_key_id, secret, token = key
     region = client.region
+    request_ids: list[str] = []
     for attempt in (1, 2):
         try:
             identity = client.get_caller_identity(access_key_id, secret or "", token, region=region)
         except StsleakError:
             raise
         except Exception as exc:
+            request_ids += _request_id(getattr(exc, "response", None))
             failure = failure_from(exc)
             where = f"STS of partition {client.options.partition_name()}, region {region}"
             message = scrub(f"{failure.message} ({where})", [secret or "", token or ""])
             if failure.code in EXPIRED_CODES:
-                return Verification(Status.EXPIRED, error=message)
+                return Verification(Status.EXPIRED, error=message, request_ids=request_ids)
             if failure.code in INVALID_CODES:
                 if attempt == 1:
                     if failure.code == "InvalidClientTokenId":
                         region = client.options.default_region()
                     continue
-                return Verification(Status.INVALID, error=message)
-            return Verification(Status.ERROR, error=message)
-        return verification_from_identity(identity)
+                return Verification(Status.INVALID, error=message, request_ids=request_ids)
+            return Verification(Status.ERROR, error=message, request_ids=request_ids)
+        verification = verification_from_identity(identity)
+        verification.request_ids = request_ids + _request_id(identity)
+        return verification
     raise AssertionError("unreachable")
+
+
+def _request_id(response: object) -> list[str]:
+    """The request id AWS answered a call with (CloudTrail records it as the event's requestID)."""
+    metadata = response.get("ResponseMetadata") if isinstance(response, dict) else None
+    found = metadata.get("RequestId") if isinstance(metadata, dict) else None
+    return [found] if isinstance(found, str) and found else []
 
 
 def _add_note(verification: Verification, note: str) -> None:

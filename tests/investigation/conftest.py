@@ -73,7 +73,7 @@ def incident(trail: tuple[CloudTrailEmulator, RecordingProxy], tmp_path: Path,
              monkeypatch: pytest.MonkeyPatch) -> Incident:
     emulator, proxy = trail
     emulator.store = EventStore()
-    emulator.denied_regions.clear()
+    emulator.clear_faults()
     emulator.rate_limit = None
     proxy.recorder.identities.clear()
     _post(proxy.url + "/moto-api/reset-auth", b"inf")

@@ -10,7 +10,7 @@ import pytest
 from botocore.stub import Stubber
 
 from scanner.aws_session import AwsOptions, Operator
-from scanner.investigation.cloudtrail import EventReader, LookupOptions, fold, is_ours, search_key
+from scanner.investigation.cloudtrail import EventReader, LookupOptions, fold, search_key
 from scanner.investigation.model import MAX_DISTINCT, Activity
 from tests.investigation.conftest import REGION, Incident
 
@@ -120,5 +120,49 @@ def test_fold_keeps_memory_bounded_and_marks_our_calls() -> None:
     assert activity.events == 3 * MAX_DISTINCT
     assert activity.first_access_denied_after_cutoff == "2026-12-01T00:00:00Z"
     assert activity.access_denied_after_cutoff == 3 * MAX_DISTINCT - 10
-    assert is_ours("Boto3/1.44 md/Botocore#1.44 Botocore/1.44.8 stsleak")
-    assert is_ours("aws-cli/2 stsleak/0.1.0") and not is_ours("stsleakish/1") and not is_ours("not-stsleak")
+    assert activity.ours == 0  # no request of ours among them
+
+
+def test_ours_is_decided_by_our_request_ids_not_by_the_user_agent() -> None:
+    activity = Activity("AKIAIOSFODNN7EXAMPLE")
+    event = {"eventTime": "2026-12-01T00:00:00Z", "eventName": "GetCallerIdentity",
+             "eventSource": "sts.amazonaws.com", "awsRegion": "us-east-1", "sourceIPAddress": "198.51.100.1"}
+    fold(activity, {**event, "requestID": "req-ours", "userAgent": "Boto3/1.44 stsleak"}, None, frozenset({"req-ours"}))
+    fold(activity, {**event, "requestID": "req-theirs", "userAgent": "Boto3/1.44 stsleak"}, None,
+         frozenset({"req-ours"}))  # an attacker sending stsleak's user agent is still someone else
+    assert activity.events == 2 and activity.ours == 1
+    assert activity.first_use_by_others == "2026-12-01T00:00:00Z"
+
+
+def test_a_failing_region_is_failed_with_one_line_and_never_clean(env: Incident) -> None:
+    key = _busy_key(env, 2)
+    env.emulator.break_region("eu-west-1")
+    activity = Activity(key)
+    search_key(EventReader(_operator(env), LookupOptions(rate=50)), activity, ["eu-west-1", REGION], None)
+    assert activity.events == 2 and not activity.complete
+    (failed,) = activity.incomplete
+    assert failed.region == "eu-west-1" and failed.status == "failed" and failed.pages == 0
+    assert failed.reason and "\n" not in failed.reason and "<" not in failed.reason and len(failed.reason) < 300
+    assert [s.status for s in activity.searches] == ["failed", "complete"]
+
+
+def test_a_region_failing_after_some_pages_is_partial(env: Incident) -> None:
+    key = _busy_key(env, 5)
+    env.emulator.page_size = 2
+    env.emulator.break_region(REGION, after_pages=1)
+    try:
+        activity = Activity(key)
+        search_key(EventReader(_operator(env), LookupOptions(rate=50)), activity, [REGION], None)
+    finally:
+        env.emulator.page_size = 50
+    (partial,) = activity.incomplete
+    assert partial.status == "partial" and partial.pages == 1 and activity.events == 2
+
+
+def test_botocore_makes_one_attempt_so_every_attempt_is_paced(env: Incident) -> None:
+    key = _busy_key(env, 1)
+    env.emulator.break_region(REGION)  # a 500: botocore's standard mode would retry it on its own
+    activity = Activity(key)
+    before = len(env.emulator.requests)
+    search_key(EventReader(_operator(env), LookupOptions(rate=50)), activity, [REGION], None)
+    assert len(env.emulator.requests) - before == 1
