@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 from scanner.errors import StsleakError
 
@@ -54,8 +53,13 @@ def write_stdout(text: str) -> None:
 
 
 def write_file(text: str, output: str) -> None:
+    """The report in a file. A file it creates is private (0600, whatever the umask): a report
+    says where credentials are and, with --show-secrets, holds them. A file that is already there
+    (or a device such as /dev/stdout) keeps its owner's mode."""
     try:
-        Path(output).write_text(text, encoding="utf-8")
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
     except OSError as exc:
         raise StsleakError(f"cannot write {output}: {_reason(exc)}") from None
     except UnicodeEncodeError:

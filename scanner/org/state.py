@@ -6,7 +6,9 @@ findings (hashes, key ids and locations; never a secret or token). Written only 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -41,7 +43,7 @@ CREATE TABLE IF NOT EXISTS sarif_runs (url TEXT PRIMARY KEY, run TEXT NOT NULL);
 class RepoStatus(StrEnum):
     PENDING = "pending"
     DONE = "done"
-    UNCHANGED = "unchanged"  # --since-last: no ref moved, nothing scanned
+    UNCHANGED = "unchanged"  # --since-last, this run: every ref tip as recorded, nothing scanned
     FAILED = "failed"
 
 
@@ -62,20 +64,30 @@ class State:
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
+            _create_private(path)
             self.db = sqlite3.connect(path, timeout=30)
             self.db.executescript(SCHEMA)
             _write_ahead(self.db)
         except sqlite3.DatabaseError as exc:
             raise StsleakError(f"cannot use state file {path}: {exc}") from None
+        except OSError as exc:
+            raise StsleakError(f"cannot use state file {path}: {exc.strerror or exc}") from None
 
     def close(self) -> None:
         self.db.close()
 
     def add(self, *urls: str) -> None:
-        """Repositories to scan, all in one transaction (pending unless recorded before)."""
+        """Repositories to scan, all in one transaction (pending unless recorded before).
+
+        A run starts here, and `unchanged` is what one run saw: every ref tip identical to the tips
+        recorded before it. So an earlier run's `unchanged` becomes `done` (scanned, its findings
+        kept) until this run compares the tips again (--since-last); a rerun that does not look
+        never reports a repository unchanged whose refs may have moved since."""
         with self.db:
             self.db.executemany("INSERT OR IGNORE INTO repositories(url, status) VALUES (?, ?)",
                                 [(url, RepoStatus.PENDING) for url in urls])
+            self.db.executemany("UPDATE repositories SET status = ? WHERE url = ? AND status = ?",
+                                [(RepoStatus.DONE, url, RepoStatus.UNCHANGED) for url in urls])
 
     def get(self, url: str) -> RepoRecord | None:
         row = self.db.execute("SELECT url, status, tips, seconds, error, findings, live, scans, finished "
@@ -117,6 +129,13 @@ class State:
     def sarif_runs(self) -> list[tuple[str, dict[str, Any]]]:
         rows = self.db.execute("SELECT url, run FROM sarif_runs ORDER BY url").fetchall()
         return [(url, json.loads(run)) for url, run in rows]
+
+
+def _create_private(path: Path) -> None:
+    """A new state file is created 0600 (whatever the umask): it names where credentials are. SQLite
+    gives its -wal and -shm files the database file's mode."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _write_ahead(db: sqlite3.Connection) -> None:

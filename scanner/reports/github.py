@@ -3,17 +3,20 @@ and a Markdown step summary (a table of the findings).
 
 Paths and messages come from the scanned repository, so they are escaped as GitHub's toolkit
 escapes them: a file name holding a newline, "::" or "," cannot forge another workflow command or
-another annotation property.
+another annotation property. In the step summary every cell is a Markdown code span, whose text
+Markdown takes literally: a file name cannot become a link, an image, an autolink, emphasis or HTML,
+nor (its pipes escaped) another table cell.
 """
 
 from __future__ import annotations
 
-import html
 import os
+import re
 from pathlib import Path
 
 from scanner.errors import StsleakError
 from scanner.model import Finding, ScanResult
+from scanner.reports.escape import escape
 from scanner.reports.message import describe
 
 
@@ -47,8 +50,17 @@ def render_annotations(result: ScanResult, show_secrets: bool = False) -> str:
     return "".join(annotation(f, show_secrets) + "\n" for f in result.findings)
 
 
+_BACKTICKS = re.compile("`+")
+
+
 def _cell(text: str) -> str:
-    return html.escape(text.replace("\r", " ").replace("\n", " ")).replace("|", "&#124;")
+    """`text` as a Markdown code span in a table cell: fenced by one backtick more than its longest
+    run of them, padded when it starts or ends with one, control characters shown as escapes (no
+    line can end the table), and `|` escaped, which GFM tables require even inside code spans."""
+    text = escape(text).replace("|", "\\|")
+    fence = "`" * (1 + max((len(run) for run in _BACKTICKS.findall(text)), default=0))
+    pad = " " if text[:1] in ("`", " ") or text[-1:] in ("`", " ") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def step_summary(result: ScanResult) -> str:
@@ -56,7 +68,7 @@ def step_summary(result: ScanResult) -> str:
     out = f"### stsleak: {n} finding{'' if n == 1 else 's'}\n\n"
     if result.findings:
         out += "| where | rule | access key id |\n| --- | --- | --- |\n"
-        out += "".join(f"| <code>{_cell(_where(f))}</code> | {_cell(f.rule)} | {_cell(f.access_key_id)} |\n"
+        out += "".join(f"| {_cell(_where(f))} | {_cell(f.rule)} | {_cell(f.access_key_id)} |\n"
                        for f in result.findings)
     return out
 

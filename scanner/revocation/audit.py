@@ -56,9 +56,8 @@ class AuditLog:
         self._secrets = [s for s in (secrets or []) if s]
         self._lock = threading.Lock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self.path.open("a", encoding="utf-8"):
-                pass
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))  # created private
         except OSError as exc:
             raise StsleakError(f"cannot write audit log {self.path}: {exc.strerror}") from None
 
