@@ -158,8 +158,18 @@ def _expand(path: Path, stats: ScanStats, no_ignore: bool, real_root: str) -> It
         stats.notes.append(f"{reason}. Meanwhile every file under {_display(path)} was scanned, "
                            "ignored ones too, as in a directory that is not a work tree")
     in_git = kind == RepoKind.WORK_TREE and not _is_ignored(path)
+    if in_git:
+        stats.notes.append(_history_not_scanned(path))
     files = _git_files(path, no_ignore, stats, real_root) if in_git else _walk(path, stats, real_root)
     yield from ((name, False) for name in files)
+
+
+def _history_not_scanned(path: Path) -> str:
+    import shlex
+
+    shown = _display(path)
+    return (f"the git history of {shown} was not scanned, only its files as they are now (a credential "
+            f"deleted from a file stays in past commits): stsleak scan --history {shlex.quote(shown)}")
 
 
 _NESTED_REPOS = 100
