@@ -167,7 +167,11 @@ def test_corrupt_encrypted_and_truncated_archives_never_crash(tmp_path: Path, cr
     encrypted = good[: at + 8] + bytes([good[at + 8] | 1]) + good[at + 9:]
     (tmp_path / "locked.zip").write_bytes(encrypted)
     findings, skipped = _scan(tmp_path)
-    assert findings == []
+    # The truncated zip has no central directory: its local headers are walked (bsdtar's way) and
+    # the stored member before the cut is scanned (tests/test_archives_damaged.py has the rest).
+    cut = only(findings)  # the cut may fall inside the token
+    assert (cut.access_key_id, cut.secret) == (creds.access_key_id, creds.secret_access_key)
+    assert cut.path.endswith("truncated.zip!a/.env") and (creds.session_token or "").startswith(cut.session_token or "")
     assert skipped == {"archive-corrupt": 3, "archive-encrypted": 1}
 
 

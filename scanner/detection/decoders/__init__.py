@@ -1,6 +1,12 @@
 """Decoders: credentials hidden by an encoding, one small module each.
 
-- archives.py  zip/jar/whl, gzip, tar, tar.gz, nested (image tarballs included), with bomb limits
+- archives.py  zip/jar/whl, tar, gzip/xz/lzma/bzip2 (and tars in them), nested (image tarballs
+               included); damaged archives scanned as far as they open, then their raw bytes
+- budget.py    the limits against bombs and how a limit that stopped content is counted
+- tar.py       a tar reader that trusts no size a header claims
+- compressed.py one gzip/xz/lzma/bzip2 stream, decompressed on demand, never raising on damage
+- zips.py      zip members (CRC checked after, unzip's way); local headers when the directory is gone
+- strings.py   the printable runs of binary bytes (what `strings` shows)
 - base64.py    base64 runs near an encoded key-id prefix (k8s Secrets, encoded files, JSON)
 - escapes.py   code/JSON/URL escapes and HTML character references (also used on every text)
 - html.py      values split by inline HTML tags

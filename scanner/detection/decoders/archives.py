@@ -1,107 +1,85 @@
-"""Archives and compression: .zip (.jar, .whl, Lambda packages, .docx), .gz, .tar, .tar.gz/.tgz,
+"""Archives and compression: .zip (.jar, .whl, Lambda packages, .docx), .tar, and one compressed
+stream -- .gz, .xz, .lzma, .bz2 -- which may hold a tar (.tar.gz/.tgz, .tar.xz/.txz, .tar.bz2);
 nested up to a depth; a `docker save` or OCI image tarball is a tar of (gzipped) tars.
 
-Recognised by magic bytes, never by name: `PK\\x03\\x04` (zip), `1f 8b 08` (gzip), `ustar` at
-offset 257 (POSIX and GNU tar; old v7 tars without that magic are not recognised). A member
-becomes a chunk of its own whose path reads `archive.zip!dir/file.py`; a gzip file's single
-stream keeps the file's path. In history the chunk path starts with `!` and the pipeline puts the
-blob's path in front.
+Recognised by magic bytes, never by name: `PK\\x03\\x04` (zip), `1f 8b 08` (gzip), `fd 37 7a 58 5a
+00` (xz), `BZh` + a block (bzip2), an lzma-alone header with a usual dictionary, `ustar` at offset
+257 (POSIX and GNU tar; old v7 tars without that magic are not recognised). A member becomes a
+chunk of its own whose path reads `archive.zip!dir/file.py`; a compressed file's single stream
+keeps the file's path. In history the chunk path starts with `!` and the pipeline puts the blob's
+path in front.
 
-Against bombs (`ArchiveLimits`, all configurable): decompressed bytes per outermost archive,
-decompressed/compressed ratio (once a member is past 1 MiB), nesting depth and member count.
-Members are read one at a time with capped reads; tar and gzip are streamed. An exceeded limit
-or a corrupt, encrypted or unsupported member is counted in `stats.skipped` (`archive-…`) and
-the scan goes on.
+Damaged archives, as zcat and unzip treat them: what decompresses is scanned, then the raw bytes
+(as text when they are text, else their printable runs, strings.py), and the archive is counted
+`archive-corrupt`: a `.env` that merely starts with `PK\\x03\\x04`, a gzip with a trailing byte or
+cut short, a zip member with a bad CRC lose nothing. An archive stsleak cannot open (7z, rar, zstd,
+...) is counted `archive-unsupported` and its printable runs are scanned, as are those of an
+archive the depth limit leaves closed. The raw bytes' findings that a member already gave are
+dropped (expand.py).
+
+Sizes in headers are claims (tar.py, zips.py): work is bounded by the bytes present, never by what
+a header says. Against bombs (`ArchiveLimits`, budget.py, all configurable): decompressed bytes per
+outermost archive, decompressed/compressed ratio (once a member is past 1 MiB), nesting depth and
+member count; an exceeded limit or an encrypted member is counted in `stats.skipped` (`archive-…`)
+and the scan goes on.
 """
 
 from __future__ import annotations
 
-import io
 import struct
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from typing import IO, Any
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 
+from scanner.detection.decoders.budget import ArchiveLimits, Budget, Counted, Exceeded, count_limit, read_up_to
+from scanner.detection.decoders.compressed import COMPRESSED_KINDS, Decompressed
+from scanner.detection.decoders.strings import printable_runs
+from scanner.detection.decoders.tar import BLOCK, TarDamaged, TarReader
+from scanner.detection.decoders.zips import ZIP_MAGIC, Damage, take, zip_members
+from scanner.detection.decoding import to_text
 from scanner.model import Chunk, ScanStats
 
-ZIP_MAGIC = b"PK\x03\x04"
+__all__ = ["ArchiveLimits", "archive_kind", "archive_parts", "expand_archives", "limit_notes", "magic_literals"]
+
 GZIP_MAGIC = b"\x1f\x8b\x08"
+XZ_MAGIC = b"\xfd7zXZ\x00"
+BZIP2_BLOCK = b"1AY&SY"  # after "BZh" and the level digit: the first block's magic (pi)
 TAR_MAGICS = (b"ustar\x0000", b"ustar  \x00")
 _TAR_MAGIC_AT = 257
-_RATIO_FLOOR = 1 << 20  # the ratio limit applies past this many bytes (small files compress well)
-
-
-@dataclass(frozen=True)
-class ArchiveLimits:
-    max_bytes: int = 256 * 1024 * 1024  # decompressed, per outermost archive
-    max_depth: int = 4  # archives inside archives; 0: archives are not opened
-    max_members: int = 10_000  # per archive
-    max_ratio: int = 200  # decompressed / compressed, per member
-    max_member: int = 50 * 1024 * 1024  # one member (the scan's --max-file-size)
+# lzma-alone (.lzma) has no magic: properties 0x5D (every encoder's default) and a dictionary of a
+# power of two from 64 KiB to 64 MiB (xz/lzma presets 0-9, 7-Zip); its size field is checked too.
+_LZMA_HEADS = tuple(b"\x5d" + (1 << bits).to_bytes(4, "little") for bits in range(16, 27))
+UNSUPPORTED = {
+    b"7z\xbc\xaf\x27\x1c": "7z", b"Rar!\x1a\x07": "rar", b"\x28\xb5\x2f\xfd": "zstd", b"\x04\x22\x4d\x18": "lz4",
+    b"\x1f\x9d\x90": "compress", b"LZIP\x01": "lzip", b"MSCF\x00\x00\x00\x00": "cab", b"xar!\x00\x1c": "xar",
+    b"\x89LZO\x00\r\n\x1a\n": "lzop",
+}
+_SUPPORTED = ((ZIP_MAGIC, "zip"), (GZIP_MAGIC, "gzip"), (XZ_MAGIC, "xz"))
+_STARTS = (ZIP_MAGIC, GZIP_MAGIC, XZ_MAGIC, b"BZh", *_LZMA_HEADS, *UNSUPPORTED)
+_CORRUPT = (TarDamaged, struct.error, ValueError, EOFError, OSError, RuntimeError)
 
 
 def magic_literals() -> list[bytes]:
-    return [ZIP_MAGIC, GZIP_MAGIC, *TAR_MAGICS]
+    """What the history prefilter looks for so that a blob holding an archive is read."""
+    return [ZIP_MAGIC, GZIP_MAGIC, XZ_MAGIC, BZIP2_BLOCK, *_LZMA_HEADS, *TAR_MAGICS, *UNSUPPORTED]
 
 
 def archive_kind(data: bytes) -> str | None:
-    if data.startswith(ZIP_MAGIC):
-        return "zip"
-    if data.startswith(GZIP_MAGIC):
-        return "gzip"
+    """zip, tar, gzip, xz, lzma or bzip2; the name of a format stsleak cannot open (7z, rar, ...);
+    None for anything else."""
+    if data.startswith(_STARTS):
+        for magic, kind in _SUPPORTED:
+            if data.startswith(magic):
+                return kind
+        if data.startswith(b"BZh") and data[3:4].isdigit() and data[4:10] in (BZIP2_BLOCK, b"\x17\x72\x45\x38\x50\x90"):
+            return "bzip2"
+        if data.startswith(_LZMA_HEADS) and (data[5:13] == b"\xff" * 8 or data[10:13] == b"\x00\x00\x00"):
+            return "lzma"  # the size: unknown, or under 2^40
+        for magic, kind in UNSUPPORTED.items():
+            if data.startswith(magic):
+                return kind
     if data[_TAR_MAGIC_AT:_TAR_MAGIC_AT + 8] in TAR_MAGICS:
         return "tar"
     return None
-
-
-class _Exceeded(Exception):
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-
-@dataclass
-class _Budget:
-    limits: ArchiveLimits
-    stats: ScanStats
-    used: int = 0
-
-    def cap(self) -> int:
-        """The most one member may decompress to: within the member limit and what is left."""
-        return max(0, min(self.limits.max_member, self.limits.max_bytes - self.used))
-
-    def take(self, n: int) -> None:
-        self.used += n
-        if self.used > self.limits.max_bytes:
-            raise _Exceeded("archive-max-bytes")
-
-
-def _ratio_cap(compressed: int, limits: ArchiveLimits) -> int:
-    return max(_RATIO_FLOOR, compressed * limits.max_ratio)
-
-
-class _Counted(io.RawIOBase):
-    """A decompressing stream whose output is charged to the budget and held to the ratio."""
-
-    def __init__(self, inner: IO[bytes] | io.BufferedIOBase, budget: _Budget, ratio_cap: int) -> None:
-        self._inner, self._budget, self._ratio_cap, self.total = inner, budget, ratio_cap, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        data = self._inner.read(len(buffer))
-        n = len(data)
-        buffer[:n] = data
-        self.total += n
-        if self.total > self._ratio_cap:
-            raise _Exceeded("archive-max-ratio")
-        self._budget.take(n)
-        return n
-
-
-def _read_capped(raw: IO[bytes], budget: _Budget, compressed: int, cap: int) -> bytes:
-    counted = io.BufferedReader(_Counted(raw, budget, _ratio_cap(compressed, budget.limits)))
-    return counted.read(cap + 1)
 
 
 def _safe_name(name: str) -> str:
@@ -114,139 +92,124 @@ def _member(chunk: Chunk, name: str | None, data: bytes) -> Chunk:
     return replace(chunk, data=data, path=path, previous=None)
 
 
-def _zip_entries(data: bytes) -> int | None:
-    """How many members the end-of-central-directory record announces (None: none found)."""
-    at = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))
-    if at < 0 or at + 22 > len(data):
-        return None
-    entries, cd_size = struct.unpack_from("<HI", data, at + 10)
-    return cd_size // 46 if entries == 0xFFFF else entries  # zip64: bounded by the directory's size
+def _raw(chunk: Chunk) -> Chunk | None:
+    """The archive's own bytes as a binary file is scanned: as they are when they are text (a
+    `.env` that only starts like an archive), else their printable runs."""
+    if to_text(chunk.data[:8192]) is not None:
+        return replace(chunk, previous=None)
+    runs = printable_runs(chunk.data)
+    return replace(chunk, data=runs, previous=None) if runs else None
 
 
-def _zip_members(chunk: Chunk, budget: _Budget) -> Iterator[Chunk]:
-    import zipfile
+class _InMemory:
+    """Bytes read front to back; skipping costs nothing (a plain tar)."""
 
-    entries = _zip_entries(chunk.data)
-    if entries is not None and entries > budget.limits.max_members:
-        budget.stats.skip("archive-max-members")
-        return
-    with zipfile.ZipFile(io.BytesIO(chunk.data)) as archive:
-        for info in archive.infolist():
-            if info.is_dir():
-                continue
-            if info.flag_bits & 0x1:
-                budget.stats.skip("archive-encrypted")
-                continue
-            if info.file_size > budget.limits.max_member:
-                budget.stats.skip("too-large")
-                continue
-            cap = budget.cap()
-            try:
-                with archive.open(info) as raw:
-                    data = _read_capped(raw, budget, info.compress_size, cap)
-            except NotImplementedError:  # a compression method zipfile lacks
-                budget.stats.skip("archive-unsupported")
-                continue
-            except _Exceeded as exc:
-                if exc.reason != "archive-max-ratio":
-                    raise
-                budget.stats.skip(exc.reason)  # this member only
-                continue
-            if len(data) > cap:
-                raise _Exceeded("archive-max-bytes")
-            yield _member(chunk, info.filename, data)
+    def __init__(self, data: bytes) -> None:
+        self._view, self._pos = memoryview(data), 0
+
+    def read(self, n: int) -> bytes:
+        piece = self._view[self._pos:self._pos + n]
+        self._pos += len(piece)
+        return bytes(piece)
+
+    def skip(self, n: int) -> int:
+        passed = min(n, len(self._view) - self._pos)
+        self._pos += passed
+        return passed
 
 
-def _tar_members(chunk: Chunk, stream: IO[bytes], budget: _Budget) -> Iterator[Chunk]:
-    import tarfile
+class _Prepended:
+    """`head` (what was peeked at), then the rest of a stream."""
 
-    with tarfile.open(fileobj=stream, mode="r|") as archive:
-        for entries, info in enumerate(archive, 1):
-            if entries > budget.limits.max_members:  # directories and links count: tarfile keeps each header
-                budget.stats.skip("archive-max-members")
-                return
-            if not info.isfile():
-                continue
-            if info.size > budget.limits.max_member:
-                budget.stats.skip("too-large")
-                continue
-            if info.size > budget.cap():
-                raise _Exceeded("archive-max-bytes")
-            handle = archive.extractfile(info)
-            if handle is not None:
-                yield _member(chunk, info.name, handle.read(info.size))
-
-
-class _Prepended(io.RawIOBase):
-    """`head` followed by the rest of a stream (what was peeked at, then the remainder)."""
-
-    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+    def __init__(self, head: bytes, rest: Callable[[int], bytes]) -> None:
         self._head, self._rest = head, rest
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if self._head:
-            n = min(len(buffer), len(self._head))
-            buffer[:n] = self._head[:n]
-            self._head = self._head[n:]
-            return n
-        data = self._rest.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
+    def read(self, n: int) -> bytes:
+        if not self._head:
+            return self._rest(n)
+        out, self._head = self._head[:n], self._head[n:]
+        return out if len(out) == n else out + self._rest(n - len(out))
 
 
-def _gzip_members(chunk: Chunk, budget: _Budget) -> Iterator[Chunk]:
-    import gzip
-
-    cap = budget.cap()
-    with gzip.GzipFile(fileobj=io.BytesIO(chunk.data)) as raw:
-        counted = io.BufferedReader(_Counted(raw, budget, _ratio_cap(len(chunk.data), budget.limits)))
-        head = counted.read(512)
-        if archive_kind(head) == "tar":  # .tar.gz / .tgz / an OCI layer: stream the tar
-            yield from _tar_members(chunk, io.BufferedReader(_Prepended(head, counted)), budget)
+def _tar_members(chunk: Chunk, reader: TarReader, budget: Budget) -> Iterator[Chunk]:
+    for entries, entry in enumerate(reader.entries(), 1):
+        if entries > budget.limits.max_members:  # directories and links count
+            budget.limit("archive-max-members")
             return
-        data = head + counted.read(max(0, cap + 1 - len(head)))
-    if len(data) > cap:
-        raise _Exceeded("archive-max-bytes")
-    yield _member(chunk, None, data)
+        if not entry.is_file:
+            continue
+        data = take(reader.read, budget, entry.size)
+        if data is not None and reader.cut:
+            data = data.rstrip(b"\x00")  # a member cut short: its "data" ran into the zero blocks
+        if data:
+            yield _member(chunk, entry.name, data)
 
 
-def _members(chunk: Chunk, kind: str, budget: _Budget) -> Iterator[Chunk]:
-    if kind == "zip":
-        return _zip_members(chunk, budget)
-    if kind == "gzip":
-        return _gzip_members(chunk, budget)
-    return _tar_members(chunk, io.BytesIO(chunk.data), budget)
-
-
-def _expand(chunk: Chunk, kind: str, depth: int, budget: _Budget) -> Iterator[Chunk]:
-    import tarfile
-    import zipfile
-    import zlib
-
-    count = 0
+def _stream_members(chunk: Chunk, kind: str, budget: Budget, damage: Damage) -> Iterator[Chunk]:
+    """One compressed stream: a tar in it is streamed; anything else is one chunk."""
+    stream = Decompressed(chunk.data, kind)
+    read = Counted(stream.read, budget, len(chunk.data)).read
     try:
-        for member in _members(chunk, kind, budget):
-            count += 1
+        head = read_up_to(read, BLOCK)
+        if archive_kind(head) == "tar":
+            yield from _tar_members(chunk, TarReader(_Prepended(head, read).read), budget)
+            return
+        data = take(_Prepended(head, read).read, budget, budget.limits.max_bytes)
+        if data:
+            yield _member(chunk, None, data)
+    finally:
+        if stream.damaged:
+            damage.note(stream.damaged)
+
+
+def _members(chunk: Chunk, kind: str, budget: Budget, damage: Damage) -> Iterator[Chunk]:
+    if kind == "zip":
+        return (_member(chunk, name, data) for name, data in zip_members(chunk.data, budget, damage))
+    if kind in COMPRESSED_KINDS:
+        return _stream_members(chunk, kind, budget, damage)
+    source = _InMemory(chunk.data)
+    return _tar_members(chunk, TarReader(source.read, source.skip), budget)
+
+
+Part = tuple[Chunk, bool]  # a chunk to scan; True: an archive's raw bytes (its findings may repeat a member's)
+
+
+def _open(chunk: Chunk, kind: str, depth: int, budget: Budget) -> Iterator[Part]:
+    """An archive met `depth` deep (1: the file itself)."""
+    closed = ("archive-unsupported" if kind in UNSUPPORTED.values() else
+              "archive-max-depth" if depth > budget.limits.max_depth else None)
+    if closed is None:
+        yield from _expand(chunk, kind, depth, budget)
+        return
+    budget.limit(closed)
+    if (raw := _raw(chunk)) is not None:
+        yield raw, True
+
+
+def _expand(chunk: Chunk, kind: str, depth: int, budget: Budget) -> Iterator[Part]:
+    import zipfile
+
+    damage = Damage()
+    try:
+        for count, member in enumerate(_members(chunk, kind, budget, damage), 1):
             if count > budget.limits.max_members:
-                budget.stats.skip("archive-max-members")
-                return
+                budget.limit("archive-max-members")
+                break
             inner = archive_kind(member.data)
             if inner is None:
-                yield member
-            elif depth >= budget.limits.max_depth:
-                budget.stats.skip("archive-max-depth")
+                yield member, False
             else:
-                yield from _expand(member, inner, depth + 1, budget)
-    except (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError, OSError, ValueError,
-            struct.error, RuntimeError):
-        budget.stats.skip("archive-corrupt")
-    except _Exceeded as exc:
+                yield from _open(member, inner, depth + 1, budget)
+    except (*_CORRUPT, zipfile.BadZipFile) as exc:
+        damage.note(exc.__class__.__name__)
+    except Exceeded as exc:
         if exc.reason != "archive-max-ratio":
             raise  # the whole outermost archive is over budget
-        budget.stats.skip(exc.reason)  # a gzip stream: this (inner) archive stops here
+        budget.limit(exc.reason)  # a compressed stream: this (inner) archive stops here
+    if damage.why is not None:
+        budget.stats.skip("archive-corrupt")
+        if (raw := _raw(chunk)) is not None:
+            yield raw, True
 
 
 _OPTION = {"archive-max-bytes": "--archive-max-bytes", "archive-max-depth": "--archive-max-depth",
@@ -259,14 +222,20 @@ def limit_notes(skipped: dict[str, int]) -> list[str]:
             f"reached (raise it with {option})" for reason, option in _OPTION.items() if (count := skipped.get(reason))]
 
 
-def expand_archives(chunk: Chunk, limits: ArchiveLimits, stats: ScanStats) -> Iterator[Chunk]:
-    """The chunk itself when it is no archive; otherwise the (non-archive) chunks inside it."""
-    kind = archive_kind(chunk.data) if limits.max_depth > 0 else None
+def archive_parts(chunk: Chunk, limits: ArchiveLimits, stats: ScanStats) -> Iterator[Part]:
+    """(chunk, False) when it is no archive; otherwise the (non-archive) chunks inside it, and the
+    raw bytes of each archive that could not be opened whole, flagged True."""
+    kind = archive_kind(chunk.data)
     if kind is None:
-        yield chunk
+        yield chunk, False
         return
-    budget = _Budget(limits, stats)
+    budget = Budget(limits, stats)
     try:
-        yield from _expand(chunk, kind, 1, budget)
-    except _Exceeded as exc:
-        stats.skip(exc.reason)
+        yield from _open(chunk, kind, 1, budget)
+    except Exceeded as exc:
+        count_limit(exc.reason, limits, stats)
+
+
+def expand_archives(chunk: Chunk, limits: ArchiveLimits, stats: ScanStats) -> Iterator[Chunk]:
+    """The chunk itself when it is no archive; otherwise the chunks inside it (and raw bytes)."""
+    return (part for part, _ in archive_parts(chunk, limits, stats))

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 from scanner.detection.decoders import base64, escapes, html
-from scanner.detection.decoders.archives import ArchiveLimits, expand_archives, magic_literals
+from scanner.detection.decoders.archives import ArchiveLimits, archive_parts, magic_literals
 from scanner.detection.decoders.literals import LiteralGroups
 from scanner.detection.decoders.views import View
 from scanner.detection.decoding import to_text
@@ -47,9 +47,8 @@ class Decoders:
                                         "split": html.split_literals(self.prefixes), "plain": self._plain})
 
     def findings(self, chunk: Chunk, scan: Scan, stats: ScanStats) -> list[Finding]:
-        found: list[Finding] = []
-        for part in expand_archives(chunk, self.limits, stats):
-            found += self._text_findings(part, scan)
+        parts = [(raw, self._text_findings(part, scan)) for part, raw in archive_parts(chunk, self.limits, stats)]
+        found = [f for _, got in parts for f in got] if len(parts) == 1 else _drop_raw_repeats(parts)
         if found and chunk.previous is not None:  # staged: what the replaced content held is not new
             before = replace(chunk, data=chunk.previous, previous=None)
             old = {f.credential_key for f in self.findings(before, scan, ScanStats())}
@@ -81,6 +80,17 @@ class Decoders:
                     seen.add(finding.credential_key)
                     found.append(replace(finding, line=view.original_line(finding.line)))
         return _drop_partials_of_decoded_sets(found)
+
+
+def _values(finding: Finding) -> set[str]:
+    return {v for v in (finding.access_key_id, finding.secret, finding.session_token) if v}
+
+
+def _drop_raw_repeats(parts: list[tuple[bool, list[Finding]]]) -> list[Finding]:
+    """An archive's raw bytes (scanned when it could not be opened whole) repeat what its members
+    gave (a stored member, a tar's data): a raw finding sharing a value with a member's is dropped."""
+    seen = {v for raw, got in parts if not raw for f in got for v in _values(f)}
+    return [f for raw, got in parts for f in got if not (raw and _values(f) & seen)]
 
 
 def _drop_partials_of_decoded_sets(found: list[Finding]) -> list[Finding]:
