@@ -145,8 +145,9 @@ def _is_ignored(directory: Path) -> bool:
     return git_succeeds(directory, "check-ignore", "-q", ".")
 
 
-def _expand(path: Path, stats: ScanStats, no_ignore: bool, real_root: str) -> Iterator[tuple[Path, bool]]:
+def _expand(root: _Root) -> Iterator[tuple[Path, bool]]:
     """(file, named explicitly) for each file a path stands for."""
+    path, stats = root.path, root.stats
     if not path.is_dir():
         yield path, True
         return
@@ -160,7 +161,7 @@ def _expand(path: Path, stats: ScanStats, no_ignore: bool, real_root: str) -> It
     in_git = kind == RepoKind.WORK_TREE and not _is_ignored(path)
     if in_git:
         stats.notes.append(_history_not_scanned(path))
-    files = _git_files(path, no_ignore, stats, real_root) if in_git else _walk(path, stats, real_root)
+    files = _git_files(path, root.no_ignore, stats, root.real) if in_git else _walk(path, stats, root.real)
     yield from ((name, False) for name in files)
 
 
@@ -295,7 +296,7 @@ def iter_file_chunks(paths: list[Path], max_size: int, stats: ScanStats,
 
 def _root_chunks(root: _Root, max_size: int, is_excluded: PathFilter | None) -> Iterator[Chunk]:
     stats = root.stats
-    pending = deque([_expand(root.path, stats, root.no_ignore, root.real)])
+    pending = deque([_expand(root)])
     while pending:
         for path, explicit in pending.popleft():
             if not explicit and _leaves(path, root.real, stats):
