@@ -173,6 +173,8 @@ class ScanStats:
     suppressed: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # for the reader, not the report (stderr)
     config: str | None = None  # the config file that applied
+    # Git work trees whose files were scanned but not their history (the text summary says so, once).
+    history_not_scanned: list[str] = field(default_factory=list)
 
     def skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1

@@ -68,6 +68,7 @@ def finding_block(f: Finding, show_secrets: bool = False, color: bool = False) -
         lines.append(_paint(f"  missing: {', '.join(f.missing)}", _DIM, color))
     if f.parts_at:  # parts paired from other files of the same directory
         lines.append("  " + "   ".join(f"{part} at {where}" for part, where in f.parts_at.items()))
+    lines += [f"  {f.alternatives.summary}"] if f.alternatives else []  # counts only, never values
     lines += [x for x in (_verification(f, color), _revocation(f)) if x]
     return "\n".join(lines)
 
@@ -90,6 +91,8 @@ def summary(result: ScanResult) -> str:
         line += f"; suppressed: {hidden}"
     if s.config:
         line += f"\nconfig: {escape(s.config)}"
+    for where in s.history_not_scanned:
+        line += f"\nnote: {escape(where)}"
     return line
 
 

@@ -160,7 +160,7 @@ def _expand(root: _Root) -> Iterator[tuple[Path, bool]]:
                            "ignored ones too, as in a directory that is not a work tree")
     in_git = kind == RepoKind.WORK_TREE and not _is_ignored(path)
     if in_git:
-        stats.notes.append(_history_not_scanned(path))
+        stats.history_not_scanned.append(_history_not_scanned(path))
     files = _git_files(path, root.no_ignore, stats, root.real) if in_git else _walk(path, stats, root.real)
     yield from ((name, False) for name in files)
 

@@ -24,7 +24,7 @@ def test_a_work_tree_scan_says_history_was_not_scanned(repo: GitRepo, creds: fak
     assert result.code == 0 and "0 findings" in result.stdout
     said = (result.stdout + result.stderr).count(HINT)
     assert said == 1, result.stdout + result.stderr
-    assert "stsleak scan --history ." in result.stderr
+    assert "stsleak scan --history ." in result.stdout  # in the text summary
     following = stsleak("scan", "--history", ".", cwd=repo.path)  # the advice, followed, finds it
     assert following.code == 1 and creds.access_key_id in following.stdout
 
@@ -57,5 +57,5 @@ def test_each_work_tree_named_is_said_once(tmp_path: Path) -> None:
     one.commit("a", {"a.txt": "a\n"})
     two.commit("b", {"b.txt": "b\n"})
     result = stsleak("scan", "one", "two", cwd=tmp_path)
-    assert result.stderr.count("was not scanned") == 2
-    assert "stsleak scan --history one" in result.stderr and "stsleak scan --history two" in result.stderr
+    assert result.stdout.count("was not scanned") == 2
+    assert "stsleak scan --history one" in result.stdout and "stsleak scan --history two" in result.stdout
