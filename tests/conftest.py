@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from scanner.testing import fakes
+from tests.support import cli
 from tests.support.cli import GitRepo
 
 # Tests in tiers (docs/design.md): the folder decides. Everything in these folders starts a process (the CLI
@@ -27,6 +28,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         elif folder and folder not in FAST_FOLDERS:
             raise pytest.UsageError(f"tests/{folder}/ has no tier: add it to E2E_FOLDERS or FAST_FOLDERS in "
                                     "tests/conftest.py")
+
+
+@pytest.fixture(autouse=True)
+def _fast_tier_starts_no_cli_child(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.node.get_closest_marker("e2e") is None:
+        monkeypatch.setattr(cli, "CHILD_ALLOWED", False)
 
 
 @pytest.fixture

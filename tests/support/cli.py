@@ -38,9 +38,17 @@ class Run:
         return json.loads(self.stdout)
 
 
+# False while a fast-tier test runs (tests/conftest.py): the fast tier starts no CLI child.
+CHILD_ALLOWED = True
+
+
 def stsleak(*args: str, cwd: Path | None = None, input_text: str | None = None,
             env: dict[str, str] | None = None, timeout: float = 120) -> Run:
     """Run the installed CLI exactly as a user would (python -m scanner == the console script)."""
+    if not CHILD_ALLOWED:
+        raise AssertionError("a fast-tier test started the CLI as a child process: import stsleak_in_process "
+                             "(as stsleak) from tests.support.cli, or move the file to an e2e folder "
+                             "(E2E_FOLDERS in tests/conftest.py)")
     full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
     proc = subprocess.run(
         [sys.executable, "-m", "scanner", *args], cwd=cwd, input=input_text, capture_output=True,
