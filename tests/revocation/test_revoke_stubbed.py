@@ -17,10 +17,9 @@ from scanner.revocation.apply import Applier, ReadBack
 from scanner.revocation.audit import AuditLog
 from scanner.revocation.calls import AuditedCalls
 from scanner.revocation.lockout import OperatorIdentity
-from scanner.revocation.model import Change, Plan
+from scanner.revocation.model import Change, Plan, Target, TargetKind
 from scanner.revocation.policy import older_sessions_statement, policy_text, revoke_older_sessions
 from scanner.revocation.run import aws_cutoff
-from scanner.revocation.model import Target, TargetKind
 from scanner.verification.sts import verify_set
 
 KEY, SECRET = "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"

@@ -17,8 +17,7 @@ from scanner.revocation.apply import Applier
 from scanner.revocation.audit import AuditLog
 from scanner.revocation.calls import AuditedCalls
 from scanner.revocation.lockout import OperatorIdentity
-from scanner.revocation.model import Change, Plan
-from scanner.revocation.model import Target, TargetKind
+from scanner.revocation.model import Change, Plan, Target, TargetKind
 from scanner.testing import fakes
 from scanner.verification.sts import verify_findings
 
