@@ -11,6 +11,7 @@ archive_max_ratio (limits on opening archives, see scanner/detection/decoders/ar
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +153,9 @@ def add_archive_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _archive_config(args: argparse.Namespace, path: Path, config: dict[str, Any]) -> None:
+    """The archive limits the command line left unset, from the config file; which ones it set
+    goes in args.archive_from_config (what a lowered one stops is counted as suppressed)."""
+    args.archive_from_config = set()
     for key in _ARCHIVE_KEYS:
         if getattr(args, key, None) is not None or key not in config:
             continue
@@ -164,11 +168,18 @@ def _archive_config(args: argparse.Namespace, path: Path, config: dict[str, Any]
             raise StsleakError(f"{path}: {key} must be a {'size' if key == 'archive_max_bytes' else 'whole number'}"
                                f", not {value!r}")
         setattr(args, key, number)
+        args.archive_from_config.add(key)
 
 
 def archive_limits(args: argparse.Namespace) -> Any:
-    """The scan's ArchiveLimits: the defaults, with what the flags or the config file set."""
+    """The scan's ArchiveLimits: the defaults, with what the flags or the config file set. A limit
+    the config file set below its default is named in `lowered`: the scanned repository's own
+    file must not hide an archive unseen (what it stops is counted in stats.suppressed)."""
     from scanner.detection.decoders.archives import ArchiveLimits
 
     given = {key.removeprefix("archive_"): getattr(args, key, None) for key in _ARCHIVE_KEYS}
-    return ArchiveLimits(**{key: value for key, value in given.items() if value is not None})
+    limits = ArchiveLimits(**{key: value for key, value in given.items() if value is not None})
+    defaults = ArchiveLimits()
+    lowered = frozenset(name for key in getattr(args, "archive_from_config", ())
+                        if getattr(limits, name := key.removeprefix("archive_")) < getattr(defaults, name))
+    return replace(limits, lowered=lowered) if lowered else limits
