@@ -16,6 +16,7 @@ import struct
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
+from itertools import pairwise
 
 from scanner.detection.decoders.budget import Budget, Counted, Exceeded, read_up_to
 
@@ -79,6 +80,7 @@ def zip_members(data: bytes, budget: Budget, damage: Damage) -> Iterator[tuple[s
         yield from _local_members(data, budget, damage)
         return
     with archive:
+        next_header = _next_headers(archive, len(data))
         for info in archive.infolist():
             if info.is_dir():
                 continue
@@ -88,7 +90,10 @@ def zip_members(data: bytes, budget: Budget, damage: Damage) -> Iterator[tuple[s
             if info.file_size > budget.limits.max_member and _holds(info, len(data)):
                 budget.stats.skip("too-large")
                 continue
-            member = _read_member(archive, info, budget, damage, errors)
+            claimed = info.file_size
+            if info.compress_type == zipfile.ZIP_STORED:  # its data cannot run into the next header
+                claimed = min(claimed, max(0, next_header.get(info.header_offset, len(data)) - _data_start(data, info)))
+            member = _read_member(archive, info, claimed, budget, damage, errors)
             if member is not None:
                 yield info.filename, member
 
@@ -101,7 +106,21 @@ def _holds(info: zipfile.ZipInfo, available: int) -> bool:
     return info.file_size <= most + 1024
 
 
-def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget, damage: Damage,
+def _next_headers(archive: zipfile.ZipFile, size: int) -> dict[int, int]:
+    """Each member's local header offset -> where the next member's header (or the directory) starts."""
+    offsets = sorted({info.header_offset for info in archive.infolist()} | {getattr(archive, "start_dir", size), size})
+    return dict(pairwise(offsets))
+
+
+def _data_start(data: bytes, info: zipfile.ZipInfo) -> int:
+    at = info.header_offset
+    if data[at:at + 4] != ZIP_MAGIC or at + _LOCAL.size > len(data):
+        return at
+    name_len, extra_len = struct.unpack_from("<HH", data, at + 26)
+    return at + _LOCAL.size + name_len + extra_len
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, claimed: int, budget: Budget, damage: Damage,
                  errors: tuple[type[BaseException], ...]) -> bytes | None:
     try:
         raw = archive.open(info)
@@ -116,7 +135,7 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget
         setattr(raw, "_expected_crc", None)  # noqa: B010
         guarded = _Guarded(raw.read, errors)
         try:
-            data = take(Counted(guarded.read, budget, info.compress_size).read, budget, info.file_size)
+            data = take(Counted(guarded.read, budget, info.compress_size).read, budget, claimed)
         except Exceeded as exc:
             if exc.reason != "archive-max-ratio":
                 raise
