@@ -18,6 +18,7 @@ from typing import IO, Any
 
 from scanner.errors import StsleakError
 from scanner.sources.git.hardening import environment, fixed_args, override_args
+from scanner.sources.git.includes import check_repository
 
 
 def git_path() -> str:
@@ -40,6 +41,7 @@ def git_env() -> dict[str, str]:
 @lru_cache(maxsize=32)
 def _repo_overrides(repo: str) -> tuple[str, ...]:
     """`-c key=` for each program-naming key with a free subsection the repository's config sets."""
+    check_repository(Path(repo))  # before git's first run in it: nothing there may make git wait forever
     proc = subprocess.run([git_path(), "--no-pager", *fixed_args(), "-C", repo, "config", "--list", "--name-only",
                            "-z"], env=git_env(), capture_output=True, stdin=subprocess.DEVNULL)
     if proc.returncode != 0:
