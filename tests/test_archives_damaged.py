@@ -24,6 +24,7 @@ import pytest
 
 from scanner.detection.decoders.archives import ArchiveLimits
 from scanner.detection.decoders.tar import TarReader
+from scanner.detection.decoders.zips import central_entries
 from scanner.detection.rules import load_ruleset
 from scanner.model import Finding, ScanMode
 from scanner.pipeline import ScanRequest, run_scan
@@ -259,3 +260,20 @@ def test_deflate_stream_errors_keep_what_came_before(tmp_path: Path, rng: random
     findings, skipped = _scan_one(tmp_path, "log.gz", broken)
     assert_set(only(findings), creds)
     assert skipped == {"archive-corrupt": 1}
+
+
+def test_member_counts_that_lie_are_bounded(tmp_path: Path, rng: random.Random) -> None:
+    """An end-of-central-directory record announcing 1 entry before a directory of 50, and a gzip of
+    30 streams back to back: both held to the member limit (zipfile makes an object per entry)."""
+    creds = fakes.temporary(rng)
+    many = _zip({f"f{i}.txt": b"x\n" for i in range(50)})
+    at = many.rfind(b"PK\x05\x06")
+    lying = many[:at + 8] + (1).to_bytes(2, "little") * 2 + many[at + 12:]
+    assert central_entries(lying) == 50  # checked before zipfile parses the directory
+    (tmp_path / "many.zip").write_bytes(lying)
+    (tmp_path / "streams.gz").write_bytes(gzip.compress(_creds_text(creds)) +
+                                          b"".join(gzip.compress(b"line %d\n" % i) for i in range(30)))
+    findings, skipped = _scan_dir(tmp_path, max_members=10)
+    assert_set(only(findings), creds)  # from the streams read before the limit
+    assert only(findings).path.endswith("streams.gz")
+    assert skipped == {"archive-max-members": 2}

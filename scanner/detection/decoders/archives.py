@@ -84,6 +84,8 @@ def archive_kind(data: bytes) -> str | None:
 
 def _safe_name(name: str) -> str:
     """A member name as shown: no control characters (no forged report lines)."""
+    if name.isprintable() and len(name) <= 1024:
+        return name
     return "".join(c if c.isprintable() else "\ufffd" for c in name)[:1024]
 
 
@@ -147,7 +149,7 @@ def _tar_members(chunk: Chunk, reader: TarReader, budget: Budget) -> Iterator[Ch
 
 def _stream_members(chunk: Chunk, kind: str, budget: Budget, damage: Damage) -> Iterator[Chunk]:
     """One compressed stream: a tar in it is streamed; anything else is one chunk."""
-    stream = Decompressed(chunk.data, kind)
+    stream = Decompressed(chunk.data, kind, budget.limits.max_members)
     read = Counted(stream.read, budget, len(chunk.data)).read
     try:
         head = read_up_to(read, BLOCK)
@@ -160,6 +162,8 @@ def _stream_members(chunk: Chunk, kind: str, budget: Budget, damage: Damage) -> 
     finally:
         if stream.damaged:
             damage.note(stream.damaged)
+        if stream.too_many_streams:
+            budget.limit("archive-max-members")
 
 
 def _members(chunk: Chunk, kind: str, budget: Budget, damage: Damage) -> Iterator[Chunk]:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 from scanner.detection.decoders import base64, escapes, html
-from scanner.detection.decoders.archives import ArchiveLimits, archive_parts, magic_literals
+from scanner.detection.decoders.archives import ArchiveLimits, archive_kind, archive_parts, magic_literals
 from scanner.detection.decoders.literals import LiteralGroups
 from scanner.detection.decoders.views import View
 from scanner.detection.decoding import to_text
@@ -47,8 +47,11 @@ class Decoders:
                                         "split": html.split_literals(self.prefixes), "plain": self._plain})
 
     def findings(self, chunk: Chunk, scan: Scan, stats: ScanStats) -> list[Finding]:
-        parts = [(raw, self._text_findings(part, scan)) for part, raw in archive_parts(chunk, self.limits, stats)]
-        found = [f for _, got in parts for f in got] if len(parts) == 1 else _drop_raw_repeats(parts)
+        if archive_kind(chunk.data) is None:  # the common case, without a generator
+            found = self._text_findings(chunk, scan)
+        else:
+            found = _drop_raw_repeats([(raw, self._text_findings(part, scan))
+                                       for part, raw in archive_parts(chunk, self.limits, stats)])
         if found and chunk.previous is not None:  # staged: what the replaced content held is not new
             before = replace(chunk, data=chunk.previous, previous=None)
             old = {f.credential_key for f in self.findings(before, scan, ScanStats())}

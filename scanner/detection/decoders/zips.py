@@ -45,13 +45,16 @@ def _errors() -> tuple[type[BaseException], ...]:
             RuntimeError, KeyError)
 
 
-def announced_entries(data: bytes) -> int | None:
-    """How many members the end-of-central-directory record announces (None: none found)."""
+def central_entries(data: bytes) -> int | None:
+    """At most how many members zipfile would list (None: no end-of-central-directory record): the
+    entry signatures in the directory's span, counted in C -- the count the record announces may lie,
+    and zipfile makes an object of every entry it parses."""
     at = data.rfind(b"PK\x05\x06", max(0, len(data) - 65_557))
     if at < 0 or at + 22 > len(data):
         return None
     entries, cd_size = struct.unpack_from("<HI", data, at + 10)
-    return cd_size // 46 if entries == 0xFFFF else entries  # zip64: bounded by the directory's size
+    start = 0 if entries == 0xFFFF or cd_size == 0xFFFF_FFFF else max(0, at - cd_size - 76)  # 76: zip64 records
+    return max(entries, data.count(b"PK\x01\x02", start, at))
 
 
 def take(read: Callable[[int], bytes], budget: Budget, claimed: int) -> bytes | None:
@@ -68,7 +71,7 @@ def take(read: Callable[[int], bytes], budget: Budget, claimed: int) -> bytes | 
 
 
 def zip_members(data: bytes, budget: Budget, damage: Damage) -> Iterator[tuple[str, bytes]]:
-    entries = announced_entries(data)
+    entries = central_entries(data)
     if entries is not None and entries > budget.limits.max_members:
         budget.limit("archive-max-members")
         return
