@@ -7,6 +7,10 @@ big blocks into one reused buffer and hands each block to the prefilter's C scan
 offset maps back to its blob by bisection. No Python code runs per object, so the cost is the
 pipe copy plus the scan. Blobs with a hit are returned as indices; the caller reads them again.
 
+One corrupt object makes `cat-file --batch` die. Everything before it in the part was read and
+scanned; the object where the output stops is the bad one (git writes objects whole, or streams a
+big loose one up to the damage): it is reported by id, and a new process reads the rest of the part.
+
 Git writes a pipe in small pieces; a reader that wakes for each one costs git more than the
 reading itself. So the reader spaces its reads by about the time git needs to half-fill the
 enlarged pipe, measured as it goes (`_Pacer`: real repositories write 0.8-1.3 GB/s, a synthetic
@@ -29,6 +33,7 @@ from scanner.sources.git.run import ThreadedGit, git_argv, stdin_file
 
 _BUFFER = 1 << 20
 _SPLIT_MIN_BYTES = 8 << 20  # below this one git process is quicker than starting several
+_MAX_RESTARTS = 256  # unreadable objects after which the rest of a stream is given up (and counted)
 
 
 @dataclass
@@ -174,11 +179,21 @@ class _PartReader:
         self.read = self._base + held
 
 
-class _Part:
-    """One `git cat-file --batch` over blobs lo..hi and the thread that reads its output."""
+@dataclass
+class Streamed:
+    """What streaming one list found: the indices with a prefilter hit, the objects git could not
+    read (index, git's reason), and how many objects were never reached (past _MAX_RESTARTS)."""
 
-    def __init__(self, repo: str, blobs: BlobList, lo: int, hi: int, prefilter: Prefilter) -> None:
-        self.lo = lo
+    hits: list[int] = field(default_factory=list)
+    unreadable: list[tuple[int, str]] = field(default_factory=list)
+    unreached: int = 0
+
+
+class _Part:
+    """One `git cat-file --batch` over objects lo..hi of one list and the thread that reads its output."""
+
+    def __init__(self, repo: str, which: int, blobs: BlobList, lo: int, hi: int, prefilter: Prefilter) -> None:
+        self.which, self.lo, self.hi = which, lo, hi
         self.starts = _header_starts(blobs, lo, hi)
         with blobs.stdin(lo, hi) as stdin:
             self.git = ThreadedGit(git_argv(repo, "cat-file", "--batch", "--buffer"), stdin)
@@ -186,15 +201,19 @@ class _Part:
                                   prefilter.longest, self.git.pipe_size)
         self.git.start(self.reader.run)
 
-    def finish(self) -> tuple[list[int], str | None]:
-        """Wait for the part; its hits (as indices into the whole list) and its failure, if any."""
+    def finish(self) -> tuple[list[int], int | None, str]:
+        """Wait for the part: its hits (as indices into the whole list), and when git died, the index
+        of the object it died on (the output stops inside or just before it) and git's reason."""
         code, detail = self.git.finish()
         if self.reader.error is not None:
             raise self.reader.error
-        expected = self.starts[-1]
-        if code != 0 or self.reader.read != expected:
-            return [], detail or f"exit code {code}, {self.reader.read} of {expected} bytes"
-        return [self.lo + i for i in self.reader.hits], None
+        read, expected = self.reader.read, self.starts[-1]
+        if read == expected:
+            return [self.lo + i for i in self.reader.hits], None, ""
+        if code == 0:  # git answered otherwise than the listing said: offsets cannot be trusted
+            raise StsleakError(f"git cat-file gave {read} of {expected} bytes (did the repository change?)")
+        bad = bisect_right(self.starts, read) - 1
+        return [self.lo + i for i in self.reader.hits if i < bad], self.lo + bad, detail or f"exit code {code}"
 
 
 def _report(parts: list[_Part], progress: Progress) -> None:
@@ -205,21 +224,49 @@ def _report(parts: list[_Part], progress: Progress) -> None:
             progress.update(sum(c[0] for c in counts), sum(c[1] for c in counts))
 
 
-def hit_blobs(repo: str, blobs: BlobList, prefilter: Prefilter, parts: int,
-              progress: Progress = NO_PROGRESS) -> list[int]:
-    """Indices (into `blobs`) of the blobs in which the prefilter finds a literal."""
+def stream(repo: str, lists: list[BlobList], prefilter: Prefilter, parts: int,
+           progress: Progress = NO_PROGRESS) -> list[Streamed]:
+    """Each list's objects through the prefilter, all lists side by side (each cut into `parts`).
+
+    An object git cannot read is reported, and the rest of its part is read by a new process."""
+    results = [Streamed() for _ in lists]
     started: list[_Part] = []
     try:
-        for lo, hi in _split(blobs, parts):
-            started.append(_Part(repo, blobs, lo, hi, prefilter))
+        for which, blobs in enumerate(lists):
+            if len(blobs):
+                started += [_Part(repo, which, blobs, lo, hi, prefilter) for lo, hi in _split(blobs, parts)]
         if progress is not NO_PROGRESS:
-            progress.stage("streaming blobs", len(blobs), sum(part.starts[-1] for part in started))
+            progress.stage("streaming blobs", sum(map(len, lists)), sum(part.starts[-1] for part in started))
             _report(started, progress)
-        results = [part.finish() for part in started]
+        pending, restarts = list(started), 0
+        while pending:
+            part = pending.pop(0)
+            hits, bad, detail = part.finish()
+            result = results[part.which]
+            result.hits += hits
+            if bad is None:
+                continue
+            result.unreadable.append((bad, detail))
+            if bad + 1 < part.hi and restarts < _MAX_RESTARTS:
+                restarts += 1
+                started.append(_Part(repo, part.which, lists[part.which], bad + 1, part.hi, prefilter))
+                pending.append(started[-1])
+            else:
+                result.unreached += part.hi - bad - 1
     finally:
         for part in started:
             part.git.stop()  # a no-op for the parts that finished
-    problems = [problem for _, problem in results if problem]
-    if problems:
-        raise StsleakError(f"git cat-file failed in {repo}: {problems[0]} (corrupt repository?)")
-    return sorted({index for hits, _ in results for index in hits})
+    for result in results:
+        result.hits.sort()
+    return results
+
+
+def hit_blobs(repo: str, blobs: BlobList, prefilter: Prefilter, parts: int,
+              progress: Progress = NO_PROGRESS) -> list[int]:
+    """Indices (into `blobs`) of the blobs in which the prefilter finds a literal; an error when git
+    cannot read one of them (`stream` says which and goes on)."""
+    (result,) = stream(repo, [blobs], prefilter, parts, progress)
+    if result.unreadable:
+        index, detail = result.unreadable[0]
+        raise StsleakError(f"git cat-file failed in {repo} on {blobs.oid(index)}: {detail} (corrupt repository?)")
+    return result.hits

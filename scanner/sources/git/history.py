@@ -5,7 +5,8 @@
    size, in pack order. Trees, commits and blobs over the size limit are dropped here, before
    git inflates anything. (`--since REV`: the blobs the commits after REV put at some path.)
 2. scanner/sources/git/blobstream.py streams the blobs through the literal prefilter, in parallel
-   parts, without a Python call per blob.
+   parts, without a Python call per blob; a blob git cannot read is reported by id and the stream
+   goes on after it.
 3. Only blobs with a hit are read again and become chunks. Where a blob came from (path,
    commit, author) is looked up only for the blobs detection found something in
    (scanner/sources/git/provenance.py), once detection is done: the walk over every commit costs
@@ -27,7 +28,7 @@ from typing import IO
 from scanner.errors import StsleakError
 from scanner.model import Chunk, ScanStats
 from scanner.sources import NO_PROGRESS, Prefilter, Progress
-from scanner.sources.git.blobstream import BlobList, hit_blobs
+from scanner.sources.git.blobstream import BlobList, stream
 from scanner.sources.git.missing import missing_since, read_missing, report_missing
 from scanner.sources.git.provenance import Introduction, introductions
 from scanner.sources.git.run import (
@@ -49,6 +50,7 @@ _CHECK_FORMAT = "--batch-check=%(objecttype) %(objectsize) %(objectname)"
 _BLOB_LINE = re.compile(rb"blob (\d+) ([0-9a-f]+)\n")  # the literal start lets `re` skip ahead fast
 _MISSING_LINE = re.compile(rb"([0-9a-f]+) missing\n")
 _COMMIT_LINE = re.compile(rb"commit \d+ ([0-9a-f]+)\n")
+_NAMED_UNREADABLE = 10  # unreadable blobs named one by one in stats.errors; the rest are counted
 
 
 @dataclass
@@ -256,10 +258,19 @@ class HistoryScan:
         return _list_since(self.repo, revs, self.max_size, self.stats), _commits_since(self.repo, revs)
 
     def _hits(self, blobs: BlobList) -> list[str]:
-        """The ids of the blobs in which the prefilter finds a literal."""
+        """The ids of the blobs in which the prefilter finds a literal; the unreadable ones reported."""
         if not len(blobs):
             return []
-        return [blobs.oid(i) for i in hit_blobs(str(self.repo), blobs, self.prefilter, cores(), self.progress)]
+        (result,) = stream(str(self.repo), [blobs], self.prefilter, cores(), self.progress)
+        for index, detail in result.unreadable[:_NAMED_UNREADABLE]:
+            self.stats.errors.append(_corrupt(self.repo, f"blob {blobs.oid(index)} cannot be read: {detail}"))
+        more = len(result.unreadable) - _NAMED_UNREADABLE
+        if more > 0:
+            self.stats.errors.append(_corrupt(self.repo, f"{more} more blobs cannot be read"))
+        if result.unreached:
+            self.stats.errors.append(_corrupt(
+                self.repo, f"{result.unreached} blobs were not read: git failed on too many objects"))
+        return [blobs.oid(i) for i in result.hits]
 
     def introductions(self, blobs: set[str]) -> dict[str, list[Introduction]]:
         """Where each of these blobs (all yielded by `chunks`) was introduced."""

@@ -167,12 +167,20 @@ def is_shallow(repo: Path) -> bool:
     return run_git(repo, "rev-parse", "--is-shallow-repository", check=False).strip() == "true"
 
 
+def _read_answer(stdout: IO[bytes]) -> tuple[bytes | None, bool]:
+    """One `cat-file --batch` answer: the header line, then the content (None: missing or cut
+    short), and whether git is still answering (False: it died, e.g. on a corrupt object)."""
+    line = stdout.readline()
+    header = line.split()
+    if len(header) != 3 or not header[2].isdigit() or line.endswith(b" missing\n"):
+        return None, line.endswith(b"\n")  # `<name> missing` (a name may hold spaces), or the end of git's output
+    size = int(header[2])
+    data = stdout.read(size + 1)
+    return (data[:-1], True) if len(data) == size + 1 else (None, False)
+
+
 def _read_object(stdout: IO[bytes]) -> bytes | None:
-    """One `cat-file --batch` answer: the header line, then the content (None: missing)."""
-    header = stdout.readline().split()
-    if len(header) != 3:
-        return None
-    return stdout.read(int(header[2]) + 1)[:-1]
+    return _read_answer(stdout)[0]
 
 
 class BlobReader:
@@ -245,19 +253,24 @@ def last_error_line(err: IO[bytes]) -> str:
 
 
 def read_blobs(repo: Path, oids: list[str]) -> Iterator[tuple[str, bytes | None]]:
-    """(id, content or None when missing) for each id, through one `git cat-file --batch`."""
-    if not oids:
-        return
-    with stdin_file("".join(f"{oid}\n" for oid in oids).encode()) as stdin:
-        proc = popen_git(repo, "cat-file", "--batch", "--buffer", stdin=stdin, stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL)
-    assert proc.stdout is not None
-    try:
-        for oid in oids:
-            yield oid, _read_object(proc.stdout)
-    finally:
-        proc.stdout.close()
-        proc.wait()
+    """(id, content or None when missing or unreadable) for each id, through one `git cat-file
+    --batch`; when git dies on a corrupt object, a new one reads the ids after it."""
+    done = 0
+    while done < len(oids):
+        with stdin_file("".join(f"{oid}\n" for oid in oids[done:]).encode()) as stdin:
+            proc = popen_git(repo, "cat-file", "--batch", "--buffer", stdin=stdin, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL)
+        assert proc.stdout is not None
+        try:
+            for oid in oids[done:]:
+                data, alive = _read_answer(proc.stdout)
+                done += 1
+                yield oid, data
+                if not alive:
+                    break
+        finally:
+            proc.stdout.close()
+            proc.wait()
 
 
 class ThreadedGit:
