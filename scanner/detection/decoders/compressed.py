@@ -94,8 +94,9 @@ class Decompressed:
 
     def read(self, n: int) -> bytes:
         parts: list[bytes] = []
-        got = 0
+        got = idle = 0
         while got < n and not self._done:
+            before = (self._pos, self._streams)
             try:
                 piece = self._step(n - got)
             except self._errors:
@@ -104,6 +105,9 @@ class Decompressed:
             if piece:
                 parts.append(piece)
                 got += len(piece)
+            idle = 0 if piece or (self._pos, self._streams) != before else idle + 1
+            if idle > 16:  # neither output nor input moved: never spin
+                self._stop("corrupt")
         return b"".join(parts)
 
     def _stop(self, why: str | None) -> None:

@@ -119,7 +119,9 @@ class TarReader:
             if header[257:265] == _POSIX_MAGIC and header[345]:
                 name = header[345:500].split(b"\x00", 1)[0] + b"/" + name
             shown = long_name or (pax[b"path"].decode("utf-8", "replace") if b"path" in pax else _text(name))
-            if b"size" in pax and pax[b"size"].isdigit():
+            if b"size" in pax:
+                if not (pax[b"size"].isdigit() and len(pax[b"size"]) <= 20):
+                    raise TarDamaged("bad pax size")
                 size = int(pax[b"size"])
             has_data = not (kind and kind[0] in _NO_DATA)
             self._left = size if has_data else 0
