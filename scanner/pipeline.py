@@ -197,13 +197,14 @@ def drop_sets_present_at(repo: Path, since: str | tuple[str, ...], findings: lis
 
 
 def _drop_sets_present_at(repo: Path, rev: str, findings: list[Finding], rules: RuleSet) -> list[Finding]:
+    from scanner.sources.git.messages import is_message
     from scanner.sources.git.run import BlobReader
 
     kept: list[Finding] = []
     with BlobReader(repo) as reader:
         by_path: dict[str, list[Finding]] = {}
         for f in findings:
-            if f.path and "\n" not in f.path:
+            if f.path and "\n" not in f.path and not is_message(f):  # a message after REV is new
                 by_path.setdefault(f.path, []).append(f)
             else:
                 kept.append(f)

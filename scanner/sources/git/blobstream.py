@@ -38,8 +38,10 @@ _MAX_RESTARTS = 256  # unreadable objects after which the rest of a stream is gi
 
 @dataclass
 class BlobList:
-    """Blob ids (as `id\\n` records of one width, ready for git's stdin) and their sizes."""
+    """Object ids (as `id\\n` records of one width, ready for git's stdin) and their sizes, all of one
+    type (blobs, unless `kind` says otherwise: commits and tags stream the same way)."""
 
+    kind: bytes = b"blob"
     width: int = 0
     records: bytearray = field(default_factory=bytearray)
     sizes: array = field(default_factory=lambda: array("q"))
@@ -83,9 +85,9 @@ def _split(blobs: BlobList, parts: int) -> list[tuple[int, int]]:
 
 
 def _header_starts(blobs: BlobList, lo: int, hi: int) -> array:
-    """Stream offset of each object of `cat-file --batch` output: `<id> blob <size>\\n<data>\\n`."""
+    """Stream offset of each object of `cat-file --batch` output: `<id> <kind> <size>\\n<data>\\n`."""
     starts = array("q", [0])
-    fixed = blobs.width - 1 + len(" blob ") + 1
+    fixed = blobs.width - 1 + len(blobs.kind) + 2 + 1
     pos = 0
     for size in blobs.sizes[lo:hi]:
         pos += fixed + len(str(size)) + size + 1

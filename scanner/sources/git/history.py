@@ -1,14 +1,17 @@
-"""Git history: every blob in the object database, read once, on every core.
+"""Git history: every blob, commit message and tag message in the object database, read once,
+on every core.
 
 1. `git cat-file --batch-all-objects --batch-check --unordered` lists every object (loose and
    packed, reachable or not: amended, rebased-away and unmerged work included) with its type and
-   size, in pack order. Trees, commits and blobs over the size limit are dropped here, before
-   git inflates anything. (`--since REV`: the blobs the commits after REV put at some path.)
-2. scanner/sources/git/blobstream.py streams the blobs through the literal prefilter, in parallel
-   parts, without a Python call per blob; a blob git cannot read is reported by id and the stream
-   goes on after it.
-3. Only blobs with a hit are read again and become chunks. Where a blob came from (path,
-   commit, author) is looked up only for the blobs detection found something in
+   size, in pack order. Trees and objects over the size limit are dropped here, before git
+   inflates anything. (`--since REV`: the blobs the commits after REV put at some path, those
+   commits, and the annotated tags of those commits.)
+2. scanner/sources/git/blobstream.py streams the blobs, commits and tags through the literal
+   prefilter, in parallel parts, without a Python call per object; an object git cannot read is
+   reported by id and the stream goes on after it.
+3. Only objects with a hit are read again and become chunks: a blob whole, a commit or tag its
+   message (scanner/sources/git/messages.py, placed at the object itself). Where a blob came from
+   (path, commit, author) is looked up only for the blobs detection found something in
    (scanner/sources/git/provenance.py), once detection is done: the walk over every commit costs
    the same for one blob as for a thousand, so a history whose prefilter hits are all false
    (git/git has 735) pays nothing for it, and `--find-object` names only the blobs needed.
@@ -28,7 +31,8 @@ from typing import IO
 from scanner.errors import StsleakError
 from scanner.model import Chunk, ScanStats
 from scanner.sources import NO_PROGRESS, Prefilter, Progress
-from scanner.sources.git.blobstream import BlobList, stream
+from scanner.sources.git.blobstream import BlobList, Streamed, stream
+from scanner.sources.git.messages import split_message
 from scanner.sources.git.missing import missing_since, read_missing, report_missing
 from scanner.sources.git.provenance import Introduction, introductions
 from scanner.sources.git.run import (
@@ -47,39 +51,48 @@ from scanner.sources.git.run import (
 _READ_SIZE = 1 << 20
 _BACKGROUND_NICE = 10
 _CHECK_FORMAT = "--batch-check=%(objecttype) %(objectsize) %(objectname)"
-_BLOB_LINE = re.compile(rb"blob (\d+) ([0-9a-f]+)\n")  # the literal start lets `re` skip ahead fast
+_KINDS = (b"blob", b"commit", b"tag")
+# The literal start lets `re` skip ahead fast.
+_LINES = {kind: re.compile(kind + rb" (\d+) ([0-9a-f]+)\n") for kind in _KINDS}
 _MISSING_LINE = re.compile(rb"([0-9a-f]+) missing\n")
-_COMMIT_LINE = re.compile(rb"commit \d+ ([0-9a-f]+)\n")
-_NAMED_UNREADABLE = 10  # unreadable blobs named one by one in stats.errors; the rest are counted
+_NAMED_UNREADABLE = 10  # unreadable objects named one by one in stats.errors; the rest are counted
 
 
 @dataclass
 class _Listing:
     blobs: BlobList = field(default_factory=BlobList)
-    commits: bytearray = field(default_factory=bytearray)  # `id\n` records
+    commits: bytearray = field(default_factory=bytearray)  # `id\n` records of every commit (provenance)
+    messages: list[BlobList] = field(default_factory=lambda: [BlobList(b"commit"), BlobList(b"tag")])
+
+    def streams(self) -> list[BlobList]:
+        return [self.blobs, *self.messages]
 
 
 def _read_listing(proc: subprocess.Popen[bytes], err: IO[bytes], max_size: int, stats: ScanStats,
                   repo: Path, progress: Progress = NO_PROGRESS) -> _Listing:
-    """Parse `--batch-check` output as it comes: blobs within the size limit and commits, in order."""
+    """Parse `--batch-check` output as it comes: blobs, commits and tags within the size limit (and
+    every commit id), in order."""
     assert proc.stdout is not None
     raise_pipe_size(proc.stdout.fileno())
     listing = _Listing()
-    blobs = listing.blobs
+    lists = dict(zip(_KINDS, listing.streams(), strict=True))
     carry = b""
     missing: list[bytes] = []
     while block := proc.stdout.read1(_READ_SIZE):  # type: ignore[attr-defined]  # a BufferedReader (bufsize>0)
         block = carry + block
         cut = block.rfind(b"\n") + 1
         carry = block[cut:]
-        found = [(int(size), oid) for size, oid in _BLOB_LINE.findall(block, 0, cut)]
-        stats.blobs += len(found)
-        stats.bytes += sum(size for size, _ in found)
-        kept = [(size, oid) for size, oid in found if size <= max_size]
-        for _ in range(len(found) - len(kept)):
-            stats.skip("too-large")
-        blobs.extend(kept)
-        listing.commits += b"".join(oid + b"\n" for oid in _COMMIT_LINE.findall(block, 0, cut))
+        for kind, line in _LINES.items():
+            found = [(int(size), oid) for size, oid in line.findall(block, 0, cut)]
+            if kind == b"blob":
+                stats.blobs += len(found)
+                stats.bytes += sum(size for size, _ in found)
+            elif kind == b"commit":
+                listing.commits += b"".join(oid + b"\n" for _, oid in found)
+            fitting = [(size, oid) for size, oid in found if size <= max_size]
+            for _ in range(len(found) - len(fitting)):
+                stats.skip("too-large")
+            lists[kind].extend(fitting)
         if b" missing\n" in block:
             missing += _MISSING_LINE.findall(block, 0, cut)
         progress.update(stats.blobs, stats.bytes)
@@ -114,11 +127,6 @@ def since_revs(repo: Path, since: str | tuple[str, ...], tips: tuple[str, ...] =
     return [*(tips or ("--all",)), *(f"^{rev}" for rev in olds)]
 
 
-def _commits_since(repo: Path, revs: list[str]) -> bytes:
-    """`id\n` records, as provenance takes them."""
-    return run_git_bytes(repo, "rev-list", *revs, "--")
-
-
 def _blobs_since(repo: Path, revs: list[str]) -> list[str]:
     """Every blob a commit in `revs` put at some path: the result side of each change."""
     out = run_git_bytes(repo, "log", *revs, "--raw", "-z", "-c", "--root", "--no-abbrev", "--no-renames",
@@ -128,12 +136,23 @@ def _blobs_since(repo: Path, revs: list[str]) -> list[str]:
     return list(dict.fromkeys(oid for oid in results if oid))
 
 
+def _tags_of(repo: Path, commits: set[bytes]) -> list[str]:
+    """The annotated tags (of any ref) whose tagged object is one of `commits`."""
+    out = run_git_bytes(repo, "for-each-ref", "--format=%(objecttype) %(objectname) %(*objectname)")
+    rows = (line.split() for line in out.splitlines())
+    return list(dict.fromkeys(row[1].decode() for row in rows if len(row) == 3 and row[0] == b"tag"
+                              and row[2] in commits))
+
+
 def _list_since(repo: Path, revs: list[str], max_size: int, stats: ScanStats) -> _Listing:
+    """The blobs the commits in `revs` put at some path, those commits and the tags of them."""
+    commits = run_git_bytes(repo, "rev-list", *revs, "--").split()
     oids = _blobs_since(repo, revs)
     missing = missing_since(repo, revs)  # a partial clone's: cat-file would try to fetch them
     if missing:
         oids = [oid for oid in oids if oid not in missing]
         report_missing(repo, sorted(missing), stats)
+    oids += [oid.decode() for oid in commits] + _tags_of(repo, set(commits))
     err = temp_file()
     with stdin_file("".join(f"{oid}\n" for oid in oids).encode()) as stdin:
         proc = popen_git(repo, "cat-file", _CHECK_FORMAT, "--buffer", stdin=stdin, stdout=subprocess.PIPE, stderr=err)
@@ -194,6 +213,7 @@ class HistoryScan:
         self.repo, self.since, self.max_size, self.prefilter, self.stats = repo, since, max_size, prefilter, stats
         self.tips, self.progress = tips, progress
         self._commits = b""
+        self._messages: dict[str, Introduction] = {}  # commits and tags read for their message: their place
         self._check: _ConnectivityCheck | None = None
         self._deferred = False  # inside `with`: the check is waited for in __exit__
 
@@ -235,47 +255,55 @@ class HistoryScan:
         report_missing(self.repo, check.missing(), self.stats)
 
     def _chunks(self) -> Iterator[Chunk]:
-        if self.since is None:  # from the start: at low priority it fills the gaps the stream leaves
-            self._check = _ConnectivityCheck(self.repo)
-        listing, commits = self._listing()
-        oids = self._hits(listing.blobs)
-        self._commits = bytes(commits) if oids else b""  # one copy, only when something is placed
-        self.progress.stage(f"reading {len(oids)} blob{'s' if len(oids) != 1 else ''} with hits", len(oids))
+        listing = self._listing()
+        lists = listing.streams()
+        streamed = self._stream(lists)
+        blobs = [lists[0].oid(i) for i in streamed[0].hits]
+        kinds = {lists[n].oid(i): lists[n].kind.decode() for n in (1, 2) for i in streamed[n].hits}
+        self._commits = bytes(listing.commits) if blobs else b""  # one copy, only when something is placed
+        oids = blobs + list(kinds)
+        self.progress.stage(f"reading {len(oids)} object{'s' if len(oids) != 1 else ''} with hits", len(oids))
         for done, (oid, data) in enumerate(read_blobs(self.repo, oids), 1):
             self.progress.update(done)
             if data is None:
                 self.stats.errors.append(_corrupt(self.repo, f"object {oid} cannot be read"))
-                continue
-            yield Chunk(data=data, blob=oid)
+            elif oid in kinds:
+                message, self._messages[oid] = split_message(oid, kinds[oid], data)
+                yield Chunk(data=message, blob=oid)
+            else:
+                yield Chunk(data=data, blob=oid)
 
-    def _listing(self) -> tuple[_Listing, bytes | bytearray]:
-        """Every blob to stream, and the commits provenance looks at."""
+    def _listing(self) -> _Listing:
+        """Every blob, commit and tag to stream, and the commits provenance looks at."""
         self.progress.stage("listing objects")
-        if self.since is None:
-            listing = _list_all(self.repo, self.max_size, self.stats, self.progress)
-            return listing, listing.commits
-        revs = since_revs(self.repo, self.since, self.tips)
-        return _list_since(self.repo, revs, self.max_size, self.stats), _commits_since(self.repo, revs)
+        if self.since is not None:
+            return _list_since(self.repo, since_revs(self.repo, self.since, self.tips), self.max_size, self.stats)
+        self._check = _ConnectivityCheck(self.repo)  # from the start: at low priority it fills the stream's gaps
+        return _list_all(self.repo, self.max_size, self.stats, self.progress)
 
-    def _hits(self, blobs: BlobList) -> list[str]:
-        """The ids of the blobs in which the prefilter finds a literal; the unreadable ones reported."""
-        if not len(blobs):
-            return []
-        (result,) = stream(str(self.repo), [blobs], self.prefilter, cores(), self.progress)
-        for index, detail in result.unreadable[:_NAMED_UNREADABLE]:
-            self.stats.errors.append(_corrupt(self.repo, f"blob {blobs.oid(index)} cannot be read: {detail}"))
-        more = len(result.unreadable) - _NAMED_UNREADABLE
-        if more > 0:
-            self.stats.errors.append(_corrupt(self.repo, f"{more} more blobs cannot be read"))
-        if result.unreached:
-            self.stats.errors.append(_corrupt(
-                self.repo, f"{result.unreached} blobs were not read: git failed on too many objects"))
-        return [blobs.oid(i) for i in result.hits]
+    def _stream(self, lists: list[BlobList]) -> list[Streamed]:
+        """Which objects of each list the prefilter finds a literal in; the unreadable ones reported."""
+        if not any(len(objects) for objects in lists):
+            return [Streamed() for _ in lists]
+        streamed = stream(str(self.repo), lists, self.prefilter, cores(), self.progress)
+        for objects, result in zip(lists, streamed, strict=True):
+            kind = objects.kind.decode()
+            for index, detail in result.unreadable[:_NAMED_UNREADABLE]:
+                self.stats.errors.append(_corrupt(self.repo, f"{kind} {objects.oid(index)} cannot be read: {detail}"))
+            more = len(result.unreadable) - _NAMED_UNREADABLE
+            if more > 0:
+                self.stats.errors.append(_corrupt(self.repo, f"{more} more {kind}s cannot be read"))
+            if result.unreached:
+                self.stats.errors.append(_corrupt(
+                    self.repo, f"{result.unreached} {kind}s were not read: git failed on too many objects"))
+        return streamed
 
     def introductions(self, blobs: set[str]) -> dict[str, list[Introduction]]:
-        """Where each of these blobs (all yielded by `chunks`) was introduced."""
-        if not self._commits or not blobs:
-            return {}
-        self.progress.stage(f"placing {len(blobs)} hit{'s' if len(blobs) != 1 else ''} in history")
-        return introductions(self.repo, blobs, self._commits)
-
+        """Where each of these objects (all yielded by `chunks`) was introduced: a message at its
+        commit or tag, a blob at each path the walk over the listed commits finds it at."""
+        found = {oid: [self._messages[oid]] for oid in blobs if oid in self._messages}
+        walked = blobs - found.keys()
+        if not self._commits or not walked:
+            return found
+        self.progress.stage(f"placing {len(walked)} hit{'s' if len(walked) != 1 else ''} in history")
+        return {**introductions(self.repo, walked, self._commits), **found}
