@@ -8,7 +8,9 @@ free subsection name (`filter.<driver>.clean`, `diff.<driver>.textconv`, ...) ar
 the repository's config keys first (listing config runs nothing). The environment adds what has
 no config key: no terminal prompt, no askpass, no protocol at all (`GIT_ALLOW_PROTOCOL` empty
 beats every `protocol.*.allow`), no lazy fetch of a partial clone's missing objects, no replace
-refs (they would let a repository show other content for a blob than the blob holds).
+refs (they would let a repository show other content for a blob than the blob holds), no grafts
+(`info/grafts` gives commits other parents than they have: a `--since` range would lose commits,
+and a blob would be placed at the wrong commit).
 
 The user's own global and system config and environment stay in force (safe.directory, an
 index file given by a hook): they are the user's, not the repository's.
@@ -71,6 +73,7 @@ ENV_SET = {
     "GIT_ALLOW_PROTOCOL": "",  # set and empty: no transport is allowed, whatever the config says
     "GIT_NO_LAZY_FETCH": "1",  # git >= 2.45; protocol.allow=never does it for older git
     "GIT_NO_REPLACE_OBJECTS": "1",
+    "GIT_GRAFT_FILE": "/dev/null",  # info/grafts is never read (scanner/sources/git/borrowed.py notes it)
     "GIT_PAGER": "cat",
     "GIT_OPTIONAL_LOCKS": "0",  # read-only commands do not rewrite the index
 }

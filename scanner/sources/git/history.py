@@ -5,7 +5,8 @@ on every core.
    packed, reachable or not: amended, rebased-away and unmerged work included) with its type and
    size, in pack order. Trees and objects over the size limit are dropped here, before git
    inflates anything. (`--since REV`: the blobs the commits after REV put at some path, those
-   commits, and the annotated tags of those commits.)
+   commits, and the annotated tags of those commits.) What the repository borrows from elsewhere
+   (alternates, a git directory outside it, grafts) is sorted out first: scanner/sources/git/borrowed.py.
 2. scanner/sources/git/blobstream.py streams the blobs, commits and tags through the literal
    prefilter, in parallel parts, without a Python call per object; an object git cannot read is
    reported by id and the stream goes on after it.
@@ -32,6 +33,7 @@ from scanner.errors import StsleakError
 from scanner.model import Chunk, ScanStats
 from scanner.sources import NO_PROGRESS, Prefilter, Progress
 from scanner.sources.git.blobstream import BlobList, Streamed, stream
+from scanner.sources.git.borrowed import ALTERNATE_ONLY, Borrowed, alternates_note, local_objects, survey
 from scanner.sources.git.messages import split_message
 from scanner.sources.git.missing import missing_since, read_missing, report_missing
 from scanner.sources.git.provenance import Introduction, introductions
@@ -63,15 +65,16 @@ class _Listing:
     blobs: BlobList = field(default_factory=BlobList)
     commits: bytearray = field(default_factory=bytearray)  # `id\n` records of every commit (provenance)
     messages: list[BlobList] = field(default_factory=lambda: [BlobList(b"commit"), BlobList(b"tag")])
+    left_out: int = 0  # objects only an alternate holds that nothing of this repository reaches
 
     def streams(self) -> list[BlobList]:
         return [self.blobs, *self.messages]
 
 
 def _read_listing(proc: subprocess.Popen[bytes], err: IO[bytes], max_size: int, stats: ScanStats,
-                  repo: Path, progress: Progress = NO_PROGRESS) -> _Listing:
+                  repo: Path, progress: Progress = NO_PROGRESS, keep: set[bytes] | None = None) -> _Listing:
     """Parse `--batch-check` output as it comes: blobs, commits and tags within the size limit (and
-    every commit id), in order."""
+    every commit id), in order; with `keep`, only the objects it holds."""
     assert proc.stdout is not None
     raise_pipe_size(proc.stdout.fileno())
     listing = _Listing()
@@ -84,6 +87,10 @@ def _read_listing(proc: subprocess.Popen[bytes], err: IO[bytes], max_size: int, 
         carry = block[cut:]
         for kind, line in _LINES.items():
             found = [(int(size), oid) for size, oid in line.findall(block, 0, cut)]
+            if keep is not None:
+                kept = [(size, oid) for size, oid in found if oid in keep]
+                listing.left_out += len(found) - len(kept)
+                found = kept
             if kind == b"blob":
                 stats.blobs += len(found)
                 stats.bytes += sum(size for size, _ in found)
@@ -110,11 +117,12 @@ def _corrupt(repo: Path, problem: str) -> str:
     return f"{repo}: the repository is corrupt ({problem}); objects it lacks were not scanned (`git fsck` lists them)"
 
 
-def _list_all(repo: Path, max_size: int, stats: ScanStats, progress: Progress = NO_PROGRESS) -> _Listing:
+def _list_all(repo: Path, max_size: int, stats: ScanStats, progress: Progress = NO_PROGRESS,
+              keep: set[bytes] | None = None) -> _Listing:
     err = temp_file()
     proc = popen_git(repo, "cat-file", "--batch-all-objects", _CHECK_FORMAT, "--unordered",
                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
-    return _read_listing(proc, err, max_size, stats, repo, progress)
+    return _read_listing(proc, err, max_size, stats, repo, progress, keep)
 
 
 def since_revs(repo: Path, since: str | tuple[str, ...], tips: tuple[str, ...] = ()) -> list[str]:
@@ -169,24 +177,33 @@ class _ConnectivityCheck:
     """git's own check that every object the refs and reflogs reach is present, in the background.
 
     cat-file lists only the objects that exist, so a blob deleted from the object store would
-    otherwise go unnoticed and what it held unscanned.
+    otherwise go unnoticed and what it held unscanned. With `reached`, it also lists the ids of
+    every object it reaches (a repository with alternates: what of them is its own history).
     """
 
-    def __init__(self, repo: Path) -> None:
+    def __init__(self, repo: Path, reached: bool = False) -> None:
         self._err = temp_file()
         self._out = temp_file()  # `?<id>` per missing object (--missing=print: listed, never fetched)
         self._proc = popen_git(
             # Small pack windows and delta cache: same speed, a third of the memory (mapped packs).
             repo, "-c", "core.deltaBaseCacheLimit=16m", "-c", "core.packedGitLimit=32m",
-            "-c", "core.packedGitWindowSize=1m", "rev-list", "--objects", "--all", "--reflog", "--quiet",
-            "--missing=print", stdin=subprocess.DEVNULL, stdout=self._out, stderr=self._err)
-        _lower_priority(self._proc.pid)
+            "-c", "core.packedGitWindowSize=1m", "rev-list", "--objects", "--all", "--reflog",
+            "--no-object-names" if reached else "--quiet", "--missing=print",
+            stdin=subprocess.DEVNULL, stdout=self._out, stderr=self._err)
+        if not reached:
+            _lower_priority(self._proc.pid)
 
     def cancel(self) -> None:
         self._proc.kill()
         self._proc.wait()
         self._err.close()
         self._out.close()
+
+    def reached(self) -> set[bytes]:
+        """The ids of the objects the refs and reflogs reach (waits for the check; with `reached`)."""
+        self._proc.wait()
+        self._out.seek(0)
+        return {line for line in self._out.read().splitlines() if not line.startswith(b"?")}
 
     def missing(self) -> list[str]:
         """The objects the refs reach that the repository lacks (after `problem()`)."""
@@ -276,10 +293,26 @@ class HistoryScan:
     def _listing(self) -> _Listing:
         """Every blob, commit and tag to stream, and the commits provenance looks at."""
         self.progress.stage("listing objects")
-        if self.since is not None:
+        borrowed = survey(self.repo)
+        self.stats.notes += borrowed.notes
+        if self.since is not None:  # the commits after REV: reached from this repository's refs
             return _list_since(self.repo, since_revs(self.repo, self.since, self.tips), self.max_size, self.stats)
-        self._check = _ConnectivityCheck(self.repo)  # from the start: at low priority it fills the stream's gaps
-        return _list_all(self.repo, self.max_size, self.stats, self.progress)
+        # From the start: at low priority it fills the gaps the stream leaves.
+        self._check = _ConnectivityCheck(self.repo, reached=bool(borrowed.alternates))
+        if not borrowed.alternates:
+            return _list_all(self.repo, self.max_size, self.stats, self.progress)
+        return self._list_own(borrowed)
+
+    def _list_own(self, borrowed: Borrowed) -> _Listing:
+        """A repository with alternates: the objects stored in it, and those its refs and reflogs reach."""
+        assert self._check is not None
+        keep = local_objects(self.repo, borrowed.objects)
+        keep |= self._check.reached()
+        listing = _list_all(self.repo, self.max_size, self.stats, self.progress, keep)
+        if listing.left_out:
+            self.stats.skipped[ALTERNATE_ONLY] = self.stats.skipped.get(ALTERNATE_ONLY, 0) + listing.left_out
+        self.stats.notes.append(alternates_note(self.repo, borrowed, listing.left_out))
+        return listing
 
     def _stream(self, lists: list[BlobList]) -> list[Streamed]:
         """Which objects of each list the prefilter finds a literal in; the unreadable ones reported."""
