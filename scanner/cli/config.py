@@ -4,7 +4,8 @@ Looked up only at the scan root: the top of the work tree the scanned path is in
 directory given (a file's own directory), never above it (a /tmp/.stsleak.yaml must not silence
 every scan under /tmp). `--no-suppress` reads no config file at all.
 Keys: exclude (list of globs), max_file_size (e.g. "50M"), rules_dir (list, relative to the
-config file), format (text|json|sarif), archive_max_bytes / archive_max_depth / archive_max_members /
+config file), baseline (a baseline file, relative to the config file; `--baseline` wins), format
+(text|json|sarif), archive_max_bytes / archive_max_depth / archive_max_members /
 archive_max_ratio (limits on opening archives, see scanner/detection/decoders/archives.py).
 """
 
@@ -21,7 +22,7 @@ from scanner.model import ReportFormat
 DEFAULT_MAX_SIZE = 50 * 1024 * 1024
 DEFAULT_FORMAT = "text"
 _ARCHIVE_KEYS = ("archive_max_bytes", "archive_max_depth", "archive_max_members", "archive_max_ratio")
-_KEYS = {"exclude", "max_file_size", "rules_dir", "format", *_ARCHIVE_KEYS}
+_KEYS = {"exclude", "max_file_size", "rules_dir", "baseline", "format", *_ARCHIVE_KEYS}
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -117,6 +118,10 @@ def apply_config(args: argparse.Namespace, start: Path) -> None:
         base = path.parent
         args.rules_dir = [str(base / d) for d in _as_list(path, "rules_dir", config.get("rules_dir"))] + args.rules_dir
         args.config_exclude = _as_list(path, "exclude", config.get("exclude"))
+        if not getattr(args, "baseline", None) and config.get("baseline") is not None:
+            if not isinstance(config["baseline"], str) or not config["baseline"]:
+                raise StsleakError(f"{path}: baseline must be a file name, not {config['baseline']!r}")
+            args.baseline = str(base / config["baseline"])  # what `scan --staged` in the hook reads too
         if args.format is None and config.get("format", DEFAULT_FORMAT) not in FORMATS:
             raise StsleakError(f"{path}: format must be one of {', '.join(FORMATS)}, not {config['format']!r}")
         if args.max_file_size is None and "max_file_size" in config:
