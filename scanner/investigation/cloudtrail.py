@@ -222,7 +222,10 @@ def fold(activity: Activity, record: dict[str, Any], cutoff: datetime | None,
     stat.first = min(filter(None, (stat.first, when)), default=None)
     stat.last = max(filter(None, (stat.last, when)), default=None)
     stat.regions.add(str(record.get("awsRegion")))
-    activity.source_ips.add(str(record.get("sourceIPAddress") or "?")[:100])
+    ip = str(record.get("sourceIPAddress") or "?")[:100]
+    activity.source_ips.add(ip)
+    if not ours:
+        activity.others_source_ips.add(ip)
     activity.user_agents.add(agent or "?")
     code = record.get("errorCode")
     if code:

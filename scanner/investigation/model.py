@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shlex
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 
 MAX_DISTINCT = 200  # distinct IPs / user agents / event names kept per key (the rest are counted as "other")
@@ -93,6 +95,7 @@ class Activity:
     last_use_by_others: str | None = None
     by_name: dict[str, EventStat] = field(default_factory=dict)
     source_ips: BoundedCounter = field(default_factory=BoundedCounter)
+    others_source_ips: BoundedCounter = field(default_factory=BoundedCounter)  # of events not ours
     user_agents: BoundedCounter = field(default_factory=BoundedCounter)
     our_user_agents: BoundedCounter = field(default_factory=BoundedCounter)  # agents of our own calls, counted
     error_codes: BoundedCounter = field(default_factory=BoundedCounter)
@@ -193,6 +196,53 @@ class TimelineEntry:
     what: str
 
 
+def moment(value: str | None) -> datetime | None:
+    """An ISO-8601 time from git, CloudTrail or IAM (`Z`, an offset, or none: UTC), comparable with the others."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@dataclass
+class Actions:
+    """What was done about the incident: the revocation run of this `respond`, or the one an
+    `investigate --from` report records (read from it, never re-done)."""
+
+    applied: bool = False  # the plan was applied (--yes), not a dry run
+    run_id: str | None = None  # the audit log's run id
+    audit_log: str | None = None
+    operator: str | None = None  # the identity that planned / applied it (sts:GetCallerIdentity)
+    assume_role: str | None = None  # --assume-role TEMPLATE, needed again by undo
+    this_run: bool = True  # False: done by the earlier run whose report `investigate --from` read
+    changed: bool = False  # something was written (a revocation applied), so there is something to undo
+
+    @property
+    def undo_command(self) -> str | None:
+        """The exact command that puts back what the run changed (None when it changed nothing)."""
+        if not (self.applied and self.changed and self.run_id):
+            return None
+        words = ["stsleak", "revoke", "--undo", self.run_id]
+        if self.audit_log:
+            words += ["--audit-log", self.audit_log]
+        if self.assume_role:
+            words += ["--assume-role", self.assume_role]
+        return shlex.join(words)
+
+
+@dataclass
+class Recorded:
+    """What the report `investigate --from` reads says was already done: its revocation run, and each
+    key's revocations (own and of what it spawned). Carried into the new report, never re-done."""
+
+    actions: Actions | None = None
+    revocations: dict[str, list[dict[str, object]]] = field(default_factory=dict)  # by access key id
+    verified_at: dict[str, str] = field(default_factory=dict)  # by access key id
+
+
 @dataclass
 class CredentialInvestigation:
     """Everything known about one leaked credential, in report order."""
@@ -220,8 +270,16 @@ class CredentialInvestigation:
     revocation: dict[str, object] | None = None
     revocations: list[dict[str, object]] = field(default_factory=list)
     timeline: list[TimelineEntry] = field(default_factory=list)
-    next_steps: list[str] = field(default_factory=list)
+    next_steps: list[str] = field(default_factory=list)  # still to do
+    done: list[str] = field(default_factory=list)  # done by stsleak (this run or the run the report records)
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def first_outside_use_before_commit(self) -> bool:
+        """Someone else used the key before the commit that leaked it: it leaked somewhere else first."""
+        used = moment(self.activity.first_use_by_others) if self.activity else None
+        committed = moment(self.date)
+        return used is not None and committed is not None and used < committed
 
 
 @dataclass
@@ -230,8 +288,10 @@ class Incident:
     notes: list[str] = field(default_factory=list)
     repository: str | None = None
     generated_at: str | None = None
-    dry_run: bool = True
+    dry_run: bool = True  # no revocation was applied (by this run, or by the run the report records)
     investigated: bool = False
+    operator: str | None = None  # this run's operator identity (sts:GetCallerIdentity ARN)
+    actions: Actions | None = None  # None: no revocation was planned (no operator, or a scan report)
 
     def activities(self) -> list[Activity]:
         return [a for c in self.credentials for a in (c.activity, *c.spawned_activity) if a is not None]
