@@ -26,7 +26,7 @@ from scanner.investigation.model import (
     LastUsed,
     Spawned,
 )
-from scanner.investigation.next_steps import next_steps
+from scanner.investigation.next_steps import fill_steps
 from scanner.investigation.persistence import PersistenceCollector, confirm
 from scanner.investigation.spawned import SpawnCollector, hints_from
 from scanner.model import Finding
@@ -122,7 +122,7 @@ class Investigator:
         reader = BlastRadiusReader(self.operator, self._workload_regions(item))
         for role in dict.fromkeys(roles):
             item.blast_radius.append(blast_radius(reader, role.rsplit("/", 1)[-1]))
-        item.next_steps = next_steps(item)
+        fill_steps(item)
 
     def _workload_regions(self, item: CredentialInvestigation) -> list[str]:
         active: set[str] = set()
