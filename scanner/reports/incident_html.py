@@ -10,6 +10,8 @@ import json
 from html import escape
 from typing import Any
 
+from scanner.reports.incident_summary import action_rows, summary_lines
+
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:72rem;
 color:#1b1f24;padding:0 1rem}
@@ -22,6 +24,8 @@ border-radius:.6rem;font-size:12px;font-weight:600;background:#eaeef2}.live,.fai
 color:#a40e26}.revoked{background:#dafbe1;color:#116329}.planned{background:#fff8c5;color:#7d4e00}
 .flag{color:#a40e26;font-weight:600}code{font-size:12px;background:#f6f8fa;padding:0 .2rem}
 ol li{margin:.3rem 0}.none{color:#57606a;font-style:italic}
+.summary{border:1px solid #d0d7de;border-radius:.4rem;padding:.2rem 1rem;background:#f6f8fa}
+.summary ul{margin:.4rem 0}.mode{font-weight:600}.mode.dry-run{color:#7d4e00}ul.done li{color:#116329}
 """
 
 
@@ -89,12 +93,18 @@ def _blast(radius: dict[str, Any]) -> str:
 
 
 def _credential(item: dict[str, Any]) -> str:
-    source, key = item["source"], item["access_key_id"]
-    parts = [f'<section class="credential" data-key="{e(key)}"><h2><code>{e(key)}</code> {badge(item["status"])}</h2>',
+    source, key, state = item["source"], item["access_key_id"], item["state"]
+    parts = [f'<section class="credential" data-key="{e(key)}"><h2><code>{e(key)}</code> {badge(state["badge"])}</h2>',
+             f'<p class="state">State after actions: {e(state["text"])}<br>Verified {e(item["status"])}'
+             + (f' at {e(item["verified_at"])}' if item["verified_at"] else "") + "</p>",
              f'<p>Identity <code>{e(item["arn"])}</code> (account {e(item["account"])}, {e(item["principal_type"])})'
              f'<br>Role <code>{e(item["role_arn"])}</code>, session {e(item["session_name"])}'
              f'<br>Found at <code>{e(source["path"])}:{e(source["line"])}</code>, commit <code>{e(source["commit"])}'
              f'</code> ({e(source["author"])}, {e(source["date"])})</p>']
+    if item["first_outside_use_before_commit"]:
+        parts.append(f'<p class="flag leaked-elsewhere">LEAKED ELSEWHERE FIRST: someone else used it at '
+                     f'{e(item["activity"]["first_use_by_others"])}, before the commit that leaked it '
+                     f'({e(source["date"])}).</p>')
     if item["last_used"]:
         lu = item["last_used"]
         parts.append(f'<p>Last used (read before verification): {e(lu["date"] or "never")} {e(lu["service"])} '
@@ -115,11 +125,13 @@ def _credential(item: dict[str, Any]) -> str:
           {True: "yes", False: "no", None: "unknown"}[p["exists"]], p["remove"]] for p in item["persistence"]]))
     revocations = item["revocations"] or ([item["revocation"]] if item["revocation"] else [])
     parts.append("<h3>Revocation</h3>" + table(
-        "revocation", ["target", "scope", "status", "cutoff", "message"],
-        [[r.get("target"), r.get("scope"), r.get("status"), r.get("cutoff"), r.get("message")] for r in revocations]))
+        "revocation", ["target", "scope", "status", "cutoff", "read back", "message"],
+        [[r.get("target"), r.get("scope"), r.get("status"), r.get("cutoff"), r.get("read_back_at"), r.get("message")]
+         for r in revocations]))
     parts += [_blast(radius) for radius in item["blast_radius"]]
-    steps = "".join(f"<li>{e(step)}</li>" for step in item["next_steps"])
-    parts.append(f'<h3>Next steps</h3><ol class="next-steps">{steps}</ol>')
+    done = "".join(f"<li>{e(step)}</li>" for step in item["done"]) or '<li class="none">nothing yet</li>'
+    steps = "".join(f"<li>{e(step)}</li>" for step in item["next_steps"]) or '<li class="none">nothing</li>'
+    parts.append(f'<h3>Done</h3><ul class="done">{done}</ul><h3>To do</h3><ol class="next-steps">{steps}</ol>')
     parts += [f'<p class="meta">note: {e(n)}</p>' for n in item["notes"]]
     return "".join(parts) + "</section>"
 
@@ -140,8 +152,22 @@ def _investigation(data: dict[str, Any]) -> str:
             + table("incomplete-searches", ["key", "region", "status", "pages read", "reason"], rows))
 
 
+def _summary(data: dict[str, Any]) -> str:
+    """The report opens with the counts, who acted, the audit run and the exact undo command."""
+    counts = "".join(f'<li class="{"flag" if line.startswith(("LEAKED", "investigation: INCOMPLETE")) else ""}">'
+                     f"{e(line)}</li>" for line in summary_lines(data))
+    actions = []
+    for what, value, comment in action_rows(data):
+        cls = what.replace(" ", "-")
+        actions.append(f'<tr class="{e(cls)}"><th>{e(what)}</th><td><code class="{e(cls)}">{e(value)}</code>'
+                       + (f' <span class="meta">({e(comment)})</span>' if comment else "") + "</td></tr>")
+    return (f'<section class="summary"><h2>Summary</h2><ul class="summary">{counts}</ul>'
+            f'<table class="actions"><tbody>{"".join(actions)}</tbody></table></section>')
+
+
 def render_html(data: dict[str, Any]) -> str:
-    mode = "DRY RUN — nothing was changed" if data["dry_run"] else "revocation applied"
+    mode = data["mode"]
+    mode_class = "mode dry-run" if mode.startswith("DRY RUN") else "mode"
     notes = "".join(f"<li>{e(n)}</li>" for n in data["notes"])
     body = "".join(_credential(item) for item in data["credentials"]) or \
         '<p class="none">No live or expired credential was investigated.</p>'
@@ -150,6 +176,7 @@ def render_html(data: dict[str, Any]) -> str:
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<title>stsleak incident report</title><style>{CSS}</style></head><body>"
             f"<h1>stsleak incident report</h1><p class=\"meta\">Repository <code>{e(data.get('repository'))}</code> · "
-            f"generated {e(data['generated_at'])} · {e(mode)} · contract {e(data['kind'])} "
-            f"v{e(data['incident_version'])}</p>{_investigation(data)}<ul class=\"notes\">{notes}</ul>{body}"
+            f"generated {e(data['generated_at'])} · contract {e(data['kind'])} v{e(data['incident_version'])}</p>"
+            f"<p class=\"{mode_class}\">{e(mode)}</p>{_summary(data)}{_investigation(data)}"
+            f"<ul class=\"notes\">{notes}</ul>{body}"
             "</body></html>\n")

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from scanner.reports.incident_summary import action_lines, summary_lines
+
 _SPECIAL = re.compile(r"([\\`*_{}\[\]<>!|~&])")  # `-`, `#`, `+` matter only at a line start: no value is
 
 
@@ -73,11 +75,16 @@ def _blast(radius: dict[str, Any]) -> list[str]:
 
 def _credential(item: dict[str, Any]) -> list[str]:
     source = item["source"]
-    lines = [f"## {esc(item['access_key_id'])} — {esc(item['status'])}", "",
+    lines = [f"## {esc(item['access_key_id'])} — {esc(item['state']['badge'])}", "",
+             f"- state after actions: {esc(item['state']['text'])}",
+             f"- verified: {esc(item['status'])}" + (f" at {esc(item['verified_at'])}" if item["verified_at"] else ""),
              f"- identity: {esc(item['arn'])} (account {esc(item['account'])}, {esc(item['principal_type'])})",
              f"- role: {esc(item['role_arn'])}, session {esc(item['session_name'])}",
              f"- found at: {esc(source['path'])}:{esc(source['line'])}, commit {esc(source['commit'])} "
              f"({esc(source['author'])}, {esc(source['date'])})"]
+    if item["first_outside_use_before_commit"]:
+        lines.append(f"- **LEAKED ELSEWHERE FIRST**: someone else used it at "
+                     f"{esc(item['activity']['first_use_by_others'])}, before the commit that leaked it")
     if item["last_used"]:
         lu = item["last_used"]
         lines.append(f"- last used (read before verification): {esc(lu['date'] or 'never')} {esc(lu['service'])} "
@@ -98,13 +105,16 @@ def _credential(item: dict[str, Any]) -> list[str]:
                      {True: "yes", False: "no", None: "unknown"}[p["exists"]], p["remove"]]
                     for p in item["persistence"]])
     lines += ["### Revocation", ""]
-    lines += table(["target", "scope", "status", "cutoff", "message"],
-                   [[r.get("target"), r.get("scope"), r.get("status"), r.get("cutoff"), r.get("message")]
+    lines += table(["target", "scope", "status", "cutoff", "read back", "message"],
+                   [[r.get("target"), r.get("scope"), r.get("status"), r.get("cutoff"), r.get("read_back_at"),
+                     r.get("message")]
                     for r in item["revocations"] or ([item["revocation"]] if item["revocation"] else [])])
     for radius in item["blast_radius"]:
         lines += _blast(radius)
-    lines += ["### Next steps", ""]
-    lines += [f"{n}. {esc(step)}" for n, step in enumerate(item["next_steps"], 1)]
+    lines += ["### Done", ""]
+    lines += [f"- {esc(step)}" for step in item["done"]] or ["_nothing yet_"]
+    lines += ["", "### To do", ""]
+    lines += [f"{n}. {esc(step)}" for n, step in enumerate(item["next_steps"], 1)] or ["_nothing_"]
     lines += ["", *[f"- note: {esc(n)}" for n in item["notes"]], ""]
     return lines
 
@@ -123,11 +133,19 @@ def _investigation(investigation: dict[str, Any]) -> list[str]:
                    [[f["access_key_id"], f["region"], f["status"], f["pages"], f["reason"]] for f in failed]), ""]
 
 
+def _summary(data: dict[str, Any]) -> list[str]:
+    """The report opens with the counts, who acted, the audit run and the exact undo command."""
+    lines = ["## Summary", ""]
+    lines += [f"- {esc(line)}" for line in summary_lines(data)]
+    lines += [f"- {esc(line)}" for line in action_lines(data)]
+    return [*lines, ""]
+
+
 def render_markdown(data: dict[str, Any]) -> str:
-    mode = "DRY RUN (nothing was changed)" if data["dry_run"] else "revocation applied"
     lines = ["# stsleak incident report", "",
-             f"Repository: {esc(data.get('repository'))} · generated {esc(data['generated_at'])} · {mode} · "
-             f"report contract {data['kind']} v{data['incident_version']}", ""]
+             f"Repository: {esc(data.get('repository'))} · generated {esc(data['generated_at'])} · "
+             f"**{esc(data['mode'])}** · report contract {data['kind']} v{data['incident_version']}", ""]
+    lines += _summary(data)
     lines += _investigation(data.get("investigation") or {})
     lines += [f"- note: {esc(n)}" for n in data["notes"]]
     lines.append("")
