@@ -21,8 +21,9 @@ def add_aws_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_revoke_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scope", choices=("role", "session"), default="role",
-                        help="revoke all sessions of the role issued before now (default) or only the leaked ones")
+    parser.add_argument("--scope", choices=("role", "session"), default=None,
+                        help="revoke all sessions of the role issued before now (default) or only the leaked ones "
+                             "(revoke --session implies session)")
     parser.add_argument("--yes", action="store_true", help="apply the revocation plan (default: dry run)")
     parser.add_argument("--audit-log", metavar="FILE",
                         help="append every revocation call to FILE (JSON lines; default: user state dir)")

@@ -32,6 +32,7 @@ provisioned. --assume-role 'arn:aws:iam::{account}:role/NAME': one run across ma
 REVOKE_EPILOG = """examples:
   stsleak revoke --from report.json                  # plan for the live rows of a verified report
   stsleak revoke --role arn:aws:iam::123456789012:role/etl --yes
+  stsleak revoke --role etl --session laptop --yes   # only the session "laptop" (--session means session scope)
   stsleak revoke --undo 3f2a9c1e0b7d --yes           # put back what run 3f2a9c1e0b7d changed
 
 exit codes: 0 every target planned (dry run), revoked and read back, or already revoked; 4 a target
@@ -52,7 +53,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                              "checked against IAM first; rows without a fingerprint are refused)")
     source.add_argument("--undo", metavar="RUN_ID", help="restore the state before run RUN_ID (from the audit log)")
     revoke.add_argument("--session", action="append", default=[], metavar="NAME",
-                        help="with --role and --scope session: the session name to cut (repeatable)")
+                        help="with --role: only this session name is cut (repeatable; implies --scope session)")
     revoke.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     add_revoke_options(revoke)
     add_aws_options(revoke)
@@ -67,6 +68,11 @@ def report_fingerprints(report: dict[str, Any]) -> list[str | None]:
 def _usage(args: argparse.Namespace) -> None:
     if args.session and not args.role:
         raise StsleakError("--session goes with --role")
+    if args.session and args.scope == "role":
+        raise StsleakError("--session cuts only the named sessions; --scope role would cut every session of the "
+                           "role: give one or the other")
+    if args.session:
+        args.scope = "session"  # never wider than asked
     if args.role and args.scope == "session" and not args.session:
         raise StsleakError("--scope session needs the session name (--session NAME, or a verified finding)")
 

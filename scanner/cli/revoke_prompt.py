@@ -16,7 +16,8 @@ def revoke_options(args: argparse.Namespace) -> RevokeOptions:
     """The revoke options every command that revokes accepts (add_revoke_options), as a typed value."""
     from scanner.response import RevokeOptions
 
-    return RevokeOptions(scope=args.scope, apply=args.yes, audit_log=Path(args.audit_log) if args.audit_log else None,
+    return RevokeOptions(scope=args.scope or "role", apply=args.yes,
+                         audit_log=Path(args.audit_log) if args.audit_log else None,
                          include_operator=args.include_operator, assume_role=args.assume_role, refresh=args.refresh)
 
 
