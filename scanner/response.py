@@ -24,7 +24,7 @@ from scanner.investigation.last_used import last_used_before_verification
 from scanner.investigation.model import CredentialInvestigation, Incident
 from scanner.investigation.next_steps import next_steps
 from scanner.investigation.run import Progress, credentials_to_investigate, investigate
-from scanner.model import Finding, RevocationStatus, ScanResult, Verification, VerificationStatus
+from scanner.model import Finding, Revocation, RevocationStatus, ScanResult, Verification, VerificationStatus
 from scanner.redact import secrets_of
 from scanner.revocation import role_target, run_revocation, targets_from_findings
 from scanner.revocation.audit import AuditLog
@@ -142,6 +142,9 @@ def verify_and_revoke(result: ScanResult, aws: AwsOptions, revoke_options: Revok
         run = revoke_findings(result.findings, revoke_options, aws, callbacks)
     except StsleakError as exc:  # e.g. no operator credentials: the scan's report still matters
         result.stats.errors.append(f"revocation not done: {exc}")
+        for finding in result.findings:  # each live credential says it was not revoked (exit 4, not 3)
+            if finding.verification and finding.verification.status == VerificationStatus.LIVE:
+                finding.revocation = Revocation(RevocationStatus.FAILED, message=f"not revoked: {exc}")
         return None
     result.stats.errors.extend(run.errors())
     return run

@@ -77,12 +77,13 @@ def test_no_operator_credentials(world: World, tmp_path: Path) -> None:
     assert finding["verification"]["role_arn"] is None
     assert finding["verification"]["note"] == "role details unknown: no operator credentials"
     assert "role details (full ARN, RoleId) unknown: no operator AWS credentials" in run.stderr
-    # The report of the scan still comes out (findings win over errors: live -> 3), with one
-    # warning line saying why nothing was revoked.
+    # The report of the scan still comes out, with one warning line saying why nothing was revoked;
+    # the live credential's revocation failed (it could not even be planned): 4, never 3 (issue 21 #6).
     revoke = stsleak("scan", "--verify", "--revoke", "--format", "json", str(tmp_path / "src"),
                      env=world.env(operator=False))
-    assert revoke.code == 3, revoke.stderr
+    assert revoke.code == 4, revoke.stderr
     assert [f["verification"]["status"] for f in revoke.json()["findings"]] == ["live"]
+    assert [f["revocation"]["status"] for f in revoke.json()["findings"]] == ["failed"]
     warnings = [line for line in revoke.stderr.splitlines() if line.startswith("stsleak: warning:")]
     assert len(warnings) == 1 and "revocation not done: revoke needs the operator's own AWS" in warnings[0]
     assert "Traceback" not in revoke.stderr
