@@ -21,10 +21,10 @@ from scanner.aws_session import AwsOptions, Operator, failure_from
 from scanner.errors import StsleakError
 from scanner.investigation.cloudtrail import LookupOptions
 from scanner.investigation.last_used import last_used_before_verification
-from scanner.investigation.model import CredentialInvestigation, Incident
-from scanner.investigation.next_steps import next_steps
+from scanner.investigation.model import Actions, CredentialInvestigation, Incident, Recorded
+from scanner.investigation.next_steps import fill_steps
 from scanner.investigation.run import Progress, credentials_to_investigate, investigate
-from scanner.model import Finding, Revocation, RevocationStatus, ScanResult, Verification, VerificationStatus
+from scanner.model import Finding, RevocationStatus, ScanResult, Verification, VerificationStatus
 from scanner.redact import secrets_of
 from scanner.revocation import role_target, run_revocation, targets_from_findings
 from scanner.revocation.audit import AuditLog
@@ -142,9 +142,6 @@ def verify_and_revoke(result: ScanResult, aws: AwsOptions, revoke_options: Revok
         run = revoke_findings(result.findings, revoke_options, aws, callbacks)
     except StsleakError as exc:  # e.g. no operator credentials: the scan's report still matters
         result.stats.errors.append(f"revocation not done: {exc}")
-        for finding in result.findings:  # each live credential says it was not revoked (exit 4, not 3)
-            if finding.verification and finding.verification.status == VerificationStatus.LIVE:
-                finding.revocation = Revocation(RevocationStatus.FAILED, message=f"not revoked: {exc}")
         return None
     result.stats.errors.extend(run.errors())
     return run
@@ -166,17 +163,38 @@ def operator_or_reason(aws: AwsOptions) -> tuple[Operator | None, str | None]:
 
 
 def investigate_findings(findings: list[Finding], aws: AwsOptions, lookup: LookupOptions,
-                         callbacks: Callbacks) -> Incident:
-    """`investigate --from`: what already-verified keys did, spawned and left behind (operator credentials)."""
+                         callbacks: Callbacks, earlier: Recorded | None = None) -> Incident:
+    """`investigate --from`: what already-verified keys did, spawned and left behind (operator credentials).
+
+    `earlier`: what the report read says was already done (its revocation run and each key's
+    revocations); the new report carries it, so it tells the same story (revoked stays revoked)."""
     operator, reason = operator_or_reason(aws)
     if operator is None:
         raise StsleakError(f"investigate needs the operator's own AWS credentials: {reason}")
     incident = investigate(findings, operator, lookup, last_used=last_used_before_verification(findings, operator),
                            progress=callbacks.progress)
+    incident.operator = _arn(operator)
+    earlier = earlier or Recorded()
     for item in incident.credentials:
-        if item.revocation:
-            item.revocations = [item.revocation]
+        item.revocations = [dict(r) for r in earlier.revocations.get(item.access_key_id, [])] or \
+            ([item.revocation] if item.revocation else [])
+        item.verified_at = item.verified_at or earlier.verified_at.get(item.access_key_id)
+        _mark_spawned(item)
+        fill_steps(item)
+    incident.actions = earlier.actions
+    if incident.actions is None and any(r.get("status") == RevocationStatus.REVOKED
+                                        for item in incident.credentials for r in item.revocations):
+        incident.actions = Actions(applied=True, this_run=False, changed=True)  # a `scan --revoke --yes` report
+    incident.dry_run = not (incident.actions and incident.actions.applied)
     return incident
+
+
+def _arn(operator: Operator) -> str | None:
+    try:
+        arn = operator.identity().get("Arn")
+    except Exception:  # the identity was read once already (operator_or_reason); this is for the report only
+        return None
+    return arn if isinstance(arn, str) else None
 
 
 @dataclass(frozen=True)
@@ -195,6 +213,10 @@ class Response:
     revocation: RevocationRun | None = None
     skipped: str | None = None  # why investigation and revocation did not run (no usable operator)
 
+    @property
+    def undo_command(self) -> str | None:
+        return self.incident.actions.undo_command if self.incident.actions else None
+
 
 def respond(result: ScanResult, options: RespondOptions, callbacks: Callbacks) -> Response:
     """Last use of AKIA keys (before verification, itself a use) -> verify -> investigate -> revoke the leaked
@@ -208,15 +230,22 @@ def respond(result: ScanResult, options: RespondOptions, callbacks: Callbacks) -
     else:
         incident = investigate(result.findings, operator, options.lookup, last_used=last_used,
                                verified_at=verified_at, progress=callbacks.progress)
-    incident.dry_run = not options.revoke.apply
+        incident.operator = _arn(operator)
     response = Response(incident, skipped=reason)
     if operator is not None:
         targets, owners = revocation_targets(result.findings, incident)
-        response.revocation = revoke(targets, result.findings, options.revoke, options.aws, callbacks, operator)
-        _attach(response.revocation.plans, owners, incident)
-        result.stats.errors.extend(response.revocation.errors())
+        run = revoke(targets, result.findings, options.revoke, options.aws, callbacks, operator)
+        response.revocation = run
+        _attach(run.plans, owners, incident)
+        result.stats.errors.extend(run.errors())
+        if run.plans:
+            incident.actions = Actions(
+                applied=run.applied, run_id=run.run_id, audit_log=str(run.audit_path) if run.audit_path else None,
+                operator=incident.operator, assume_role=options.revoke.assume_role,
+                changed=run.applied and any(p.status == RevocationStatus.REVOKED for p in run.plans))
+    incident.dry_run = not (incident.actions and incident.actions.applied)
     for item in incident.credentials:
-        item.next_steps = next_steps(item)
+        fill_steps(item)
     return response
 
 
@@ -224,7 +253,7 @@ def _uninvestigated(findings: list[Finding], verified_at: str) -> Incident:
     incident = Incident(generated_at=now_z())
     for item, _ in credentials_to_investigate(findings):
         item.verified_at = verified_at
-        item.next_steps = next_steps(item)
+        fill_steps(item)
         incident.credentials.append(item)
     return incident
 
@@ -263,23 +292,33 @@ def revocation_targets(findings: list[Finding], incident: Incident) -> tuple[lis
 
 
 def _attach(plans: list[Plan], owners: Owners, incident: Incident) -> None:
-    """Each credential's section lists the plans for its own target and for what it spawned."""
+    """Each credential's section lists the plans for its own target and for what it spawned (marked with the
+    hint they came from), each with its state after this run."""
     done_at = now_z()
     by_key = {item.access_key_id: item for item in incident.credentials}
     for plan in plans:
         entry: dict[str, object] = {"status": plan.status, "scope": plan.scope, "target": plan.label,
-                                    "cutoff": plan.cutoff,
-                 "message": plan.message, "policy_name": plan.policy_name,
-                 "read_back_at": done_at if plan.status == RevocationStatus.REVOKED else None}
+                                    "cutoff": plan.cutoff, "message": plan.message, "policy_name": plan.policy_name,
+                                    "read_back_at": done_at if plan.status == RevocationStatus.REVOKED else None}
         owner = owners.get(id(plan.target))
         if owner:
             item, hint = owner
-            item.revocations.append({**entry, "reason": hint.reason})
-            for spawned in item.spawned:
-                if hint.name in (spawned.role_arn, spawned.minted_key_id, spawned.user_name):
-                    spawned.revocation = {"status": plan.status, "target": plan.label}
+            item.revocations.append({**entry, "reason": hint.reason, "hint": hint.name})
             continue
         for finding in plan.target.findings:
             found = by_key.get(finding.access_key_id)
             if found is not None and entry not in found.revocations:
                 found.revocations.append(entry)
+    for item in incident.credentials:
+        _mark_spawned(item)
+
+
+def _mark_spawned(item: CredentialInvestigation) -> None:
+    """Each spawned credential shows the revocation of the target it led to."""
+    for entry in item.revocations:
+        hint = entry.get("hint")
+        if not hint:
+            continue
+        for spawned in item.spawned:
+            if hint in (spawned.role_arn, spawned.minted_key_id, spawned.user_name):
+                spawned.revocation = {"status": str(entry.get("status")), "target": str(entry.get("target"))}

@@ -53,13 +53,14 @@ def findings_from_report(path: str) -> tuple[dict[str, Any], list[Finding]]:
 
 
 def run(args: argparse.Namespace) -> ExitCode:
+    from scanner.reports.incident import recorded
     from scanner.response import Callbacks, investigate_findings
 
     aws, lookup = aws_options(args), lookup_options(args)
     check_reports(args.report)
     report, findings = findings_from_report(args.from_report)
-    with progress_bar() as progress:
-        incident = investigate_findings(findings, aws, lookup, Callbacks(progress=progress))
+    with progress_bar() as progress:  # what the report records as done is carried into the new one
+        incident = investigate_findings(findings, aws, lookup, Callbacks(progress=progress), recorded(report))
     incident.repository = report.get("repository")
     finish(incident, {k: v for k, v in report.items() if k in ("version", "findings", "stats")}, args.report, [])
     return ExitCode.CLEAN if incident.complete else ExitCode.INVESTIGATION_INCOMPLETE

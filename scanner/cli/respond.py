@@ -67,7 +67,9 @@ def run(args: argparse.Namespace) -> ExitCode:
         print(f"stsleak: note: investigation and revocation skipped: {response.skipped}; the scan report stands",
               file=sys.stderr)
     if response.revocation is not None:
-        print_run(response.revocation, sys.stderr, with_run_id=False)
+        print_run(response.revocation, sys.stderr, with_run_id=response.revocation.applied)
+    if response.undo_command:
+        print(f"stsleak: undo with: {response.undo_command}", file=sys.stderr)
     incident = response.incident
     incident.repository = str(args.repo)
     sys.stdout.write(render_text(result, False, False, True))  # the scan's findings, as `scan --verify` shows them
