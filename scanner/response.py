@@ -24,13 +24,15 @@ from scanner.investigation.last_used import last_used_before_verification
 from scanner.investigation.model import Actions, CredentialInvestigation, Incident, Recorded
 from scanner.investigation.next_steps import fill_steps
 from scanner.investigation.run import Progress, credentials_to_investigate, investigate
-from scanner.model import Finding, RevocationStatus, ScanResult, Verification, VerificationStatus
+from scanner.model import Finding, Revocation, RevocationStatus, ScanResult, Verification, VerificationStatus
 from scanner.redact import secrets_of
 from scanner.revocation import role_target, run_revocation, targets_from_findings
-from scanner.revocation.audit import AuditLog
+from scanner.revocation.audit import AuditLog, default_audit_path
+from scanner.revocation.chain import ChainCheck
+from scanner.revocation.chain import check as check_chain
 from scanner.revocation.model import Plan, Scope, Target
 from scanner.revocation.operators import RoleTemplate
-from scanner.revocation.undo import run_undo
+from scanner.revocation.undo import UndoOptions, run_undo
 from scanner.verification.sts import verify_findings
 
 
@@ -52,6 +54,8 @@ class RevokeOptions:
     include_operator: bool = False
     assume_role: str | None = None  # an ARN template with {account}
     refresh: bool = False
+    reactivate_leaked_keys: bool = False  # undo: make the run's deactivated (leaked) access keys Active again
+    undo_target: str | None = None  # undo: only this target of the run (ARN, name or key id)
 
 
 @dataclass
@@ -125,11 +129,18 @@ def revoke_roles(roles: list[str], sessions: list[str], options: RevokeOptions, 
 
 
 def undo(run_id: str, options: RevokeOptions, aws: AwsOptions, callbacks: Callbacks) -> RevocationRun:
-    """Put back what run `run_id` changed, from its audit records (dry run unless confirmed)."""
+    """Take back what run `run_id` added, as IAM shows it now (dry run unless confirmed); its audit
+    records count only while the log's hash chain holds."""
     audit = AuditLog(options.audit_log, dry_run=not options.apply, secrets=[])
     plans = run_undo(run_id, Operator(aws), audit, show=callbacks.show, confirm=callbacks.confirm,
-                     assume_role=options.assume_role)
+                     assume_role=options.assume_role,
+                     options=UndoOptions(options.reactivate_leaked_keys, options.undo_target))
     return RevocationRun(plans, audit.path, audit.run_id, not audit.dry_run)
+
+
+def verify_log(audit_log: Path | None) -> ChainCheck:
+    """`revoke --verify-log`: the audit log's hash chain, checked line by line (nothing is written)."""
+    return check_chain(audit_log or default_audit_path())
 
 
 def verify_and_revoke(result: ScanResult, aws: AwsOptions, revoke_options: RevokeOptions | None,
@@ -142,6 +153,9 @@ def verify_and_revoke(result: ScanResult, aws: AwsOptions, revoke_options: Revok
         run = revoke_findings(result.findings, revoke_options, aws, callbacks)
     except StsleakError as exc:  # e.g. no operator credentials: the scan's report still matters
         result.stats.errors.append(f"revocation not done: {exc}")
+        for finding in result.findings:  # each live credential says it was not revoked (exit 4, not 3)
+            if finding.verification and finding.verification.status == VerificationStatus.LIVE:
+                finding.revocation = Revocation(RevocationStatus.FAILED, message=f"not revoked: {exc}")
         return None
     result.stats.errors.extend(run.errors())
     return run

@@ -34,8 +34,8 @@ def add_revoke_options(parser: argparse.ArgumentParser) -> None:
                         help="assume this role in each target's account with the operator's credentials, e.g. "
                              "'arn:aws:iam::{account}:role/IncidentResponder' ({account} is filled in per target)")
     parser.add_argument("--refresh", action="store_true",
-                        help="move the cutoff forward even where an existing one already denies the leaked "
-                             "sessions (default: planned as already-revoked and left alone)")
+                        help="move the cutoff forward even where IAM already denies the leaked keys (default: "
+                             "planned as already-revoked and left alone)")
 
 
 def add_verify_options(scan: argparse.ArgumentParser) -> None:

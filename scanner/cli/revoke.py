@@ -7,6 +7,7 @@ import dataclasses
 import json
 import re
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from scanner.cli.aws_args import add_aws_options, add_revoke_options, aws_options
@@ -23,8 +24,11 @@ Dry run by default: prints the plan. --yes applies it; an interactive terminal a
                  "Revoke active sessions"), merged into what is there, the cutoff never moved backwards
   session scope  deny only the leaked session names (aws:userid ROLEID:SESSION) issued before now
 Live AKIA keys are set Inactive and their user gets a deny-before-now policy; temporary credentials of an
-IAM user get that user policy. Every change is audited before and after; --undo RUN restores the state
-before a run.
+IAM user get that user policy. Every change is audited before and after, in a hash-chained log.
+Our statements' Sids record the run and the leaked keys they cover: a later run (any machine) reads from
+IAM that a key is already revoked. --undo RUN takes back what the run added, as IAM shows it now: its
+own statements and policies (never a document from the log), and never re-arms a leaked key unless
+--reactivate-leaked-keys.
 Identity Center (AWSReservedSSO_) sessions: a deny merged into the permission set's inline policy, then
 provisioned. --assume-role 'arn:aws:iam::{account}:role/NAME': one run across many accounts.
 """
@@ -33,11 +37,15 @@ REVOKE_EPILOG = """examples:
   stsleak revoke --from report.json                  # plan for the live rows of a verified report
   stsleak revoke --role arn:aws:iam::123456789012:role/etl --yes
   stsleak revoke --role etl --session laptop --yes   # only the session "laptop" (--session means session scope)
-  stsleak revoke --undo 3f2a9c1e0b7d --yes           # put back what run 3f2a9c1e0b7d changed
+  stsleak revoke --undo 3f2a9c1e0b7d --yes           # take back what run 3f2a9c1e0b7d added
+  stsleak revoke --undo 3f2a9c1e0b7d --target etl    # only its changes to role etl (dry run)
+  stsleak revoke --verify-log                        # is the audit log's hash chain intact?
 
-exit codes: 0 every target planned (dry run), revoked and read back, or already revoked; 4 a target
-failed or was refused, or its audit record could not be written (one `stsleak: error:` line each;
-the other targets still go on); 2 usage errors or no usable operator credentials.
+exit codes: 0 every target planned (dry run), revoked and read back, or already revoked (undo: every
+step done, already as before, or skipped, such as a leaked key left Inactive); 4 a target (or undo
+step) failed or was refused, or its audit record could not be written (one `stsleak: error:` line
+each; the others still go on); 2 usage errors, no usable operator credentials, an audit log whose
+hash chain is broken (--verify-log, and --undo refuses it) or a run recorded before the chain.
 """
 _FINGERPRINT = re.compile(r"^[0-9a-f]{64}$")
 
@@ -51,9 +59,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     source.add_argument("--from", dest="from_report", metavar="REPORT",
                         help="the live findings of a `stsleak scan --verify --format json` report (each row is "
                              "checked against IAM first; rows without a fingerprint are refused)")
-    source.add_argument("--undo", metavar="RUN_ID", help="restore the state before run RUN_ID (from the audit log)")
+    source.add_argument("--undo", metavar="RUN_ID",
+                        help="take back what run RUN_ID added (its statements and policies, as IAM shows them now)")
+    source.add_argument("--verify-log", action="store_true",
+                        help="check the audit log's hash chain (--audit-log FILE, or the default) and exit")
     revoke.add_argument("--session", action="append", default=[], metavar="NAME",
                         help="with --role: only this session name is cut (repeatable; implies --scope session)")
+    revoke.add_argument("--target", dest="undo_target", metavar="ARN|NAME",
+                        help="with --undo: only the steps of this target of the run (role ARN or name, user, key id)")
+    revoke.add_argument("--reactivate-leaked-keys", action="store_true",
+                        help="with --undo: also make the access keys the run deactivated Active again (their "
+                             "secrets are public: this re-arms them; default: they stay Inactive)")
     revoke.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     add_revoke_options(revoke)
     add_aws_options(revoke)
@@ -75,6 +91,18 @@ def _usage(args: argparse.Namespace) -> None:
         args.scope = "session"  # never wider than asked
     if args.role and args.scope == "session" and not args.session:
         raise StsleakError("--scope session needs the session name (--session NAME, or a verified finding)")
+    if (args.undo_target or args.reactivate_leaked_keys) and not args.undo:
+        raise StsleakError("--target and --reactivate-leaked-keys go with --undo")
+
+
+def _verify_log(args: argparse.Namespace, out: TextIO) -> ExitCode:
+    from scanner import response
+
+    checked = response.verify_log(Path(args.audit_log) if args.audit_log else None)
+    if not checked.intact:
+        raise StsleakError(checked.summary())
+    print(checked.summary(), file=out)
+    return ExitCode.CLEAN
 
 
 def _run(args: argparse.Namespace, out: TextIO) -> tuple[RevocationRun, dict[str, Any] | None, list[Finding]]:
@@ -115,6 +143,8 @@ def _json_body(args: argparse.Namespace, run: RevocationRun, report: dict[str, A
 def run(args: argparse.Namespace) -> ExitCode:
     _usage(args)
     out = sys.stderr if args.format == "json" else sys.stdout
+    if args.verify_log:
+        return _verify_log(args, out)
     result, report, findings = _run(args, out)
     if args.format == "json":
         sys.stdout.write(json.dumps(_json_body(args, result, report, findings), indent=2) + "\n")

@@ -18,7 +18,9 @@ def revoke_options(args: argparse.Namespace) -> RevokeOptions:
 
     return RevokeOptions(scope=args.scope or "role", apply=args.yes,
                          audit_log=Path(args.audit_log) if args.audit_log else None,
-                         include_operator=args.include_operator, assume_role=args.assume_role, refresh=args.refresh)
+                         include_operator=args.include_operator, assume_role=args.assume_role, refresh=args.refresh,
+                         reactivate_leaked_keys=getattr(args, "reactivate_leaked_keys", False),
+                         undo_target=getattr(args, "undo_target", None))
 
 
 def _ask(plans: list[Plan], out: TextIO) -> bool:

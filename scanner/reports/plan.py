@@ -33,6 +33,7 @@ def render_plans(plans: list[Plan], applying: bool, title: str = "revocation pla
         if plan.cutoff:
             lines.append(f"    cutoff (UTC):      {plan.cutoff}")
         lines += _change_lines(plan)
+        lines += [f"    re-enables:        {what}" for what in plan.reenables]
         if plan.trusted_principals is not None:
             lines.append(f"    trusted by:        {', '.join(plan.trusted_principals) or 'nobody'}")
         if plan.instance_profiles is not None:

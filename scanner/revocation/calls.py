@@ -12,9 +12,10 @@ from scanner.revocation.targets import IDENTITY_CENTER_ADVICE, SERVICE_LINKED_AD
 
 
 class CallFailed(Exception):
-    def __init__(self, failure: AwsFailure) -> None:
+    def __init__(self, failure: AwsFailure, request_id: str | None = None) -> None:
         super().__init__(failure.message)
         self.failure = failure
+        self.request_id = request_id
 
 
 class AuditedCalls:
@@ -32,9 +33,11 @@ class AuditedCalls:
             response = getattr(self.operator.client(service), xform_name(operation))(**params)
         except Exception as exc:
             failure = failure_from(exc)
-            self.audit.call(name, params, ok=False, error_code=failure.code, message=failure.message)
-            raise CallFailed(failure) from None
-        self.audit.call(name, params, ok=True)
+            failed_id = request_id(getattr(exc, "response", None))
+            self.audit.call(name, params, ok=False, error_code=failure.code, message=failure.message,
+                            request_id=failed_id)
+            raise CallFailed(failure, failed_id) from None
+        self.audit.call(name, params, ok=True, request_id=request_id(response))
         return response
 
     def paged(self, service: str, operation: str, key: str, **params: Any) -> list[Any]:
@@ -46,6 +49,14 @@ class AuditedCalls:
             if not page.get("IsTruncated") or not page.get("Marker"):
                 return items
             params = {**params, "Marker": page["Marker"]}
+
+
+def request_id(response: Any) -> str | None:
+    """The id AWS gave the request (ResponseMetadata.RequestId; CloudTrail's `requestID`), if any."""
+    if not isinstance(response, dict):
+        return None
+    found = (response.get("ResponseMetadata") or {}).get("RequestId")
+    return found if isinstance(found, str) else None
 
 
 def explain(failure: AwsFailure, operation: str, subject: str, operator_account: str | None) -> str:

@@ -20,7 +20,17 @@ from scanner.model import RevocationStatus
 from scanner.revocation.calls import AuditedCalls, CallFailed
 from scanner.revocation.evidence import role_evidence
 from scanner.revocation.model import Change, Plan, Target
-from scanner.revocation.policy import VERSION, parse_iso_z, session_statement, statement_id
+from scanner.revocation.policy import (
+    VERSION,
+    combine,
+    covering_cutoff,
+    iso_z,
+    leak_mark,
+    parse_iso_z,
+    session_statement,
+    stamp_of,
+    statement_id,
+)
 from scanner.revocation.targets import IDENTITY_CENTER_ADVICE, is_identity_center_role
 
 Status = RevocationStatus
@@ -53,6 +63,8 @@ class IdentityCenterPlan(Plan):
     previous: Policy | None = None
     provision: dict[str, str] = field(default_factory=dict)
     polling: Polling = field(default_factory=Polling)
+    run: str | None = None  # stamped into our statements (policy.Stamp)
+    marks: dict[str, list[str]] = field(default_factory=dict)  # user id -> its leaked keys' marks
 
 
 __all__ = ["is_identity_center_role"]
@@ -89,43 +101,67 @@ def _cutoff_of(statement: dict[str, Any]) -> datetime | None:
     return parse_iso_z(value) if isinstance(value, str) else None
 
 
-def merge_permission_set_policy(existing: Policy | None, user_ids: list[str], cutoff: str) -> tuple[Policy, list[str]]:
+def merge_permission_set_policy(existing: Policy | None, user_ids: list[str], cutoff: str, run: str | None = None,
+                                marks: dict[str, list[str]] | None = None) -> tuple[Policy, list[str]]:
     """The inline policy with a deny per user id merged in; returns it and the pruned statement ids.
 
     Every statement already there is kept, except this tool's own statements that can no longer
     match a live session (cutoff more than 12 hours ago). A statement of ours for the same user id
-    keeps the later of its cutoff and the new one: a revocation never moves backwards.
+    keeps the later of its cutoff and the new one (a revocation never moves backwards) and its marks.
+    The new statements are stamped with `run` and each user id's leaked-key `marks` (policy.Stamp).
     """
     now = parse_iso_z(cutoff) or datetime.now(UTC)
-    fresh = {statement_id(uid): session_statement(uid, cutoff) for uid in dict.fromkeys(user_ids)}
+    fresh = {statement_id(uid): session_statement(uid, cutoff, run, (marks or {}).get(uid, ()))
+             for uid in dict.fromkeys(user_ids)}
+    same: dict[str, list[dict[str, Any]]] = {sid: [] for sid in fresh}
     kept: list[dict[str, Any]] = []
     pruned: list[str] = []
     for statement in _statements(existing):
-        sid = statement.get("Sid") if isinstance(statement, dict) else None
-        stamp = _cutoff_of(statement) if isinstance(statement, dict) else None
-        if sid in fresh:
-            if stamp and stamp > now:
-                fresh[sid] = statement
+        stamp = stamp_of(statement) if isinstance(statement, dict) else None
+        when = _cutoff_of(statement) if isinstance(statement, dict) else None
+        if stamp is not None and stamp.base in fresh and when is not None:
+            same[stamp.base].append(statement)
             continue
-        if isinstance(sid, str) and sid.startswith("StsleakSession") and stamp and stamp + LONGEST_SESSION <= now:
+        sid = statement.get("Sid") if isinstance(statement, dict) else None
+        if isinstance(sid, str) and sid.startswith("StsleakSession") and when and when + LONGEST_SESSION <= now:
             pruned.append(sid)
             continue
         kept.append(statement)
     version = (existing or {}).get("Version", VERSION)
-    return {"Version": version, "Statement": kept + list(fresh.values())}, pruned
+    return {"Version": version, "Statement": kept + [combine(fresh[b], same[b]) for b in fresh]}, pruned
 
 
 def _has_revocations(document: Policy | None, user_ids: list[str], cutoff: str) -> bool:
     """Every user id has our statement with a cutoff at or after `cutoff`."""
     wanted = parse_iso_z(cutoff)
-    by_sid = {s.get("Sid"): s for s in _statements(document) if isinstance(s, dict)}
+    by_sid = {stamp.base: s for s in _statements(document)
+              if isinstance(s, dict) and (stamp := stamp_of(s)) is not None}
     for uid in user_ids:
         statement = by_sid.get(statement_id(uid))
-        stamp = _cutoff_of(statement) if statement else None
-        if not statement or stamp is None or (wanted and stamp < wanted) or \
+        when = _cutoff_of(statement) if statement else None
+        if not statement or when is None or (wanted and when < wanted) or \
                 statement.get("Condition", {}).get("StringEquals", {}).get("aws:userid") != uid:
             return False
     return True
+
+
+def _marks(target: Target, user_ids: list[str]) -> dict[str, list[str]]:
+    """Each user id's leaked keys, as marks (a session named by --session has none)."""
+    found: dict[str, list[str]] = {uid: [] for uid in user_ids}
+    for finding in target.findings:
+        uid = finding.verification.user_id if finding.verification else None
+        if uid in found:
+            found[uid].append(leak_mark(finding.access_key_id))
+    return found
+
+
+def _already(document: Policy | None, marks: dict[str, list[str]], cutoff: str) -> datetime | None:
+    """The cutoff with which the permission set already denies every leaked key, or None (from IAM alone)."""
+    now = parse_iso_z(cutoff)
+    if now is None or not marks or not all(marks.values()):
+        return None
+    found = [covering_cutoff([document], uid_marks, now, uid) for uid, uid_marks in marks.items()]
+    return None if any(c is None for c in found) else min(c for c in found if c)
 
 
 def _pages(calls: AuditedCalls, operation: str, key: str, **params: Any) -> list[Any]:
@@ -186,7 +222,8 @@ def _refused(target: Target, label: str, reason: str) -> Plan:
 
 
 def plan_identity_center(target: Target, cutoff: str, calls: AuditedCalls,
-                         role_calls: AuditedCalls | None = None) -> Plan:
+                         role_calls: AuditedCalls | None = None, *, run: str | None = None,
+                         refresh: bool = False) -> Plan:
     """The plan for an Identity Center role: a session deny merged into its permission set's inline policy."""
     label = target.arn or target.name
     name = permission_set_name(target.name)
@@ -197,7 +234,7 @@ def plan_identity_center(target: Target, cutoff: str, calls: AuditedCalls,
         return _refused(target, label, "IAM Identity Center role: give --session USER (the Identity Center user "
                                        "name is the session name) to deny that user's sessions in the permission set")
     try:
-        return _plan(target, label, name, cutoff, calls, role_calls or calls)
+        return _plan(target, label, name, cutoff, calls, role_calls or calls, run, refresh)
     except CallFailed as exc:
         return Plan(target, "session", label, status=Status.FAILED, cutoff=cutoff,
                     message=f"Identity Center lookup for {target.name} failed: {exc.failure.message}")
@@ -214,7 +251,8 @@ def provision_of(resource_name: str) -> dict[str, str]:
         {"TargetType": "AWS_ACCOUNT", "TargetId": where}
 
 
-def _plan(target: Target, label: str, name: str, cutoff: str, calls: AuditedCalls, role_calls: AuditedCalls) -> Plan:
+def _plan(target: Target, label: str, name: str, cutoff: str, calls: AuditedCalls, role_calls: AuditedCalls,
+          run: str | None, refresh: bool) -> Plan:
     user_ids, refusal = _user_ids(target, role_calls)
     if refusal:
         return Plan(target, "session", label, status=Status.REFUSED, message=refusal)
@@ -240,10 +278,17 @@ def _plan(target: Target, label: str, name: str, cutoff: str, calls: AuditedCall
     except ValueError:
         return Plan(target, "session", label, status=Status.FAILED, cutoff=cutoff,
                     message=f"the inline policy of permission set {name!r} is not a JSON policy: not overwriting it")
-    document, pruned = merge_permission_set_policy(previous, user_ids, cutoff)
+    marks = _marks(target, user_ids)
+    covered = None if refresh else _already(previous, marks, cutoff)
+    if covered is not None:
+        return Plan(target, "session", label, status=Status.ALREADY_REVOKED, cutoff=iso_z(covered),
+                    policy_name=f"permission set {name}",
+                    message=f"live, but sessions issued before {iso_z(covered)} are denied by permission set "
+                            f"{name!r} (--refresh moves the cutoff to now)")
+    document, pruned = merge_permission_set_policy(previous, user_ids, cutoff, run, marks)
     provision = {"TargetType": "AWS_ACCOUNT", "TargetId": target.account} if target.account \
         else {"TargetType": "ALL_PROVISIONED_ACCOUNTS"}
-    ours = [session_statement(uid, cutoff) for uid in dict.fromkeys(user_ids)]
+    ours = [session_statement(uid, cutoff, run, marks.get(uid, ())) for uid in dict.fromkeys(user_ids)]
     change = Change(OPERATION, {"InstanceArn": instance_arn, "PermissionSetArn": ps_arn,
                                 "InlinePolicy": json.dumps(document)},
                     resource(ps_arn, provision), None if previous is None else {"PolicyDocument": previous}, ours)
@@ -251,7 +296,7 @@ def _plan(target: Target, label: str, name: str, cutoff: str, calls: AuditedCall
         target, "session", label, cutoff=cutoff, policy_name=f"permission set {name}", changes=[change],
         replaces=[json.dumps(previous)] if previous is not None else [],
         instance_arn=instance_arn, permission_set_arn=ps_arn, permission_set_name=name, user_ids=user_ids,
-        previous=previous, provision=provision)
+        previous=previous, provision=provision, run=run, marks=marks)
     calls.audit.event("previous-document", target=label, permission_set=ps_arn, document=previous)
     _describe(plan, pruned)
     size = len(change.params["InlinePolicy"])

@@ -4,8 +4,8 @@ Every mutating sso-admin call (PutInlinePolicyToPermissionSet, DeleteInlinePolic
 ProvisionPermissionSet) goes through the Applier: an intent record (with the document it replaces)
 before, a result record after. A revocation merges into what is there at the moment of writing and
 re-merges when a concurrent writer replaced the document between our write and its read-back. An
-undo puts back the previous document (or deletes the inline policy if there was none), provisions
-again, and reads back.
+undo writes the document undo.py derived from what the permission set holds now (or deletes the
+inline policy when nothing is left), provisions again, and reads back.
 """
 
 from __future__ import annotations
@@ -41,17 +41,6 @@ def current_document(change: Change, calls: AuditedCalls) -> Any:
 
 def wanted_document(change: Change) -> Any:
     return json.loads(change.params["InlinePolicy"]) if change.operation == PUT else None
-
-
-def inverse(change: Change) -> list[Change]:
-    """Put back the document before `change`, or delete the inline policy if there was none."""
-    if change.operation not in (PUT, DELETE):
-        return []
-    previous = (change.previous or {}).get("PolicyDocument")
-    if previous is None:
-        return [Change(DELETE, _where(change), change.resource)]
-    return [Change(PUT, {**_where(change), "InlinePolicy": json.dumps(previous)}, change.resource,
-                   expect=previous)]
 
 
 def apply_identity_center(plan: Plan, applier: Writer) -> None:
@@ -91,7 +80,8 @@ def _write_merged(plan: ic.IdentityCenterPlan, applier: Writer, change: Change) 
     for attempt in range(ic.WRITE_ATTEMPTS):
         if current != plan.previous or attempt:
             audit.event("remerge", target=plan.label, attempt=attempt, document=current)
-            document, _ = ic.merge_permission_set_policy(current, plan.user_ids, plan.cutoff or "")
+            document, _ = ic.merge_permission_set_policy(current, plan.user_ids, plan.cutoff or "", plan.run,
+                                                           plan.marks)
             change.params["InlinePolicy"] = json.dumps(document)
         written = json.loads(change.params["InlinePolicy"])
         dropped = [s for s in ic._statements(current) if s not in ic._statements(written)]

@@ -9,9 +9,7 @@ Identity Center permission set (sso-admin, not IAM).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -137,6 +135,7 @@ class Plan:
     replaces: list[str] = field(default_factory=list)  # the documents a change replaces, shown in the plan
     operator_target: bool = False  # the operator's own credentials belong to it: applied last
     audit_errors: list[str] = field(default_factory=list)
+    reenables: list[str] = field(default_factory=list)  # undo: what each step lets work again
 
     @property
     def operation(self) -> str | None:
@@ -168,4 +167,4 @@ class PlanSettings:
     cutoff: str
     refresh: bool = False
     include_operator: bool = False
-    first_verified: Callable[[Target], datetime] | None = None  # when its leaked sets were first seen live
+    run_id: str | None = None  # stamped into our statements' Sids (undo removes only its own run's)

@@ -133,7 +133,8 @@ class AccountRouter:
         except AssumeFailed:
             role_operator = self.base
         plan = plan_identity_center(target, settings.cutoff, AuditedCalls(self.base, self.audit),
-                                    role_calls=AuditedCalls(role_operator, self.audit))
+                                    role_calls=AuditedCalls(role_operator, self.audit), run=settings.run_id,
+                                    refresh=settings.refresh)
         return lockout_check(plan, OperatorIdentity.of(self.base), settings)
 
     def applier(self, operator: Operator, account: str) -> Applier:

@@ -66,10 +66,20 @@ def _already(plan: Plan, cutoff: datetime, policy_name: str) -> None:
                     f"(--refresh moves the cutoff to now)")
 
 
-def _covered(existing: datetime | None, target: Target, settings: PlanSettings) -> bool:
-    if existing is None or settings.refresh or settings.first_verified is None or not target.fingerprints:
-        return False
-    return existing >= settings.first_verified(target)
+def leak_marks(target: Target) -> list[str]:
+    """The marks of the target's leaked keys (none for a target named by hand: it is always cut again)."""
+    return [P.leak_mark(k) for k in target.key_ids]
+
+
+def _covered(documents: list[dict[str, Any] | None], target: Target, settings: PlanSettings,
+             user_id: str | None = None) -> datetime | None:
+    """The cutoff with which IAM already denies every leaked key of the target, or None (decided from
+    IAM alone: our statements' Sids record the keys seen live before their cutoff; see policy.py)."""
+    if settings.refresh:
+        return None
+    now = P.parse_iso_z(settings.cutoff)
+    assert now is not None
+    return P.covering_cutoff(documents, leak_marks(target), now, user_id)
 
 
 def _inline_documents(calls: AuditedCalls, role: str) -> dict[str, dict[str, Any] | None]:
@@ -125,12 +135,11 @@ def _plan_role_scope(plan: Plan, target: Target, settings: PlanSettings, role: d
                      inline: dict[str, Any], managed: Any) -> None:
     plan.policy_name = P.ROLE_POLICY_NAME
     existing = inline.get(P.ROLE_POLICY_NAME)
-    found = max((c for c in (P.existing_cutoff(existing), P.existing_cutoff(managed.document)) if c), default=None)
-    if _covered(found, target, settings):
-        assert found is not None
+    found = _covered([existing, managed.document], target, settings)
+    if found is not None:
         _already(plan, found, P.ROLE_POLICY_NAME)
         return
-    ours = [P.older_sessions_statement(settings.cutoff)]
+    ours = [P.older_sessions_statement(settings.cutoff, settings.run_id, leak_marks(target))]
     merged = P.merge(existing, ours)
     plan.cutoff = P.iso_z(P.existing_cutoff(merged) or P.parse_iso_z(settings.cutoff))  # type: ignore[arg-type]
     if existing is not None:
@@ -152,6 +161,12 @@ def _session_user_id(plan: Plan, target: Target, role: dict[str, Any], session: 
     return verified or f"{role['RoleId']}:{session}"
 
 
+def _of_session(target: Target, session: str) -> Target:
+    """The target with only the findings of one session (their marks go into that session's statement)."""
+    findings = [f for f in target.findings if f.verification and f.verification.session_name == session]
+    return Target(target.kind, target.name, findings=findings)
+
+
 def _plan_session_scope(plan: Plan, target: Target, settings: PlanSettings, role: dict[str, Any],
                         inline: dict[str, Any], managed: Any) -> None:
     if not target.sessions:
@@ -165,13 +180,12 @@ def _plan_session_scope(plan: Plan, target: Target, settings: PlanSettings, role
         user_id = _session_user_id(plan, target, role, session)
         name = P.session_policy_name(user_id)
         existing = inline.get(name)
-        found = max((c for c in (P.existing_cutoff(d, user_id) for d in [*inline.values(), managed.document])
-                     if c), default=None)
-        if _covered(found, target, settings):
-            assert found is not None
+        found = _covered([*inline.values(), managed.document], _of_session(target, session), settings, user_id)
+        if found is not None:
             covered.append(found)
             continue
-        ours = [P.session_statement(user_id, settings.cutoff)]
+        marks = leak_marks(_of_session(target, session))
+        ours = [P.session_statement(user_id, settings.cutoff, settings.run_id, marks)]
         merged = P.merge(existing, ours)
         if existing is not None:
             plan.replaces.append(P.policy_text(existing))
@@ -208,10 +222,9 @@ def _user_policy_change(plan: Plan, user: str, settings: PlanSettings, calls: Au
     names = calls.paged("iam", "ListUserPolicies", "PolicyNames", UserName=user)
     docs = {n: get_policy(calls, "GetUserPolicy", UserName=user, PolicyName=n) for n in names}
     existing = docs.get(P.USER_POLICY_NAME)
-    found = P.existing_cutoff(existing)
-    if _covered(found, target, settings):
+    if _covered([existing], target, settings) is not None:
         return False
-    ours = [P.older_sessions_statement(settings.cutoff)]
+    ours = [P.older_sessions_statement(settings.cutoff, settings.run_id, leak_marks(target))]
     merged = P.merge(existing, ours)
     total = P.policy_size(merged) + sum(P.policy_size(d) for n, d in docs.items() if d and n != P.USER_POLICY_NAME)
     if total > P.USER_INLINE_LIMIT:
@@ -287,7 +300,8 @@ def plan_target(target: Target, operator: Operator, settings: PlanSettings, audi
     scope = settings.scope if target.kind is TargetKind.ROLE else str(target.kind)
     plan = Plan(target, scope, target.arn or target.name)
     if target.kind is TargetKind.ROLE and not target.refusal and is_identity_center_role(target.name, target.path):
-        return lockout_check(plan_identity_center(target, settings.cutoff, calls), identity, settings)  # permission set
+        return lockout_check(plan_identity_center(target, settings.cutoff, calls, run=settings.run_id,
+                                                 refresh=settings.refresh), identity, settings)  # permission set
     refusal = refusal_before_calls(target)
     if refusal:
         plan.status, plan.message = Status.REFUSED, refusal

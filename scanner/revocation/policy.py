@@ -7,6 +7,10 @@
 - session scope: one inline policy per leaked session (`aws:userid` = ROLEID:SESSION, both
   conditions must hold). A policy of its own per session means two concurrent runs never write
   the same document for different sessions, so neither can drop the other's statement.
+- Our statements carry a Sid that IAM keeps with them (see `Stamp`): which run wrote the statement
+  (so undo removes only that run's statements) and a short hash of each leaked key id that run
+  verified live before the statement's cutoff (so any later run, on any machine, reads from IAM
+  itself whether a leaked key is already covered). IAM is the record of what is revoked.
 - Sizes are counted as IAM counts them: characters (not bytes, not \\u escapes), whitespace aside.
 """
 
@@ -16,6 +20,8 @@ import hashlib
 import json
 import re
 import urllib.parse
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -64,9 +70,61 @@ def policy_size(document: Policy | str) -> int:
     return len(re.sub(r"\s", "", text))
 
 
-def older_sessions_statement(cutoff: str) -> Statement:
-    return {"Effect": "Deny", "Action": ["*"], "Resource": ["*"],
-            "Condition": {"DateLessThan": {"aws:TokenIssueTime": cutoff}}}
+OLDER_SESSIONS_SID = "StsleakOlderSessions"
+MARK_LENGTH = 12  # hex characters of a leaked key id's hash in a Sid
+MAX_MARKS = 24  # beyond this a statement forgets the oldest marks: those keys are revoked again (fail closed)
+_SID = re.compile(r"^(?P<base>StsleakOlderSessions|StsleakSession[0-9a-f]{16})(?:Run(?P<run>[0-9a-f]{12}))?"
+                  r"(?:Keys(?P<marks>(?:[0-9a-f]{12})+))?$")
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What the Sid of one of our statements says: its kind (base), the run that wrote it, and the
+    marks of the leaked keys that run saw live before the statement's cutoff."""
+
+    base: str
+    run: str | None = None
+    marks: tuple[str, ...] = ()
+
+    @property
+    def sid(self) -> str:
+        run = f"Run{self.run}" if self.run else ""
+        marks = "Keys" + "".join(self.marks[:MAX_MARKS]) if self.marks else ""
+        return self.base + run + marks
+
+
+def leak_mark(key_id: str) -> str:
+    """A leaked key id as it is recorded in a Sid (a hash: the policy does not list leaked key ids)."""
+    return hashlib.sha256(f"stsleak-leak:{key_id}".encode()).hexdigest()[:MARK_LENGTH]
+
+
+def stamp_of(statement: Statement) -> Stamp | None:
+    """The stamp of a statement stsleak wrote (Sid in our grammar), else None."""
+    sid = statement.get("Sid")
+    found = _SID.match(sid) if isinstance(sid, str) else None
+    if found is None:
+        return None
+    marks = found.group("marks") or ""
+    return Stamp(found.group("base"), found.group("run"),
+                 tuple(marks[i:i + MARK_LENGTH] for i in range(0, len(marks), MARK_LENGTH)))
+
+
+def marks_of(statement: Statement) -> frozenset[str]:
+    stamp = stamp_of(statement)
+    return frozenset(stamp.marks) if stamp else frozenset()
+
+
+def _stamped(statement: Statement, base: str, run: str | None, marks: Iterable[str]) -> Statement:
+    ordered = tuple(dict.fromkeys(marks))
+    if run is None and not ordered:
+        return statement
+    return {"Sid": Stamp(base, run, ordered).sid, **statement}
+
+
+def older_sessions_statement(cutoff: str, run: str | None = None, marks: Iterable[str] = ()) -> Statement:
+    """The console's statement; with `run` or `marks`, stamped as ours (Sid)."""
+    return _stamped({"Effect": "Deny", "Action": ["*"], "Resource": ["*"],
+                     "Condition": {"DateLessThan": {"aws:TokenIssueTime": cutoff}}}, OLDER_SESSIONS_SID, run, marks)
 
 
 def revoke_older_sessions(cutoff: str) -> Policy:
@@ -78,10 +136,11 @@ def statement_id(user_id: str) -> str:
     return "StsleakSession" + hashlib.sha256(user_id.encode()).hexdigest()[:16]
 
 
-def session_statement(user_id: str, cutoff: str) -> Statement:
+def session_statement(user_id: str, cutoff: str, run: str | None = None, marks: Iterable[str] = ()) -> Statement:
     """Deny the session `user_id` (ROLEID:SESSION) if its token was issued before `cutoff`."""
     return {
-        "Sid": statement_id(user_id), "Effect": "Deny", "Action": ["*"], "Resource": ["*"],
+        "Sid": Stamp(statement_id(user_id), run, tuple(dict.fromkeys(marks))).sid, "Effect": "Deny",
+        "Action": ["*"], "Resource": ["*"],
         "Condition": {"StringEquals": {"aws:userid": user_id}, "DateLessThan": {"aws:TokenIssueTime": cutoff}},
     }
 
@@ -156,14 +215,23 @@ def merge(existing: Policy | None, ours: list[Statement]) -> Policy:
     merged = list(statements(existing))
     for statement in ours:
         same = [s for s in merged if _same_purpose(statement, s)]
-        best = statement
-        for other in same:
-            best = _later(best, other)
-        if best is not statement:
-            best = {**statement, "Condition": json.loads(json.dumps(best["Condition"]))}
-        merged = [s for s in merged if not _same_purpose(statement, s)] + [best]
+        merged = [s for s in merged if not _same_purpose(statement, s)] + [combine(statement, same)]
     version = (existing or {}).get("Version", VERSION)
     return {"Version": version, "Statement": merged}
+
+
+def combine(statement: Statement, same: list[Statement]) -> Statement:
+    """Our `statement` in place of `same` (statements of its purpose): the latest cutoff of them all, and
+    the marks of every one of ours among them (each mark was seen live before an earlier cutoff)."""
+    best = statement
+    for other in same:
+        best = _later(best, other)
+    result = statement if best is statement else {**statement, "Condition": json.loads(json.dumps(best["Condition"]))}
+    stamp = stamp_of(statement)
+    if stamp is None:
+        return result
+    marks = tuple(dict.fromkeys([*stamp.marks, *(m for other in same for m in sorted(marks_of(other)))]))
+    return result if marks == stamp.marks else {**result, "Sid": Stamp(stamp.base, stamp.run, marks).sid}
 
 
 def covers(found: Policy | None, ours: list[Statement]) -> bool:
@@ -191,3 +259,78 @@ def expired_session_policy(document: Policy | None, now: datetime) -> bool:
         return False
     cutoff = statement_cutoff(items[0])
     return cutoff is not None and cutoff + timedelta(seconds=LONGEST_SESSION_SECONDS) <= now
+
+
+def _purpose_matches(statement: Statement, user_id: str | None) -> bool:
+    return is_older_sessions(statement) if user_id is None else session_user_id(statement) == user_id
+
+
+def covering_cutoff(documents: Iterable[Policy | None], marks: Iterable[str], now: datetime,
+                    user_id: str | None = None) -> datetime | None:
+    """The cutoff in force when these documents already deny every leaked key (`marks`), else None.
+
+    A statement of the purpose (every session, or the session `user_id`) denies a leaked key when its
+    Sid records the key (the run that wrote it saw the key live before that cutoff), or when its
+    cutoff is at or after `now` (this run saw it live before now). Read from IAM, never from a file.
+    """
+    wanted = set(marks)
+    relevant = [s for d in documents for s in statements(d) if _purpose_matches(s, user_id)]
+    if not wanted or not relevant:
+        return None
+    late = any((statement_cutoff(s) or now) >= now and statement_cutoff(s) for s in relevant)
+    if not late and not all(any(mark in marks_of(s) for s in relevant) for mark in wanted):
+        return None
+    return max(c for c in (statement_cutoff(s) for s in relevant) if c)
+
+
+def _restored_sid(previous: Statement) -> str | None:
+    """The Sid a restored statement gets: the previous one's, without marks (a log cannot vouch for them)."""
+    stamp = stamp_of(previous)
+    if stamp is not None:
+        return Stamp(stamp.base, stamp.run).sid
+    sid = previous.get("Sid")
+    return sid if isinstance(sid, str) and sid.isalnum() else None
+
+
+@dataclass(frozen=True)
+class Undone:
+    """One statement of a run as undo leaves it: removed (cutoff_back None) or set back to an earlier cutoff."""
+
+    statement: Statement
+    cutoff_back: str | None = None
+
+
+def without_run(current: Policy | None, run: str, previous: Policy | None) -> tuple[Policy | None, list[Undone]]:
+    """`current` (read from IAM now) without what run `run` added.
+
+    Only statements stamped by that run are touched: each is removed, or, where `previous` (the
+    audit log's record of the document before the run) held a deny of the same purpose, its cutoff
+    is set back to that one's (never later than now's) and its Sid to that one's without marks.
+    Nothing else of `previous` is ever written: an edited log cannot put a statement into IAM.
+    Returns the document (None when no statement is left) and what was undone.
+    """
+    kept: list[Statement] = []
+    undone: list[Undone] = []
+    before = statements(previous)
+    for statement in statements(current):
+        stamp = stamp_of(statement)
+        now_cutoff = statement_cutoff(statement)
+        if stamp is None or stamp.run != run or now_cutoff is None or not (
+                is_older_sessions(statement) or session_user_id(statement)):
+            kept.append(statement)
+            continue
+        same = [p for p in before if _same_purpose(statement, p) and statement_cutoff(p)]
+        if not same:
+            undone.append(Undone(statement))
+            continue
+        earliest = min(same, key=lambda p: statement_cutoff(p) or now_cutoff)
+        back = earliest if (statement_cutoff(earliest) or now_cutoff) < now_cutoff else statement
+        text = back["Condition"]["DateLessThan"]["aws:TokenIssueTime"]  # as written (milliseconds kept)
+        restored = {k: v for k, v in json.loads(json.dumps(statement)).items() if k != "Sid"}
+        restored["Condition"]["DateLessThan"]["aws:TokenIssueTime"] = text
+        sid = _restored_sid(earliest)
+        kept.append({"Sid": sid, **restored} if sid else restored)
+        undone.append(Undone(statement, text))
+    if not kept:
+        return None, undone
+    return {"Version": (current or {}).get("Version", VERSION), "Statement": kept}, undone

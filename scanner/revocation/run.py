@@ -7,11 +7,13 @@ refused (or, with --include-operator, applied last).
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+from scanner import __version__
 from scanner.aws_session import Operator
 from scanner.errors import StsleakError
 from scanner.revocation.apply import Applier, ReadBack
@@ -21,7 +23,7 @@ from scanner.revocation.lockout import OperatorIdentity
 from scanner.revocation.model import Plan, PlanSettings, Target
 from scanner.revocation.operators import AccountRouter, RoleTemplate
 from scanner.revocation.plan import plan_target
-from scanner.revocation.policy import iso_z, parse_iso_z
+from scanner.revocation.policy import iso_z, leak_mark
 
 SKEW_WARNING_SECONDS = 30
 MAX_REPLANS = 3
@@ -62,25 +64,29 @@ def aws_cutoff(response: dict[str, Any], local: datetime) -> tuple[str, str | No
     return iso_z(aws_now.replace(microsecond=0) + timedelta(seconds=1)), warning
 
 
-def _settings(calls: AuditedCalls, scope: str, refresh: bool, include_operator: bool,
+def _settings(identity: dict[str, Any], scope: str, refresh: bool, include_operator: bool,
               audit: AuditLog) -> tuple[PlanSettings, str | None]:
-    cutoff, warning = aws_cutoff(operator_identity(calls), datetime.now(UTC))
-    now = parse_iso_z(cutoff) or datetime.now(UTC)
+    cutoff, warning = aws_cutoff(identity, datetime.now(UTC))
+    return PlanSettings(scope, cutoff, refresh, include_operator, audit.run_id), warning
 
-    def first_verified(target: Target) -> datetime:
-        seen = audit.first_seen(target.fingerprints)
-        return min(seen, now) if seen else now
 
-    return PlanSettings(scope, cutoff, refresh, include_operator, first_verified), warning
+def start_record(audit: AuditLog, kind: str, identity: dict[str, Any], **fields: Any) -> None:
+    """The run's first record: what ran where (tool version, host) as whom (the verified caller ARN)."""
+    audit.event("run", kind=kind, version=__version__, host=socket.gethostname(), caller_arn=identity.get("Arn"),
+                caller_account=identity.get("Account"),
+                request_id=identity.get("ResponseMetadata", {}).get("RequestId"), **fields)
 
 
 def _record_evidence(targets: list[Target], audit: AuditLog, settings: PlanSettings) -> None:
-    """The leaked sets seen live, with a time on AWS's clock after their verification (the cutoff):
-    a later run whose target already has a cutoff at or after it leaves the target alone."""
+    """For the record only (never read back as input): the leaked sets seen live before the cutoff,
+    with the verified ARN and the mark our statements carry for them. Whether a target is already
+    revoked is read from IAM (plan.py), so neither a lost nor an edited file changes a verdict."""
     for target in targets:
         for fingerprint, finding in zip(target.fingerprints, target.findings, strict=False):
+            verification = finding.verification
             audit.event("evidence", fingerprint=fingerprint, key_id=finding.access_key_id, target=target.name,
-                        seen=settings.cutoff)
+                        mark=leak_mark(finding.access_key_id), seen_before=settings.cutoff,
+                        verified_arn=verification.arn if verification else None)
 
 
 def _fresh_plans(targets: list[Target], operator: Operator, settings: PlanSettings, audit: AuditLog,
@@ -109,7 +115,9 @@ def run_revocation(targets: list[Target], scope: str, operator: Operator, audit:
     the new plan is shown and confirmed again.
     """
     calls = AuditedCalls(operator, audit)
-    settings, warning = _settings(calls, scope, refresh, include_operator, audit)
+    identity = operator_identity(calls)
+    start_record(audit, "revoke", identity, scope=scope, refresh=refresh)
+    settings, warning = _settings(identity, scope, refresh, include_operator, audit)
     _record_evidence(targets, audit, settings)
     router = None
     if assume_role:  # --assume-role: an operator per target account (operators.py)
@@ -118,7 +126,7 @@ def run_revocation(targets: list[Target], scope: str, operator: Operator, audit:
     show(plans)
     apply = confirm(plans)
     for _ in range(MAX_REPLANS if apply and replan else 0):
-        settings, warning = _settings(calls, scope, refresh, include_operator, audit)
+        settings, warning = _settings(operator_identity(calls), scope, refresh, include_operator, audit)
         fresh = _fresh_plans(targets, operator, settings, audit, warning, router)
         changed = [p.shape() for p in fresh] != [p.shape() for p in plans]
         plans = fresh

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner.model import RevocationStatus
-from scanner.revocation.calls import AuditedCalls, CallFailed, explain
+from scanner.revocation.calls import AuditedCalls, CallFailed, explain, request_id
 from scanner.revocation.lockout import OperatorIdentity
 from scanner.revocation.model import Change, Plan, qualified
 
@@ -63,12 +63,12 @@ class Writer:
             response = self.calls(service, operation, **change.params)
         except CallFailed as exc:
             audit.result(change_id, name, ok=False, error_code=exc.failure.code,
-                         message=exc.failure.message)
+                         message=exc.failure.message, request_id=exc.request_id)
             self._audit_errors(plan, before)
             plan.status = Status.REFUSED if exc.failure.code == "UnmodifiableEntity" else Status.FAILED
             plan.message = explain(exc.failure, change.operation, plan.label, self.identity.account)
             return None
         keep = {k: v for k, v in response.items() if k in ("Policy", "PolicyVersion")}
-        audit.result(change_id, name, ok=True, response=keep)
+        audit.result(change_id, name, ok=True, response=keep, request_id=request_id(response))
         self._audit_errors(plan, before)
         return response

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from scanner.revocation.identity_center import OPERATION, merge_permission_set_policy, permission_set_name
+from scanner.revocation.policy import leak_mark
 from tests.aws.conftest import RECORDING, World
 from tests.aws.sso_emulator import SsoAdminEmulator
 from tests.support.cli import Run, stsleak
@@ -79,7 +80,7 @@ def sso(world: World, tmp_path: Path):
     leak = world.assume(ROLE, USER)
     world.enforce_auth()
     (tmp_path / "sso.ini").write_text(leak.ini())
-    return {"instance": instance, "ps": ps, "role": role, "file": tmp_path / "sso.ini"}
+    return {"instance": instance, "ps": ps, "role": role, "file": tmp_path / "sso.ini", "leak": leak}
 
 
 def _inline(world: World, sso) -> dict:
@@ -99,10 +100,13 @@ def _calls(world: World) -> list[tuple[str, str]]:
     return [(r["operation"], r["result"]) for r in records if r["event"] == "call"]
 
 
-def _expected(sso, cutoff: str) -> dict:
+def _expected(sso, run: Run) -> dict:
+    """The merged document, our statement stamped with the run and the leaked key's mark (policy.Stamp)."""
     user_id = f"{sso['role']['RoleId']}:{USER}"
+    cutoff = run.json()["findings"][0]["revocation"]["cutoff"]
+    marks = {user_id: [leak_mark(sso["leak"].access_key_id)]}
     return {"Version": "2012-10-17", "Statement": [FOREIGN, merge_permission_set_policy(
-        None, [user_id], cutoff)[0]["Statement"][0]]}
+        None, [user_id], cutoff, _run_id(run), marks)[0]["Statement"][0]]}
 
 
 def test_dry_run_shows_the_merged_document_and_changes_nothing(world: World, sso) -> None:
@@ -112,7 +116,7 @@ def test_dry_run_shows_the_merged_document_and_changes_nothing(world: World, sso
     assert revocation["status"] == "planned" and revocation["scope"] == "session"
     assert revocation["policy_name"] == "permission set Data_Engineer"
     assert "call:              sso-admin:PutInlinePolicyToPermissionSet permission set Data_Engineer" in run.stderr
-    assert f"policy:            {json.dumps(_expected(sso, revocation['cutoff']))}" in run.stderr
+    assert f"policy:            {json.dumps(_expected(sso, run))}" in run.stderr
     assert "1 statement(s) already there are kept" in run.stderr
     assert "Active sessions: delete the user's active sessions" in run.stderr and "Disable user access" in run.stderr
     assert _inline(world, sso) == {"Version": "2012-10-17", "Statement": [FOREIGN]}
@@ -128,7 +132,7 @@ def test_yes_merges_provisions_and_reads_back(world: World, sso) -> None:
     revocation = run.json()["findings"][0]["revocation"]
     assert revocation["status"] == "revoked", revocation
     assert "provisioned" in revocation["message"]
-    assert _inline(world, sso) == _expected(sso, revocation["cutoff"])
+    assert _inline(world, sso) == _expected(sso, run)
     calls = _calls(world)
     put = calls.index(("sso-admin:PutInlinePolicyToPermissionSet", "ok"))
     assert ("sso-admin:ProvisionPermissionSet", "ok") in calls[put:]
@@ -138,6 +142,22 @@ def test_yes_merges_provisions_and_reads_back(world: World, sso) -> None:
     previous = [r for r in records if r["event"] == "previous-document"]
     assert previous and previous[0]["document"] == {"Version": "2012-10-17", "Statement": [FOREIGN]}
     assert [r["status"] for r in records if r["event"] == "outcome"] == ["revoked"]
+
+
+def test_a_second_run_reads_already_revoked_from_the_permission_set(world: World, sso, tmp_path: Path) -> None:
+    """Issue 21 #5: from IAM Identity Center itself (our statement's Sid names the leaked key), not the file."""
+    first = _scan_revoke(world, sso, "--yes")
+    assert first.json()["findings"][0]["revocation"]["status"] == "revoked", first.stderr
+    written = _inline(world, sso)
+    fresh = tmp_path / "another-runner.jsonl"
+    again = stsleak("scan", "--verify", "--revoke", "--yes", "--format", "json", "--audit-log", str(fresh),
+                    str(sso["file"]), env=world.env())
+    assert again.code == 3, again.stderr
+    revocation = again.json()["findings"][0]["revocation"]
+    assert revocation["status"] == "already-revoked", revocation
+    assert revocation["cutoff"] == first.json()["findings"][0]["revocation"]["cutoff"]
+    assert _inline(world, sso) == written
+    assert "sso-admin:PutInlinePolicyToPermissionSet" not in fresh.read_text()
 
 
 def test_revoke_role_with_session_name(world: World, sso) -> None:
@@ -210,7 +230,7 @@ def test_a_concurrent_writer_is_merged_not_lost(world: World, sso) -> None:
     assert run.code == 3, run.stderr
     revocation = run.json()["findings"][0]["revocation"]
     assert revocation["status"] == "revoked", revocation
-    ours = _expected(sso, revocation["cutoff"])["Statement"][1]
+    ours = _expected(sso, run)["Statement"][1]
     assert _inline(world, sso)["Statement"] == [FOREIGN, other, ours]
     assert emulator.puts == 2
     records = [json.loads(line) for line in world.audit_log.read_text().splitlines()]

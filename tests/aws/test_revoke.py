@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from scanner.revocation.policy import (
     ROLE_POLICY_NAME,
     iso_z,
+    leak_mark,
     session_policy,
     session_policy_name,
     statement_id,
@@ -94,10 +95,13 @@ def test_yes_applies_role_scope_and_leaves_decoys(world: World, leaked) -> None:
     # AWS's clock (the Date header, whole seconds) plus one second: nothing issued before the call is spared
     assert before <= datetime.fromisoformat(cutoff.replace("Z", "+00:00")) <= datetime.now(UTC) + timedelta(seconds=1)
     # The exact document: on AWS, sessions issued after the cutoff keep working (moto ignores DateLessThan).
+    # The Sid records the run and the leaked keys seen live before the cutoff (how a later run knows).
+    run_id = re.search(r"\(run ([0-9a-f]{12})\)", run.stderr).group(1)  # type: ignore[union-attr]
+    marks = "".join(leak_mark(leak.access_key_id) for leak in leaks)
     assert world.role_policy("etl", ROLE_POLICY_NAME) == {
         "Version": "2012-10-17",
-        "Statement": [{"Effect": "Deny", "Action": ["*"], "Resource": ["*"],
-                       "Condition": {"DateLessThan": {"aws:TokenIssueTime": cutoff}}}]}
+        "Statement": [{"Sid": f"StsleakOlderSessionsRun{run_id}Keys{marks}", "Effect": "Deny", "Action": ["*"],
+                       "Resource": ["*"], "Condition": {"DateLessThan": {"aws:TokenIssueTime": cutoff}}}]}
     assert not any(_can_read(world, leak) for leak in leaks)
     assert world.role_policies("decoy") == ["S3FullAccess"] and _can_read(world, decoy)
     records = _audit(world)
@@ -140,8 +144,10 @@ def test_session_scope_statement_and_pruning(world: World, leaked, tmp_path: Pat
     cutoff = finding["revocation"]["cutoff"]
     laptop = f"{role['RoleId']}:laptop"
     assert finding["revocation"]["policy_name"] == session_policy_name(laptop)
+    run_id = re.search(r"\(run ([0-9a-f]{12})\)", run.stderr).group(1)  # type: ignore[union-attr]
+    sid = f"{statement_id(laptop)}Run{run_id}Keys{leak_mark(leaks[0].access_key_id)}"  # run, leaked key (Stamp)
     assert world.role_policy("etl", session_policy_name(laptop)) == {"Version": "2012-10-17", "Statement": [{
-        "Sid": statement_id(laptop), "Effect": "Deny", "Action": ["*"], "Resource": ["*"],
+        "Sid": sid, "Effect": "Deny", "Action": ["*"], "Resource": ["*"],
         "Condition": {"StringEquals": {"aws:userid": laptop}, "DateLessThan": {"aws:TokenIssueTime": cutoff}}}]}
     # moto does not supply aws:userid to its evaluator (so the other session "ci" is denied too in moto);
     # on AWS only "laptop" is cut: that rests on the exact statement pinned above.
@@ -167,9 +173,10 @@ def test_akia_key_is_deactivated(world: World, tmp_path: Path) -> None:
     assert operations[-1] == "iam:GetUserPolicy"  # each change read back
     # deactivating the key does not end GetSessionToken/GetFederationToken sessions made with it:
     policy = world.operator_client("iam").get_user_policy(UserName="ci-bot", PolicyName=ROLE_POLICY_NAME)
+    run_id = re.search(r"\(run ([0-9a-f]{12})\)", run.stderr).group(1)  # type: ignore[union-attr]
     assert policy["PolicyDocument"]["Statement"] == [{
-        "Effect": "Deny", "Action": ["*"], "Resource": ["*"],
-        "Condition": {"DateLessThan": {"aws:TokenIssueTime": finding["revocation"]["cutoff"]}}}]
+        "Sid": f"StsleakOlderSessionsRun{run_id}Keys{leak_mark(key)}", "Effect": "Deny", "Action": ["*"],
+        "Resource": ["*"], "Condition": {"DateLessThan": {"aws:TokenIssueTime": finding["revocation"]["cutoff"]}}}]
     assert "role sessions minted with it (AssumeRole, up to 12 h) are not reached" in run.stderr
 
 

@@ -68,7 +68,8 @@ def test_put_role_policy_errors(tmp_path: Path, code: str, status: str, words: s
         calls = AuditedCalls(Operator(OPTIONS, clients={"iam": iam}), audit)
         Applier(calls, OperatorIdentity(account="123456789012")).apply(plan)
     assert plan.status == status and words in (plan.message or "")
-    intent, call, result = [json.loads(line) for line in audit.path.read_text().splitlines()]
+    start, intent, call, result = [json.loads(line) for line in audit.path.read_text().splitlines()]
+    assert start["event"] == "chain-start" and start["prev"] is None  # a new log begins a hash chain
     assert intent["event"] == "intent" and intent["operation"] == "iam:PutRolePolicy"
     assert call["operation"] == "iam:PutRolePolicy" and call["error_code"] == code
     assert result["event"] == "result" and result["result"] == "error" and result["change"] == intent["change"]
