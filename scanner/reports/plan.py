@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from scanner.model import Finding
 from scanner.revocation.model import Plan, Surface
 
 
@@ -19,6 +20,13 @@ def _change_lines(plan: Plan) -> list[str]:
             lines.append(f"    status:            {change.params['Status']}")
     lines += [f"    replaces:          {previous}" for previous in plan.replaces]
     return lines
+
+
+def _where(finding: Finding) -> str:
+    """Where a finding is; a credential the leaked one minted is in no file (it came from CloudTrail)."""
+    if finding.path:
+        return f"{finding.access_key_id} at {finding.path}:{finding.line}"
+    return f"{finding.access_key_id} (minted by the leaked credentials: seen in CloudTrail, not in a file)"
 
 
 def render_plans(plans: list[Plan], applying: bool, title: str = "revocation plan") -> str:
@@ -39,7 +47,7 @@ def render_plans(plans: list[Plan], applying: bool, title: str = "revocation pla
         if plan.instance_profiles is not None:
             lines.append(f"    instance profiles: {', '.join(plan.instance_profiles) or 'none'}")
         lines += [f"    note: {caveat}" for caveat in plan.caveats]
-        lines += [f"    finding: {f.access_key_id} at {f.path}:{f.line}" for f in plan.target.findings]
+        lines += [f"    finding: {_where(f)}" for f in plan.target.findings]
     return "\n".join(lines) + "\n"
 
 
