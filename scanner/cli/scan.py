@@ -83,6 +83,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     scan.add_argument("--no-suppress", "--strict", action="store_true", dest="no_suppress",
                       help="ignore every in-repo silencing at once: config file (its excludes, max_file_size, "
                            "rules_dir), allow comments and --baseline; for incident response and CI on pull requests")
+    scan.add_argument("--no-allow-comments", action="store_true",
+                      help="do not honour stsleak:allow / pragma: allowlist secret comments (the config and "
+                           "--baseline still apply): what the GitHub Action does on a pull request, whose own "
+                           "lines could carry them")
     scan.add_argument("--no-ignore", action="store_true",
                       help="in a git work tree, scan the files .gitignore hides too")
     add_verify_options(scan)
@@ -136,7 +140,7 @@ def run(args: argparse.Namespace) -> ExitCode:
     request = ScanRequest(
         mode=mode, paths=paths, since=args.since, tips=tuple(args.tip), max_size=args.max_file_size,
         exclude=tuple(args.exclude), use_hyperscan=not args.no_hyperscan, archive_limits=archive_limits(args),
-        config_exclude=tuple(args.config_exclude), allow_comments=not args.no_suppress,
+        config_exclude=tuple(args.config_exclude), allow_comments=not (args.no_suppress or args.no_allow_comments),
         baseline=Path(args.baseline) if args.baseline and not args.no_suppress else None,
         max_size_from_config=args.max_size_from_config, no_ignore=args.no_ignore,
     )

@@ -33,6 +33,8 @@ def silencing_notes(args: argparse.Namespace, start: Path, result: ScanResult) -
         ignored = [f"config {path}" for path in [_ignored_config(args, start)] if path]
         ignored += ["allow comments"] + ([f"baseline {args.baseline}"] if args.baseline else [])
         notes.append(f"--no-suppress: not applied: {', '.join(ignored)}")
+    elif getattr(args, "no_allow_comments", False):
+        notes.append("--no-allow-comments: allow comments (stsleak:allow, pragma: allowlist secret) not applied")
     text = args.format == "text"  # the text report's summary says both itself
     if args.config_file and not text:
         notes.append(f"config {args.config_file} applied")
