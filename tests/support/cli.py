@@ -217,9 +217,10 @@ class GitRepo:
         self.git("config", "commit.gpgsign", "false")
         self._tick = 0
 
-    def git(self, *args: str, input_text: str | None = None) -> str:
+    def git(self, *args: str, input_text: str | None = None, date: str | None = None) -> str:
+        """git in the repository; author and committer dates tick from 2026-01-01 unless `date` is given."""
         self._tick = getattr(self, "_tick", 0) + 1
-        stamp = f"2026-01-01T00:{self._tick // 60:02d}:{self._tick % 60:02d}+00:00"
+        stamp = date or f"2026-01-01T00:{self._tick // 60:02d}:{self._tick % 60:02d}+00:00"
         env = {**os.environ, **GIT_ENV, "GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp,
                "HOME": str(self.path)}
         proc = subprocess.run(["git", *args], cwd=self.path, input=input_text, capture_output=True,
@@ -235,9 +236,9 @@ class GitRepo:
             target.write_text(content, encoding="utf-8")
         return target
 
-    def commit(self, message: str, files: dict[str, str | bytes] | None = None) -> str:
+    def commit(self, message: str, files: dict[str, str | bytes] | None = None, date: str | None = None) -> str:
         for name, content in (files or {}).items():
             self.write(name, content)
         self.git("add", "-A")
-        self.git("commit", "-q", "--allow-empty", "-m", message)
+        self.git("commit", "-q", "--allow-empty", "-m", message, date=date)
         return self.git("rev-parse", "HEAD").strip()
