@@ -78,6 +78,8 @@ class ChainCheck:
 
     def summary(self) -> str:
         """One line saying what the file is worth as evidence."""
+        if self.broken_at == 0:
+            return f"audit log {self.path}: {self.reason}"
         if self.broken_at is not None:
             return f"audit log {self.path}: hash chain broken at line {self.broken_at}: {self.reason}"
         if self.start is None:
