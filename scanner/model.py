@@ -116,6 +116,37 @@ def sha256_hex(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+class Alternatives(NamedTuple):
+    """The other secrets and session tokens that competed for a finding's key id (scanner/pairing.py).
+
+    The finding's own secret and token are the winners (labelled, then nearest); a decoy written
+    right after the key id must not hide the real set a few lines further, so the rest are kept,
+    nearest first, at most MAX_ALTERNATIVES of each kind (`more` counts the ones past that), and
+    verification tries them when the winners are not live. Like Finding.secret, these are full
+    values, held in memory for verification only: reports show their count and hashes.
+    """
+
+    secrets: tuple[str, ...] = ()
+    tokens: tuple[str, ...] = ()
+    more: int = 0  # competing values past the bound: counted, not kept
+
+    @property
+    def total(self) -> int:
+        return len(self.secrets) + len(self.tokens) + self.more
+
+    @property
+    def summary(self) -> str:
+        """E.g. "3 alternative secrets/tokens (2 secrets, 1 session token)": counts only, never values."""
+        kinds = [f"{n} {noun}{'' if n == 1 else 's'}" for n, noun in
+                 ((len(self.secrets), "secret"), (len(self.tokens), "session token")) if n]
+        kinds += [f"{self.more} more not kept"] if self.more else []
+        return f"{self.total} alternative secrets/tokens competed for this key id ({', '.join(kinds)})"
+
+
+MAX_ALTERNATIVES = 8  # per kind and key id; with the winner, at most 9 secrets x 9 tokens to choose from
+CredentialKey = tuple[str, str | None, str | None, Alternatives | None]
+
+
 @dataclass(slots=True)
 class Finding:
     """One credential set at one location: the type every later stage reads and enriches."""
@@ -135,6 +166,7 @@ class Finding:
     verification: Verification | None = None
     revocation: Revocation | None = None
     parts_at: dict[str, str] | None = None  # parts found in another file: {"secret": "path:line"}
+    alternatives: Alternatives | None = None  # other secrets/tokens that competed for the key id
 
     @property
     def secret_sha256(self) -> str | None:
@@ -152,12 +184,36 @@ class Finding:
 
     @property
     def fingerprint(self) -> str:
-        """Stable id of the credential set (not of its location); hashes only, never secrets."""
-        return sha256_hex(f"{self.access_key_id}:{self.secret or ''}:{self.session_token or ''}")
+        """Stable id of the credential set (not of its location); hashes only, never secrets.
+
+        With alternatives, of the key id and every competing secret and token (sorted): the same
+        before and after verification swaps a live alternative in, and not the fingerprint of the
+        decoy set alone (a baseline that holds that one does not hide the real set added later)."""
+        alt = self.alternatives
+        if alt is None:
+            return sha256_hex(f"{self.access_key_id}:{self.secret or ''}:{self.session_token or ''}")
+        secrets = "|".join(sorted({*alt.secrets, *([self.secret] if self.secret else [])}))
+        tokens = "|".join(sorted({*alt.tokens, *([self.session_token] if self.session_token else [])}))
+        return sha256_hex(f"{self.access_key_id}:{secrets}:{tokens}")
 
     @property
-    def credential_key(self) -> tuple[str, str | None, str | None]:
-        return (self.access_key_id, self.secret, self.session_token)
+    def credential_key(self) -> CredentialKey:
+        """What makes two findings the same set: the parts, and the alternatives that competed."""
+        return (self.access_key_id, self.secret, self.session_token, self.alternatives)
+
+    @property
+    def leaked_values(self) -> list[str]:
+        """The secret, the token and every alternative: what must never be written in full."""
+        alt = self.alternatives or Alternatives()
+        return [v for v in (self.secret, self.session_token, *alt.secrets, *alt.tokens) if v]
+
+    @property
+    def alternative_secret_sha256(self) -> list[str]:
+        return [sha256_hex(s) for s in self.alternatives.secrets] if self.alternatives else []
+
+    @property
+    def alternative_session_token_sha256(self) -> list[str]:
+        return [sha256_hex(t) for t in self.alternatives.tokens] if self.alternatives else []
 
 
 @dataclass(slots=True)

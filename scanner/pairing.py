@@ -11,6 +11,11 @@ The proximity rule (README, "Pairing"):
   the part of the next set written secret-first). Each key id first takes the best part on its
   primary side; a key id left without one may take an unclaimed part on the other side.
 - Best = a labelled part (aws_secret_access_key = …) over an unlabelled one, then the nearest.
+- The other secrets and tokens a key id could have taken (within its reach, of another value, not
+  taken by another key id, and on the other side only when on no key id's primary side) are kept
+  as its set's alternatives, best first, at most MAX_ALTERNATIVES of each kind (the rest counted):
+  a decoy right after the key id must not hide the real set a few lines further. Verification
+  tries them when the best ones are not live.
 - Only key ids whose rule has a session token (ASIA, ABIA, ACCA) take one: a token next to a
   long-term AKIA key belongs to no key id in the text and is not reported.
 - A key id whose body holds no digit and looks like words (six or more vowels, or letter entropy
@@ -21,8 +26,9 @@ The proximity rule (README, "Pairing"):
   (rule `aws-secret-without-key-id`), unless its label is generic (`secret`, `token`: a token
   after one counts only when it opens with an STS prefix). A secret and a token of that kind
   within the window of each other are one set.
-- The same credential set found twice in one text is reported once, at its first key id; a bare
-  key id is dropped when the same key id also appears in a fuller set.
+- The same credential set found twice in one text is reported once, at its first key id (with the
+  alternatives of both places); a bare key id is dropped when the same key id also appears in a
+  fuller set.
 
 Every step is O(n log n) in the number of candidates: parts are sorted and found by bisect.
 """
@@ -31,6 +37,7 @@ from __future__ import annotations
 
 import posixpath
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 from dataclasses import replace
 from typing import NamedTuple
 
@@ -39,18 +46,24 @@ from scanner.detection.candidates import KeyIdsOnly, Reach, detect_parts, key_re
 from scanner.detection.decoding import to_text, unescape
 from scanner.detection.joins import join_split_values
 from scanner.detection.rules import RuleSet
-from scanner.model import Candidate, Finding, PartKind
+from scanner.model import MAX_ALTERNATIVES, Alternatives, Candidate, CredentialKey, Finding, PartKind
 
 
 class CredentialSet(NamedTuple):  # a NamedTuple, as Candidate is: one per key id on a text of key ids
     key: Candidate | None  # None: a secret or token with no key id near
     secret: Candidate | None
     token: Candidate | None
+    alternatives: Alternatives | None = None  # other secrets/tokens that competed for the key id
 
     @property
     def values(self) -> tuple[str, str | None, str | None]:
         return (self.key.value if self.key else "", self.secret.value if self.secret else None,
                 self.token.value if self.token else None)
+
+    @property
+    def credential_key(self) -> CredentialKey:
+        """Finding.credential_key of the finding made of this set."""
+        return (*self.values, self.alternatives)
 
     @property
     def start(self) -> int:
@@ -84,11 +97,16 @@ def _sides(keys: list[Candidate], reach: list[Reach], parts: _Parts, i: int) -> 
     return after, before
 
 
+def _rank(key: Candidate) -> Callable[[Candidate], tuple[bool, int]]:
+    """Best first: labelled over unlabelled, then the nearest to the key id."""
+    return lambda p: (not p.labelled, abs(p.start - key.start))
+
+
 def _best(options: list[Candidate], key: Candidate, taken: set[int]) -> Candidate | None:
     free = [p for p in options if p.start not in taken]
     if not free:
         return None
-    return min(free, key=lambda p: (not p.labelled, abs(p.start - key.start)))
+    return min(free, key=_rank(key))
 
 
 def _gap(options: list[Candidate], key: Candidate) -> int:
@@ -105,8 +123,8 @@ def _forward(keys: list[Candidate], sides: list[Sides]) -> bool:
         sum(_gap(b, k) for k, (_, b) in zip(keys, sides, strict=True))
 
 
-def _assign(keys: list[Candidate], sides: list[Sides]) -> list[Candidate | None]:
-    """Give each key id its best part (see the module docstring)."""
+def _assign(keys: list[Candidate], sides: list[Sides]) -> tuple[list[Candidate | None], bool]:
+    """Give each key id its best part (see the module docstring); and whether parts follow their key ids."""
     forward = _forward(keys, sides)
     chosen: list[Candidate | None] = [None] * len(keys)
     taken: set[int] = set()
@@ -117,7 +135,47 @@ def _assign(keys: list[Candidate], sides: list[Sides]) -> list[Candidate | None]
                 if best:
                     chosen[i] = best
                     taken.add(best.start)
-    return chosen
+    return chosen, forward
+
+
+Rivals = dict[int, tuple[tuple[str, ...], int]]  # key id's index -> (alternatives kept, best first; how many more)
+
+
+def _rivals(keys: list[Candidate], sides: list[Sides], chosen: list[Candidate | None], forward: bool) -> Rivals:
+    """The values each key id could have taken besides the one it took, best first, at most
+    MAX_ALTERNATIVES (the rest counted): of another value, not taken by another key id; on its
+    primary side, or on the other side when not on its neighbour's primary side there (so the parts
+    before the first key id of a text written key-first: a decoy after the key id, the real set before)."""
+    rivals: Rivals = {}
+    taken: set[int] | None = None  # made once, when first needed
+    for i, (after, before) in enumerate(sides):
+        winner = chosen[i]
+        if winner is None or len(after) + len(before) < 2:  # the common case: nothing competed
+            continue
+        primary, other = (after, before) if forward else (before, after)
+        if other:
+            other = _unclaimed(other, sides, i, forward)
+        if len(primary) + len(other) < 2:  # the winner alone (a text of complete profiles)
+            continue
+        if taken is None:
+            taken = {c.start for c in chosen if c is not None}
+        options = [p for p in primary + other if p.start not in taken and p.value != winner.value]
+        if len(options) > 1:
+            options.sort(key=_rank(keys[i]))
+        kept = list(dict.fromkeys(p.value for p in options)) if len(options) > 1 else [p.value for p in options]
+        if kept:
+            rivals[i] = (tuple(kept[:MAX_ALTERNATIVES]), max(0, len(kept) - MAX_ALTERNATIVES))
+    return rivals
+
+
+def _unclaimed(other: list[Candidate], sides: list[Sides], i: int, forward: bool) -> list[Candidate]:
+    """The parts on key id i's secondary side that are not on its neighbour's primary side (a part
+    between two key ids is on no other key id's side). Sides are runs of parts sorted by start."""
+    if forward:  # the parts before key i: the previous key id's after-side holds those up to its last
+        theirs = sides[i - 1][0] if i > 0 else []
+        return [p for p in other if p.start > theirs[-1].start] if theirs else other
+    theirs = sides[i + 1][1] if i + 1 < len(sides) else []  # the parts after key i: the next one's before-side
+    return [p for p in other if p.start < theirs[0].start] if theirs else other
 
 
 def _reached(part: Candidate, keys: list[Candidate], key_starts: list[int], reach: list[Reach]) -> bool:
@@ -187,10 +245,26 @@ def _pair_keys(keys: list[Candidate], reach: list[Reach], secrets: list[Candidat
         if word_like[i]:  # ... and only a token that names AWS (an STS prefix or an AWS label)
             after, before = [p for p in after if _names_aws(p, rules)], [p for p in before if _names_aws(p, rules)]
         token_sides.append((after, before))
-    chosen_secrets = _assign(keys, secret_sides)
-    chosen_tokens = _assign(keys, token_sides)
-    return [CredentialSet(k, s, t) for k, s, t, w in zip(keys, chosen_secrets, chosen_tokens, word_like, strict=True)
-            if not w or s or t]
+    chosen_secrets, secrets_forward = _assign(keys, secret_sides)
+    chosen_tokens, tokens_forward = _assign(keys, token_sides)
+    # Only a part no key id took can be an alternative (none in a text of complete profiles).
+    secret_rivals = _rivals(keys, secret_sides, chosen_secrets, secrets_forward) \
+        if len(secrets) > len(keys) - chosen_secrets.count(None) else {}
+    token_rivals = _rivals(keys, token_sides, chosen_tokens, tokens_forward) \
+        if len(tokens) > len(keys) - chosen_tokens.count(None) else {}
+    if not secret_rivals and not token_rivals:  # the common case
+        return [CredentialSet(k, s, t) for k, s, t, w in zip(keys, chosen_secrets, chosen_tokens, word_like,
+                                                             strict=True) if not w or s or t]
+    sets = []
+    none: tuple[tuple[str, ...], int] = ((), 0)
+    for i, (k, s, t, w) in enumerate(zip(keys, chosen_secrets, chosen_tokens, word_like, strict=True)):
+        if w and not s and not t:
+            continue
+        (alt_secrets, more_secrets), (alt_tokens, more_tokens) = secret_rivals.get(i, none), token_rivals.get(i, none)
+        alternatives = Alternatives(alt_secrets, alt_tokens, more_secrets + more_tokens) \
+            if alt_secrets or alt_tokens else None
+        sets.append(CredentialSet(k, s, t, alternatives))
+    return sets
 
 
 def _word_like(key_id: str, rules: RuleSet) -> bool:
@@ -201,14 +275,28 @@ def _word_like(key_id: str, rules: RuleSet) -> bool:
 
 def _dedupe(sets: list[CredentialSet]) -> list[CredentialSet]:
     fuller = {s.key.value for s in sets if s.key and (s.secret or s.token)}
-    seen: set[tuple[str, str | None, str | None]] = set()
-    result = []
+    first: dict[tuple[str, str | None, str | None], int] = {}
+    result: list[CredentialSet] = []
     for s in sets:
-        if s.values in seen or (s.key and not s.secret and not s.token and s.key.value in fuller):
+        if s.key and not s.secret and not s.token and s.key.value in fuller:
             continue
-        seen.add(s.values)
-        result.append(s)
+        at = first.get(s.values)
+        if at is None:
+            first[s.values] = len(result)
+            result.append(s)
+        elif s.alternatives:  # the same set again: reported once, with the alternatives of both places
+            result[at] = _merged(result[at], s.alternatives)
     return result
+
+
+def _merged(kept: CredentialSet, again: Alternatives) -> CredentialSet:
+    """The first place of a set, with the alternatives it had at another place too (bounded per kind)."""
+    had = kept.alternatives or Alternatives()
+    secrets = tuple(dict.fromkeys(had.secrets + again.secrets))
+    tokens = tuple(dict.fromkeys(had.tokens + again.tokens))
+    more = had.more + again.more + max(0, len(secrets) - MAX_ALTERNATIVES) + max(0, len(tokens) - MAX_ALTERNATIVES)
+    return CredentialSet(kept.key, kept.secret, kept.token,
+                         Alternatives(secrets[:MAX_ALTERNATIVES], tokens[:MAX_ALTERNATIVES], more))
 
 
 def might_hold_credentials(raw: str, rules: RuleSet) -> bool:

@@ -26,6 +26,7 @@ from scanner.silencing.markers import ALLOW_MARKERS, MarkedLines
 from scanner.sources import NO_PROGRESS, Progress
 
 if TYPE_CHECKING:
+    from scanner.model import CredentialKey
     from scanner.sources.git.provenance import Introduction
 
 
@@ -58,8 +59,10 @@ class LineIndex(Lines):
 def _finding(cset: CredentialSet, lines: LineIndex, chunk: Chunk, rules: RuleSet) -> Finding:
     key = cset.key
     if key is not None:  # a key id's set: the common case
-        return _key_finding(rules.rule_for(key.value), key.value, cset.secret.value if cset.secret else None,
-                            cset.token.value if cset.token else None, lines.line_of(cset.start), chunk)
+        finding = _key_finding(rules.rule_for(key.value), key.value, cset.secret.value if cset.secret else None,
+                               cset.token.value if cset.token else None, lines.line_of(cset.start), chunk)
+        finding.alternatives = cset.alternatives  # other secrets/tokens that competed (verify tries them)
+        return finding
     without = rules.without_key_id
     if without is None:  # a rules set without the secret-only rule: such sets are not reported
         raise LookupError("no rule for a secret without a key id")
@@ -136,7 +139,7 @@ def drop_sets_already_in(previous: bytes, findings: list[Finding], rules: RuleSe
     before = credential_sets(previous, rules)
     if before is None:
         return findings
-    old = {s.values for s in before[1]}
+    old = {s.credential_key for s in before[1]}
     return [f for f in findings if f.credential_key not in old]
 
 
@@ -157,7 +160,7 @@ def place_in_history(findings: list[Finding], lookup: IntroductionLookup) -> lis
     computing in the background while detection ran).
     """
     intros = lookup({f.blob for f in findings if f.blob})
-    best: dict[tuple[str | None, tuple[str, str | None, str | None]], tuple[int, Finding]] = {}
+    best: dict[tuple[str | None, CredentialKey], tuple[int, Finding]] = {}
     for finding in findings:
         placed = intros.get(finding.blob or "", [])
         options = [

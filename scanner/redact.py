@@ -43,5 +43,5 @@ def scrub(message: str, secrets: list[str]) -> str:
 
 
 def secrets_of(findings: Iterable[Finding]) -> list[str]:
-    """The leaked secrets and tokens of the findings, to scrub from anything written."""
-    return [s for f in findings for s in (f.secret, f.session_token) if s]
+    """The leaked secrets and tokens of the findings (their alternatives too), to scrub from anything written."""
+    return [s for f in findings for s in f.leaked_values]

@@ -31,6 +31,13 @@ def finding_to_dict(finding: Finding, show_secrets: bool = False) -> dict[str, A
     }
     if finding.parts_at:
         out["parts_at"] = dict(finding.parts_at)
+    if finding.alternatives:  # other secrets/tokens that competed for the key id: hashes only
+        out["alternatives"] = {
+            "count": finding.alternatives.total,
+            "secret_sha256": finding.alternative_secret_sha256,
+            "session_token_sha256": finding.alternative_session_token_sha256,
+            "not_kept": finding.alternatives.more,
+        }
     if show_secrets:
         out["secret"] = finding.secret
         out["session_token"] = finding.session_token
