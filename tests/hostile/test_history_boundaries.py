@@ -14,6 +14,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from scanner.sources.git.borrowed import local_objects
 from scanner.testing import fakes
 from tests.support.cli import GIT_ENV, GitRepo, Run, stsleak
 from tests.support.core import ini
@@ -118,3 +121,34 @@ def test_grafts_do_not_hide_commits_from_a_since_range(repo: GitRepo, creds: fak
     assert _keys(run) == {creds.access_key_id}
     assert (_one(run)["path"], _one(run)["commit"]) == ("c.ini", added)
     assert "info/grafts" in run.stderr and "ignored" in run.stderr
+
+
+def test_a_pack_linked_in_from_another_repository_counts_as_borrowed(tmp_path: Path, rng: random.Random) -> None:
+    theirs, mine = fakes.temporary(rng), fakes.temporary(rng)
+    other = GitRepo(tmp_path / "other")
+    other.commit("their secret", {"prod.ini": ini(theirs)})
+    other.git("gc", "-q")
+    handed = GitRepo(tmp_path / "handed")
+    handed.commit("mine", {"dev.ini": ini(mine)})
+    for part in (other.path / ".git/objects/pack").iterdir():
+        (handed.path / ".git/objects/pack" / part.name).symlink_to(part)
+    run = _history(handed.path)
+    assert _keys(run) == {mine.access_key_id}
+    assert run.json()["stats"]["skipped"]["alternate-only"] == 2
+    assert "(a symlink)" in run.stderr and str(other.path / ".git/objects/pack") in run.stderr
+
+
+@pytest.mark.parametrize("index_version", [None, "1"])
+def test_local_objects_are_what_the_repository_stores(repo: GitRepo, rng: random.Random,
+                                                      index_version: str | None) -> None:
+    for i in range(3):
+        repo.commit(f"c{i}", {f"f{i}.txt": rng.randbytes(200).hex()})
+    repo.git("gc", "-q")
+    repo.commit("loose", {"loose.txt": "x\n"})
+    if index_version:  # the pack's index rewritten in the old format
+        (idx,) = (repo.path / ".git/objects/pack").glob("*.idx")
+        idx.chmod(0o644)
+        idx.unlink()
+        repo.git("index-pack", f"--index-version={index_version}", "-o", str(idx), str(idx.with_suffix(".pack")))
+    every = set(repo.git("cat-file", "--batch-all-objects", "--batch-check=%(objectname)").encode().split())
+    assert local_objects(repo.path, repo.path / ".git/objects") == every

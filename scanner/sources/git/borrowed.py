@@ -9,7 +9,9 @@ other places without a word:
   they are stored (`git clone --shared` keeps none of its own; its whole history is scanned).
   Objects stored only in an alternate that nothing of this repository reaches (another
   repository's branches, its unreachable objects) are not this repository's: the listing leaves
-  them out, `stats.skipped["alternate-only"]` counts them and a note names the alternate.
+  them out, `stats.skipped["alternate-only"]` counts them and a note names the alternate. A pack
+  or a loose-object directory that is a symlink to somewhere else counts as an alternate (a
+  single loose object that is a symlink does not: that would cost a look at every object).
 - A `.git` file (`gitdir:`), a `commondir` file or a symlink that puts the git directory (or its
   object directory) outside the repository's own directory: a linked worktree, a submodule, or a
   directory someone handed over. Its history is then that git directory's: it is scanned (a
@@ -39,8 +41,14 @@ class Borrowed:
     """Where a repository's git data really is, and what of it may be someone else's."""
 
     objects: Path  # its own object directory
-    alternates: list[str] = field(default_factory=list)  # every object directory it borrows from
+    alternates: bool = False  # objects/info/alternates or GIT_ALTERNATE_OBJECT_DIRECTORIES
+    links: list[str] = field(default_factory=list)  # `pack/x.pack -> target`: packs, directories linked in
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def borrows_objects(self) -> bool:
+        """Objects may be stored elsewhere: this repository's own are then sorted from the rest."""
+        return self.alternates or bool(self.links)
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -73,20 +81,30 @@ def survey(repo: Path) -> Borrowed:
     if grafts.is_file() and grafts.stat().st_size:
         borrowed.notes.append(f"{repo} has {grafts}, which gives commits other parents in `git log`: ignored, each "
                               "commit is read with the parents it was made with")
-    if (objects / "info" / "alternates").is_file() or os.environ.get("GIT_ALTERNATE_OBJECT_DIRECTORIES"):
-        counted = run_git(repo, "count-objects", "-v", check=False).splitlines()
-        borrowed.alternates = [line.split(": ", 1)[1] for line in counted if line.startswith("alternate: ")]
+    borrowed.alternates = ((objects / "info" / "alternates").is_file()
+                           or bool(os.environ.get("GIT_ALTERNATE_OBJECT_DIRECTORIES")))
+    borrowed.links = [f"{link.relative_to(objects)} -> {os.readlink(link)}" for link in _linked(objects)]
     return borrowed
 
 
-def alternates_note(repo: Path, borrowed: Borrowed, left_out: int) -> str:
-    where = ", ".join(borrowed.alternates)
+def _linked(objects: Path) -> list[Path]:
+    """The packs (and their indexes) and loose-object directories of `objects` that are symlinks."""
+    entries = [entry for folder in (objects, objects / "pack") if folder.is_dir() for entry in folder.iterdir()]
+    return sorted(entry for entry in entries if entry.is_symlink())
+
+
+def lender_note(repo: Path, borrowed: Borrowed, left_out: int) -> str:
+    """What a scan of a repository that borrows objects left out, naming every place it borrows
+    from (chained alternates too, as `git count-objects -v` lists them)."""
+    counted = run_git(repo, "count-objects", "-v", check=False).splitlines() if borrowed.alternates else []
+    places = [f"{line.split(': ', 1)[1]} (objects/info/alternates)" for line in counted
+              if line.startswith("alternate: ")] + [f"{link} (a symlink)" for link in borrowed.links]
+    where = ", ".join(places) or "an alternate"
     if not left_out:
-        return (f"{repo} borrows objects from {where} (objects/info/alternates): those its refs and reflogs reach "
-                "were scanned as its own history")
-    return (f"{repo} borrows objects from {where} (objects/info/alternates): {left_out} object(s) stored there that "
-            f"no ref or reflog of {repo} reaches were not scanned (stats: {ALTERNATE_ONLY}); they are another "
-            "repository's: scan that one on its own")
+        return f"{repo} borrows objects from {where}: those its refs and reflogs reach were scanned as its own history"
+    return (f"{repo} borrows objects from {where}: {left_out} object(s) stored there that no ref or reflog of {repo} "
+            f"reaches were not scanned (stats: {ALTERNATE_ONLY}); they are another repository's: scan that one on "
+            "its own")
 
 
 def _pack_ids(idx: bytes, hash_len: int) -> list[bytes]:
@@ -105,15 +123,17 @@ def _pack_ids(idx: bytes, hash_len: int) -> list[bytes]:
 
 
 def local_objects(repo: Path, objects: Path) -> set[bytes]:
-    """The ids of the objects stored in `objects` itself (its packs and loose objects), not in an alternate."""
+    """The ids of the objects stored in `objects` itself (its packs and loose objects): not in an
+    alternate, nor in a pack or a loose-object directory that is a symlink to somewhere else."""
     object_format = run_git_bytes(repo, "rev-parse", "--show-object-format", check=False).strip()
     hash_len = 32 if object_format == b"sha256" else 20
     found: set[bytes] = set()
     for idx in (objects / "pack").glob("*.idx"):
-        found.update(_pack_ids(idx.read_bytes(), hash_len))
+        if idx.is_file() and not idx.is_symlink():  # a regular file (a FIFO would hang the read)
+            found.update(_pack_ids(idx.read_bytes(), hash_len))
     hex_digits = set("0123456789abcdef")
     for fan in objects.iterdir():
-        if len(fan.name) == 2 and set(fan.name) <= hex_digits and fan.is_dir():
+        if len(fan.name) == 2 and set(fan.name) <= hex_digits and fan.is_dir() and not fan.is_symlink():
             found.update((fan.name + rest.name).encode() for rest in fan.iterdir()
                          if len(rest.name) == 2 * hash_len - 2 and set(rest.name) <= hex_digits)
     return found

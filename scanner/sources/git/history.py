@@ -33,7 +33,7 @@ from scanner.errors import StsleakError
 from scanner.model import Chunk, ScanStats
 from scanner.sources import NO_PROGRESS, Prefilter, Progress
 from scanner.sources.git.blobstream import BlobList, Streamed, stream
-from scanner.sources.git.borrowed import ALTERNATE_ONLY, Borrowed, alternates_note, local_objects, survey
+from scanner.sources.git.borrowed import ALTERNATE_ONLY, Borrowed, lender_note, local_objects, survey
 from scanner.sources.git.messages import split_message
 from scanner.sources.git.missing import missing_since, read_missing, report_missing
 from scanner.sources.git.provenance import Introduction, introductions
@@ -298,20 +298,20 @@ class HistoryScan:
         if self.since is not None:  # the commits after REV: reached from this repository's refs
             return _list_since(self.repo, since_revs(self.repo, self.since, self.tips), self.max_size, self.stats)
         # From the start: at low priority it fills the gaps the stream leaves.
-        self._check = _ConnectivityCheck(self.repo, reached=bool(borrowed.alternates))
-        if not borrowed.alternates:
+        self._check = _ConnectivityCheck(self.repo, reached=borrowed.borrows_objects)
+        if not borrowed.borrows_objects:
             return _list_all(self.repo, self.max_size, self.stats, self.progress)
         return self._list_own(borrowed)
 
     def _list_own(self, borrowed: Borrowed) -> _Listing:
-        """A repository with alternates: the objects stored in it, and those its refs and reflogs reach."""
+        """A repository that borrows objects: those stored in it, and those its refs and reflogs reach."""
         assert self._check is not None
         keep = local_objects(self.repo, borrowed.objects)
         keep |= self._check.reached()
         listing = _list_all(self.repo, self.max_size, self.stats, self.progress, keep)
         if listing.left_out:
             self.stats.skipped[ALTERNATE_ONLY] = self.stats.skipped.get(ALTERNATE_ONLY, 0) + listing.left_out
-        self.stats.notes.append(alternates_note(self.repo, borrowed, listing.left_out))
+        self.stats.notes.append(lender_note(self.repo, borrowed, listing.left_out))
         return listing
 
     def _stream(self, lists: list[BlobList]) -> list[Streamed]:
