@@ -269,3 +269,23 @@ def test_session_names_mean_session_scope(world: World) -> None:
     assert sorted(world.role_policies("etl")) == sorted(["S3FullAccess", session_policy_name(user_id)])
     (statement,) = world.role_policy("etl", session_policy_name(user_id))["Statement"]
     assert statement["Condition"]["StringEquals"] == {"aws:userid": user_id}
+
+
+def test_concurrent_runs_append_to_one_chain(world: World) -> None:
+    """Two processes writing the same log: each record still carries the hash of the line before it (flock)."""
+    import os
+    import subprocess
+    import sys
+
+    for name in ("etl", "web", "api"):
+        world.make_role(name)
+    world.enforce_auth()
+    procs = [subprocess.Popen([sys.executable, "-m", "scanner", "revoke", "--role", name, "--yes", "--audit-log",
+                               str(world.audit_log)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, **world.env()}) for name in ("etl", "web", "api")]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    check = _revoke(world, "--verify-log")
+    assert check.code == 0 and "hash chain intact" in check.stdout, check.stdout + check.stderr
+    assert len({r["run"] for r in _records(world.audit_log) if r["event"] == "run"}) == 3
