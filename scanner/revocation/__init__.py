@@ -1,7 +1,7 @@
 """Revocation: live findings -> targets -> a plan (a value you can print) -> apply -> read back -> undo.
 
 Modules: targets (what is acted on), plan (the Plan value, planning), policy (documents), apply
-(audited calls + read-back), audit (the log), undo, evidence (`--from` reports), lockout (the
+(audited calls + read-back), audit (the log), chain (its hash chain), undo, evidence (`--from` reports), lockout (the
 operator's own identity), managed (the managed-policy fallback), run (one whole run).
 """
 
