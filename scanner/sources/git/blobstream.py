@@ -212,7 +212,7 @@ class _Part:
         read, expected = self.reader.read, self.starts[-1]
         if read == expected:
             return [self.lo + i for i in self.reader.hits], None, ""
-        if code == 0:  # git answered otherwise than the listing said: offsets cannot be trusted
+        if code == 0 or read > expected:  # git answered otherwise than the listing said: offsets cannot be trusted
             raise StsleakError(f"git cat-file gave {read} of {expected} bytes (did the repository change?)")
         bad = bisect_right(self.starts, read) - 1
         return [self.lo + i for i in self.reader.hits if i < bad], self.lo + bad, detail or f"exit code {code}"

@@ -179,10 +179,6 @@ def _read_answer(stdout: IO[bytes]) -> tuple[bytes | None, bool]:
     return (data[:-1], True) if len(data) == size + 1 else (None, False)
 
 
-def _read_object(stdout: IO[bytes]) -> bytes | None:
-    return _read_answer(stdout)[0]
-
-
 class BlobReader:
     """`git cat-file --batch` kept open: read many blobs by id through one process."""
 
@@ -194,7 +190,7 @@ class BlobReader:
         assert self._proc.stdin and self._proc.stdout
         self._proc.stdin.write(oid.encode() + b"\n")
         self._proc.stdin.flush()
-        return _read_object(self._proc.stdout)
+        return _read_answer(self._proc.stdout)[0]
 
     def close(self) -> None:
         if self._proc.stdin:
