@@ -98,8 +98,8 @@ def test_an_attacker_with_stsleaks_user_agent_is_still_someone_else(incident: In
 def test_every_report_target_is_checked_before_any_aws_call(incident: Incident, tmp_path: Path) -> None:
     _, repo = _leaked_repo(incident, tmp_path)
     before = len(incident.emulator.store.all())
-    for bad, why in ((tmp_path / "out.txt", "must end in .json, .md or .html"),
-                     (tmp_path / "missing-dir" / "x.html", "no such directory")):
+    for bad, why in ((tmp_path / "out.txt", "the name must end in .json, .md or .html"),
+                     (tmp_path / "missing-dir" / "x.html", f"no such directory {tmp_path / 'missing-dir'}")):
         run = stsleak("respond", str(repo.path), "--yes", "--report", str(tmp_path / "ok.json"), "--report", str(bad),
                       env=incident.env())
         assert run.code == 2 and run.stderr.strip().splitlines() == [f"stsleak: error: --report {bad}: {why}"]
