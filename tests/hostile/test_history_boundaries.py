@@ -100,6 +100,17 @@ def test_a_git_file_pointing_elsewhere_is_said(tmp_path: Path, creds: fakes.Fake
     assert f"is that of the git directory {(other.path / '.git').resolve()}, outside {handed.resolve()}" in run.stderr
 
 
+def test_a_commondir_file_pointing_elsewhere_is_said(tmp_path: Path, creds: fakes.FakeCredentials) -> None:
+    other = GitRepo(tmp_path / "other")
+    other.commit("leak", {"c.ini": ini(creds)})
+    handed = tmp_path / "handed.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(handed)], check=True)
+    (handed / "commondir").write_text(f"{other.path / '.git'}\n")
+    run = _history(handed)
+    assert _keys(run) == {creds.access_key_id}
+    assert f"is that of the git directory {(other.path / '.git').resolve()}, outside {handed.resolve()}" in run.stderr
+
+
 def test_a_linked_worktree_is_scanned_and_said(repo: GitRepo, creds: fakes.FakeCredentials, tmp_path: Path) -> None:
     repo.commit("leak", {"c.ini": ini(creds)})
     repo.git("worktree", "add", "-q", str(tmp_path / "wt"))
