@@ -35,11 +35,8 @@ provisioned. --assume-role 'arn:aws:iam::{account}:role/NAME': one run across ma
 
 REVOKE_EPILOG = """examples:
   stsleak revoke --from report.json                  # plan for the live rows of a verified report
-  stsleak revoke --role arn:aws:iam::123456789012:role/etl --yes
   stsleak revoke --role etl --session laptop --yes   # only the session "laptop" (--session means session scope)
-  stsleak revoke --undo 3f2a9c1e0b7d --yes           # take back what run 3f2a9c1e0b7d added
-  stsleak revoke --undo 3f2a9c1e0b7d --target etl    # only its changes to role etl (dry run)
-  stsleak revoke --verify-log                        # is the audit log's hash chain intact?
+  stsleak revoke --undo 3f2a9c1e0b7d --yes           # take back what run 3f2a9c1e0b7d added (--target: one target)
 
 exit codes: 0 every target planned (dry run), revoked and read back, or already revoked (undo: every
 step done, already as before, or skipped, such as a leaked key left Inactive); 4 a target (or undo
