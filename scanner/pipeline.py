@@ -23,6 +23,7 @@ from scanner.model import Candidate, Chunk, Finding, PartKind, ScanMode, ScanRes
 from scanner.pairing import CredentialSet, credential_parts, credential_sets, pair_across_files
 from scanner.silencing.counting import count_allowlisted, drop_excluded, path_excluded, split_baselined
 from scanner.silencing.markers import ALLOW_MARKERS, MarkedLines
+from scanner.silencing.own_artifacts import without_own_echoes
 from scanner.sources import NO_PROGRESS, Progress
 
 if TYPE_CHECKING:
@@ -146,8 +147,14 @@ def drop_sets_already_in(previous: bytes, findings: list[Finding], rules: RuleSe
 def _scan_chunks(chunks: Iterable[Chunk], rules: RuleSet, stats: ScanStats, allow_comments: bool = True,
                  limits: ArchiveLimits | None = None) -> Iterator[Finding]:
     decoders = Decoders(rules.key_id_prefixes, limits or ArchiveLimits())  # archives, base64, escapes
+
+    def found(chunk: Chunk) -> list[Finding]:
+        findings = findings_in_chunk(chunk, rules, stats, allow_comments)
+        # a baseline or report stsleak wrote records key ids: those echoes are counted, not reported
+        return without_own_echoes(chunk.data, findings, stats) if allow_comments and findings else findings
+
     for chunk in chunks:
-        yield from decoders.findings(chunk, lambda c: findings_in_chunk(c, rules, stats, allow_comments), stats)
+        yield from decoders.findings(chunk, found, stats)
 
 
 IntroductionLookup = Callable[[set[str]], "dict[str, list[Introduction]]"]

@@ -15,20 +15,12 @@ from pathlib import Path
 
 import pytest
 
-import scanner.pipeline
 from scanner.model import Finding, ScanStats
 from scanner.silencing.own_artifacts import OWN_ARTIFACT, recorded_key_ids, without_own_echoes
 from scanner.testing import fakes
 from tests.support.cli import GitRepo
 from tests.support.cli import stsleak_in_process as stsleak
 from tests.support.programs import ini
-
-# The pipeline applies scanner.silencing.own_artifacts.without_own_echoes to each text's findings;
-# until it does (scanner/pipeline.py is not edited here), the end-to-end checks below are expected
-# to fail, strictly: the marker goes once the call is in.
-PIPELINE_DROPS_OWN_ECHOES = "without_own_echoes" in vars(scanner.pipeline)
-needs_pipeline_call = pytest.mark.xfail(not PIPELINE_DROPS_OWN_ECHOES, strict=True,
-                                        reason="scanner/pipeline.py does not call without_own_echoes yet")
 
 
 @pytest.fixture
@@ -84,7 +76,6 @@ def test_only_a_key_id_alone_that_the_artifact_records_is_dropped(leaked) -> Non
     assert stats.suppressed == {OWN_ARTIFACT: 1}  # counted, never silent
 
 
-@needs_pipeline_call
 def test_the_ci_advice_followed_literally(leaked) -> None:
     """`--write-baseline FILE`, then `--baseline FILE`: with the baseline and the reports in the tree."""
     root, _creds = leaked
@@ -101,7 +92,6 @@ def test_the_ci_advice_followed_literally(leaked) -> None:
     assert stsleak("scan", "--baseline", ".stsleak-baseline.json", ".", cwd=root).code == 1
 
 
-@needs_pipeline_call
 def test_the_pre_commit_advice_followed_literally(tmp_path: Path, rng: random.Random) -> None:
     """Blocked commit -> `stsleak scan --staged --write-baseline .stsleak-baseline.json` -> name it in
     .stsleak.yaml -> stage both: the hook's scan (`scan --staged`) passes, the credential still counted."""

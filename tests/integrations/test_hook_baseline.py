@@ -8,7 +8,6 @@ import random
 from scanner.testing import fakes
 from tests.support.cli import GitRepo, stsleak
 from tests.support.programs import ini, run
-from tests.test_own_artifacts import needs_pipeline_call
 
 
 def _hooked(repo: GitRepo) -> GitRepo:
@@ -47,7 +46,6 @@ def test_pre_commit_hook_honours_the_configs_baseline(repo: GitRepo, rng: random
     assert run(["git", "commit", "-m", "leak"], hooked.path).code == 1 and _commits(hooked) == 2
 
 
-@needs_pipeline_call
 def test_pre_commit_hook_passes_the_baseline_file_itself(repo: GitRepo, rng: random.Random) -> None:
     hooked = _hooked(repo)
     _record_as_advised(hooked, rng)
