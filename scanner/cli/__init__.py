@@ -12,7 +12,7 @@ import sys
 from types import ModuleType
 
 from scanner import __version__
-from scanner.cli.parser import StsleakParser, examples_epilog
+from scanner.cli.parser import StsleakParser, examples_epilog, subcommands
 from scanner.errors import ExitCode, StsleakError
 from scanner.runtime import collect_garbage_less_often
 
@@ -66,6 +66,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         _module(command).add_parser(sub)
     for command, command_parser in sub.choices.items():
         _with_examples(command_parser, command)
+        for name, subcommand in subcommands(command_parser).items():  # org scan, org status
+            _with_examples(subcommand, f"{command} {name}")
     _with_examples(parser, "")
     return parser
 
