@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 from typing import Any
 
 from scanner.errors import StsleakError
@@ -10,14 +11,63 @@ from scanner.errors import StsleakError
 
 def add_aws_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("AWS")
-    group.add_argument("--region", help="region for STS/IAM endpoints (default: leaked keys are verified in the "
-                                        "partition's default region; the operator uses the profile's region)")
+    group.add_argument("--region", type=region_name,
+                       help="region for STS/IAM endpoints, checked against botocore's list (default: leaked keys are "
+                            "verified in the partition's default region; the operator uses the profile's region)")
     group.add_argument("--partition", choices=("aws", "aws-cn", "aws-us-gov"), default=None,
                        help="partition of the leaked keys and the operator (beats AWS_REGION; default: from "
                             "--region or the environment, else aws)")
     group.add_argument("--endpoint-url", help="send every AWS call here (also: AWS_ENDPOINT_URL, "
                                               "AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL_IAM)")
     group.add_argument("--profile", help="the operator's AWS profile (revocation and role details)")
+
+
+@functools.cache
+def known_regions() -> tuple[str, ...]:
+    """Every region of every partition in botocore's endpoint data (offline; botocore is loaded only
+    when a region option is given)."""
+    from botocore.loaders import create_loader
+
+    data = create_loader().load_data("endpoints")
+    return tuple(sorted(region for partition in data.get("partitions", []) for region in partition.get("regions", {})))
+
+
+def check_region(name: str) -> str:
+    """`name` when botocore knows the region, else StsleakError naming the closest one."""
+    regions = known_regions()
+    if name in regions:
+        return name
+    from scanner.cli.parser import closest
+
+    near = closest(name.lower(), regions)
+    if near:
+        raise StsleakError(f"unknown region {name!r} (did you mean {near}?)")
+    import difflib
+
+    import botocore
+
+    nearest = difflib.get_close_matches(name.lower(), regions, n=1, cutoff=0)
+    raise StsleakError(f"unknown region {name!r}: botocore {botocore.__version__} does not list it (closest: "
+                       f"{nearest[0] if nearest else 'none'}; a region newer than botocore needs a newer boto3)")
+
+
+def region_name(text: str) -> str:
+    """argparse type of --region: a region botocore knows."""
+    try:
+        return check_region(text)
+    except StsleakError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def region_list(text: str, option: str = "--regions") -> tuple[str, ...] | None:
+    """R1,R2 -> the regions, each one botocore knows; None when empty."""
+    names = tuple(dict.fromkeys(name.strip() for name in text.split(",") if name.strip()))
+    for name in names:
+        try:
+            check_region(name)
+        except StsleakError as exc:
+            raise StsleakError(f"{option}: {exc}") from None
+    return names or None
 
 
 def add_revoke_options(parser: argparse.ArgumentParser) -> None:

@@ -37,7 +37,9 @@ def lookup_options(args: argparse.Namespace) -> Any:
         since = since if since.tzinfo else since.replace(tzinfo=UTC)
     if args.max_depth < 0:
         raise StsleakError("--max-depth must be 0 or more")
-    regions = tuple(r.strip() for r in (args.regions or "").split(",") if r.strip()) or None
+    from scanner.cli.aws_args import region_list
+
+    regions = region_list(args.regions) if args.regions else None
     return LookupOptions(regions=regions, since=since, max_depth=args.max_depth + 1)
 
 
