@@ -156,9 +156,12 @@ def run(args: argparse.Namespace) -> ExitCode:
         from scanner.silencing.baseline import write_baseline
 
         write_baseline(every_finding, Path(args.write_baseline))
-    _write(render(args.format, result, rules, args.show_secrets, _use_color(args), args.quiet), args.output)
+    from scanner.cli.vcs import sarif_version_control
+
+    vcs = sarif_version_control(mode, start, [args.format, *(fmt for fmt, _ in args.report)])
+    _write(render(args.format, result, rules, args.show_secrets, _use_color(args), args.quiet, vcs), args.output)
     for fmt, path in args.report:
-        _write(render(fmt, result, rules, args.show_secrets, False, args.quiet), path)
+        _write(render(fmt, result, rules, args.show_secrets, False, args.quiet, vcs), path)
     if ReportFormat.GITHUB in (args.format, *(fmt for fmt, _ in args.report)):
         from scanner.reports.github import append_step_summary
 

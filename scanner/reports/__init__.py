@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from scanner.detection.rules import RuleSet
 from scanner.model import ReportFormat, ScanResult
+
+if TYPE_CHECKING:
+    from scanner.reports.version_control import VersionControl
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +22,7 @@ class RenderOptions:
     show_secrets: bool = False
     color: bool = False
     quiet: bool = False
+    version_control: VersionControl | None = None  # history scans: the repository, for SARIF
 
 
 Reporter = Callable[[ScanResult, RuleSet, RenderOptions], str]
@@ -38,7 +43,7 @@ def _json(result: ScanResult, _rules: RuleSet, o: RenderOptions) -> str:
 def _sarif(result: ScanResult, rules: RuleSet, o: RenderOptions) -> str:
     from scanner.reports.sarif import render_sarif
 
-    return render_sarif(result, rules, o.show_secrets)
+    return render_sarif(result, rules, o.show_secrets, o.version_control)
 
 
 def _github(result: ScanResult, _rules: RuleSet, o: RenderOptions) -> str:
@@ -56,6 +61,7 @@ REPORTERS: dict[ReportFormat, Reporter] = {
 
 
 def render(
-    fmt: str, result: ScanResult, rules: RuleSet, show_secrets: bool = False, color: bool = False, quiet: bool = False
+    fmt: str, result: ScanResult, rules: RuleSet, show_secrets: bool = False, color: bool = False, quiet: bool = False,
+    version_control: VersionControl | None = None,
 ) -> str:
-    return REPORTERS[ReportFormat(fmt)](result, rules, RenderOptions(show_secrets, color, quiet))
+    return REPORTERS[ReportFormat(fmt)](result, rules, RenderOptions(show_secrets, color, quiet, version_control))
