@@ -80,7 +80,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     hook.add_argument("--force", action="store_true",
                       help="replace an existing hook that is not stsleak's; install into a core.hooksPath "
                            "outside the repository")
-    hook.add_argument("--type", choices=("pre-commit", "pre-push"), default="pre-commit", dest="hook_type")
+    hook.add_argument("--type", choices=("pre-commit", "pre-push"), default="pre-commit", dest="hook_type",
+                      help="pre-commit (default): scan the staged changes of each commit; pre-push: scan the "
+                           "commits a push sends")
 
 
 def run(args: argparse.Namespace) -> ExitCode:

@@ -24,13 +24,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     org = sub.add_parser("org", help="scan a whole organisation's repositories on Dask (resumable)",
                          description=ORG_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = org.add_subparsers(dest="org_command", required=True, metavar="SUBCOMMAND")
-    scan = commands.add_parser("scan", help="scan repositories (one Dask task each)")
+    scan = commands.add_parser("scan", help="scan repositories (one Dask task each)", description=ORG_HELP,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
     scan.add_argument("repos", nargs="+", metavar="REPO", help="URL, path, @FILE or a directory of repositories")
     where = scan.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, default=2, metavar="N", help="local worker processes (default 2)")
     where.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler, e.g. tcp://HOST:8786")
     scan.add_argument("--state", default=DEFAULT_STATE, metavar="FILE", help=f"state file (default {DEFAULT_STATE})")
-    scan.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    scan.add_argument("--format", choices=("text", "json", "sarif"), default="text",
+                      help="merged report format (default text)")
     scan.add_argument("--output", "-o", metavar="FILE", help="write the merged report to FILE")
     scan.add_argument("--verify", action="store_true", help="verify on the worker; only verdicts come back")
     scan.add_argument("--since-last", action="store_true",
@@ -39,9 +41,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                       help="fail a repository whose task runs longer (default 3600)")
     scan.add_argument("--quiet", "-q", action="store_true", help="no progress, no notes")
     add_aws_options(scan)
-    status = commands.add_parser("status", help="what is done, pending, failed, with finding counts")
-    status.add_argument("--state", default=DEFAULT_STATE, metavar="FILE")
-    status.add_argument("--format", choices=("text", "json"), default="text")
+    status = commands.add_parser("status", help="what is done, pending, failed, with finding counts",
+                                 description="What an organisation scan's state file records: each repository's "
+                                             "status (pending, done, unchanged, failed), findings and error.")
+    status.add_argument("--state", default=DEFAULT_STATE, metavar="FILE",
+                        help=f"the state file `org scan --state` wrote (default {DEFAULT_STATE}, in this directory)")
+    status.add_argument("--format", choices=("text", "json"), default="text",
+                        help="text (a line per repository, then the counts; default) or json ({counts, "
+                             "repositories: [{repository, status, findings, live, seconds, error}]})")
 
 
 def _aws(args: argparse.Namespace) -> dict[str, Any]:
@@ -71,7 +78,8 @@ def _scan(args: argparse.Namespace) -> ExitCode:
 
     if args.workers < 1 or args.task_timeout <= 0:
         raise StsleakError("--workers and --task-timeout must be positive")
-    specs = expand(args.repos)
+    specs, unusable = expand(args.repos)
+    _record_unusable(unusable, Path(args.state), len(specs))
     options = OrgOptions(state=Path(args.state), workers=args.workers, scheduler=args.scheduler, verify=args.verify,
                          since_last=args.since_last, task_timeout=args.task_timeout, aws=_aws(args))
     with _progress(len(specs), args.quiet) as progress:
@@ -79,11 +87,30 @@ def _scan(args: argparse.Namespace) -> ExitCode:
     if not args.quiet and run.skipped:
         print(f"stsleak: note: {len(run.skipped)} repositories already scanned (state {args.state}) were not "
               "scanned again (--since-last rescans those whose refs moved)", file=sys.stderr)
-    urls = [redact_url(s.url) for s in specs]
+    urls = [redact_url(s.url) for s in specs] + [u.url for u in unusable]
     state = State(Path(args.state))
     try:
         _write(render(args.format, state, urls), args.output)
         return exit_code(state, urls)
+    finally:
+        state.close()
+
+
+def _record_unusable(unusable: list[Any], state_file: Path, others: int) -> None:
+    """Each name that gives no repository: one warning, recorded failed with its reason (findings of
+    an earlier run kept); the other repositories are scanned all the same."""
+    if not unusable:
+        return
+    from scanner.org.report import escape_text
+    from scanner.org.state import RepoStatus, State
+
+    state = State(state_file)
+    try:
+        for item in unusable:
+            print(escape_text(f"stsleak: warning: {item.reason}; recorded as failed, the other {others} "
+                              f"repositories are scanned"), file=sys.stderr)
+            state.add(item.url)
+            state.record(item.url, {"status": str(RepoStatus.FAILED), "error": item.reason}, replace_findings=False)
     finally:
         state.close()
 

@@ -26,15 +26,44 @@ def scheme(url: str) -> str:
     return found.group(1).lower() if found else "ssh"  # git@host:org/repo is ssh
 
 
+# What git adds after the reason whatever it was: not the reason.
+_BOILERPLATE = (
+    "fatal: Could not read from remote repository.",
+    "Please make sure you have the correct access rights",
+    "and the repository exists.",
+)
+_PREFIXES = ("fatal: ", "error: ")
+_NOISE = re.compile(r"^(Cloning into |warning: |hint: |remote: (Enumerating|Counting|Compressing|Total) )")
+_MAX_REASON = 500
+
+
+def failure_reason(stderr: str, returncode: int) -> str:
+    """git's reason for a failed call: every line that says why (the `remote:` message, the fatal or
+    error line and what continues it, an ssh complaint), without the boilerplate git appends
+    ("Could not read from remote repository. Please make sure ...") or progress; credentials removed."""
+    lines = [line.strip() for line in stderr.splitlines()]
+    reasons: list[str] = []
+    for line in lines:
+        if not line or line in _BOILERPLATE or _NOISE.match(line):
+            continue
+        text = line.removeprefix(_PREFIXES[0]).removeprefix(_PREFIXES[1])
+        if reasons and reasons[-1].endswith(":") and not line.startswith(_PREFIXES):
+            reasons[-1] = f"{reasons[-1]} {text}"  # "unable to connect to host:" + "host[0: ...]: errno=..."
+        elif text not in reasons:
+            reasons.append(text)
+    if not reasons:  # only boilerplate: better than nothing
+        reasons = [line for line in lines if line][-1:]
+    reason = redact_url("; ".join(reasons) or f"exit code {returncode}")
+    return reason if len(reason) <= _MAX_REASON else reason[:_MAX_REASON - 3] + "..."
+
+
 def _network_git(url: str, args: list[str], timeout: float, cwd: Path) -> bytes:
     try:
         proc = run_network_git(scheme(url), args, timeout, cwd)
     except TimeoutError as exc:
         raise GitFailed(str(exc)) from None
     if proc.returncode != 0:
-        lines = [line for line in proc.stderr.decode(errors="replace").splitlines() if line.strip()]
-        reason = lines[-1].strip() if lines else f"exit code {proc.returncode}"
-        raise GitFailed(redact_url(reason.removeprefix("fatal: ")))
+        raise GitFailed(failure_reason(proc.stderr.decode(errors="replace"), proc.returncode))
     return proc.stdout
 
 

@@ -58,9 +58,20 @@ def _from_file(name: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
 
 
-def expand(names: list[str]) -> list[RepoSpec]:
-    """Specs in the order given, each once. A directory that is no repository means every one below it."""
+@dataclass(frozen=True)
+class Unusable:
+    """A name that gives no repository to scan (a path that is gone, a directory with none below it):
+    recorded as failed for itself; the other repositories are still scanned."""
+
+    url: str  # the key in the state file: the absolute path, as a local repository would be named
+    reason: str
+
+
+def expand(names: list[str]) -> tuple[list[RepoSpec], list[Unusable]]:
+    """Specs in the order given, each once, and the names that give none. A directory that is no
+    repository means every one below it. Only an unreadable @FILE stops the run (StsleakError)."""
     specs: dict[str, RepoSpec] = {}
+    unusable: dict[str, Unusable] = {}
     queue = list(names)
     while queue:
         name = queue.pop(0)
@@ -71,12 +82,17 @@ def expand(names: list[str]) -> list[RepoSpec]:
             specs.setdefault(name, RepoSpec(name, local=False))
             continue
         path = Path(name).expanduser()
+        key = str(path.resolve())
+        if not path.exists():
+            unusable.setdefault(key, Unusable(key, f"no such repository: {name} (not a URL, and no such path)"))
+            continue
         if not path.is_dir():
-            raise StsleakError(f"not a repository URL or directory: {name}")
+            unusable.setdefault(key, Unusable(key, f"not a repository URL or directory: {name}"))
+            continue
         repos = [path] if _is_repo(path) else _below(path)
         if not repos:
-            raise StsleakError(f"no git repository in {name}")
+            unusable.setdefault(key, Unusable(key, f"no git repository in {name}"))
         for repo in repos:
             key = str(repo.resolve())
             specs.setdefault(key, RepoSpec(key, local=True))
-    return list(specs.values())
+    return list(specs.values()), [u for key, u in unusable.items() if key not in specs]
