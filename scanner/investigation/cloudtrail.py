@@ -26,6 +26,7 @@ from typing import Any
 
 from scanner.aws_session import Operator, client_config, failure_from
 from scanner.investigation.model import MAX_DISTINCT, Activity, EventStat, RegionSearch, SearchStatus
+from scanner.investigation.model import moment as parse_time
 
 WINDOW = "CloudTrail event history: management events of the last 90 days (data events such as S3 GetObject " \
          "are only in trails that record them)"
@@ -46,15 +47,6 @@ def one_line(text: str, limit: int = 200) -> str:
     flat = _SPACE.sub(" ", _TAG.sub(" ", text[:20_000])).strip()
     return flat if len(flat) <= limit else flat[:limit - 1] + "…"
 
-
-def parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

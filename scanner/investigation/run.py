@@ -15,7 +15,6 @@ from scanner.investigation.cloudtrail import (
     LookupOptions,
     Progress,
     enabled_regions,
-    parse_time,
     search_key,
 )
 from scanner.investigation.model import (
@@ -25,6 +24,7 @@ from scanner.investigation.model import (
     Incident,
     LastUsed,
     Spawned,
+    moment,
 )
 from scanner.investigation.next_steps import fill_steps
 from scanner.investigation.persistence import PersistenceCollector, confirm
@@ -67,7 +67,7 @@ class Investigator:
 
     def _cutoff(self, item: CredentialInvestigation) -> datetime | None:
         revocation = item.revocation or {}
-        return parse_time(str(revocation.get("cutoff") or "")) if revocation.get("status") == "revoked" else None
+        return moment(str(revocation.get("cutoff") or "")) if revocation.get("status") == "revoked" else None
 
     def activity_of(self, item: CredentialInvestigation,
                     ours_ids: frozenset[str] = frozenset()) -> tuple[Activity, list[Spawned], PersistenceCollector]:
