@@ -27,6 +27,7 @@ from scanner.revocation.policy import (
     iso_z,
     leak_mark,
     parse_iso_z,
+    policy_size,
     session_statement,
     stamp_of,
     statement_id,
@@ -38,7 +39,7 @@ Status = RevocationStatus
 ROLE_PREFIX = "AWSReservedSSO_"
 ROLE_PATH = "/aws-reserved/sso.amazonaws.com/"
 OPERATION = "sso-admin:PutInlinePolicyToPermissionSet"
-INLINE_POLICY_LIMIT = 32_768  # characters of a permission set's inline policy (sso-admin API)
+INLINE_POLICY_LIMIT = 10_240  # characters of a permission set's inline policy, whitespace not counted
 LONGEST_SESSION = timedelta(seconds=43_200)  # a permission set session lasts at most 12 hours
 WRITE_ATTEMPTS = 3
 
@@ -299,12 +300,24 @@ def _plan(target: Target, label: str, name: str, cutoff: str, calls: AuditedCall
         previous=previous, provision=provision, run=run, marks=marks)
     calls.audit.event("previous-document", target=label, permission_set=ps_arn, document=previous)
     _describe(plan, pruned)
-    size = len(change.params["InlinePolicy"])
-    if size > INLINE_POLICY_LIMIT:
-        plan.status, plan.changes = Status.FAILED, []
-        plan.message = (f"the merged inline policy of permission set {name!r} would be {size} characters, over "
-                        f"the {INLINE_POLICY_LIMIT} limit: remove statements from it first")
+    too_big = oversize(change.params["InlinePolicy"], name, user_ids)
+    if too_big:
+        plan.status, plan.changes, plan.message = Status.REFUSED, [], too_big
     return plan
+
+
+def oversize(text: str, name: str, user_ids: list[str]) -> str | None:
+    """Why an inline policy cannot be written (over the limit, counted as sso-admin counts), with what to do."""
+    size = policy_size(text)
+    if size <= INLINE_POLICY_LIMIT:
+        return None
+    users = ", ".join(user_ids)
+    return (f"the merged inline policy of permission set {name!r} would have {size} characters (whitespace not "
+            f"counted), over IAM Identity Center's {INLINE_POLICY_LIMIT}: nothing written. Make room in the inline "
+            f"policy (move its statements into a customer managed policy or an AWS managed policy attached to the "
+            f"permission set) and run again; or, in each member account, deny aws:userid {users} with "
+            f"aws:TokenIssueTime before now in an SCP; and now, in the IAM Identity Center console, delete the user's "
+            f"active sessions and disable the user")
 
 
 def _describe(plan: IdentityCenterPlan, pruned: list[str]) -> None:

@@ -83,6 +83,9 @@ def _write_merged(plan: ic.IdentityCenterPlan, applier: Writer, change: Change) 
             document, _ = ic.merge_permission_set_policy(current, plan.user_ids, plan.cutoff or "", plan.run,
                                                            plan.marks)
             change.params["InlinePolicy"] = json.dumps(document)
+        too_big = ic.oversize(change.params["InlinePolicy"], plan.permission_set_name, plan.user_ids)
+        if too_big:  # a concurrent writer made it grow since planning
+            return too_big
         written = json.loads(change.params["InlinePolicy"])
         dropped = [s for s in ic._statements(current) if s not in ic._statements(written)]
         if not all(isinstance(s, dict) and str(s.get("Sid", "")).startswith("StsleakSession") for s in dropped):

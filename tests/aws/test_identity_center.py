@@ -19,15 +19,17 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from scanner.revocation.identity_center import OPERATION, merge_permission_set_policy, permission_set_name
-from scanner.revocation.policy import leak_mark
+from scanner.revocation.policy import leak_mark, policy_size
 from tests.aws.conftest import RECORDING, World
 from tests.aws.sso_emulator import SsoAdminEmulator
 from tests.support.cli import Run, stsleak
+from tests.support.iam_eval import Decision, Request, decide
 
 ROLE = "AWSReservedSSO_Data_Engineer_0123456789abcdef"
 PATH = "/aws-reserved/sso.amazonaws.com/"
@@ -334,3 +336,71 @@ def test_the_operators_own_identity_center_session_is_refused(world: World, sso,
     assert revocation["status"] == "refused", revocation
     assert "the operator's own session" in revocation["message"] and "--include-operator" in revocation["message"]
     assert _inline(world, sso) == {"Version": "2012-10-17", "Statement": [FOREIGN]}
+
+
+def _filler(size: int) -> list[dict]:
+    """Allow statements of another team, `size` non-whitespace characters in all (about)."""
+    statements: list[dict] = []
+    while policy_size(json.dumps({"Version": "2012-10-17", "Statement": statements})) < size:
+        i = len(statements)
+        statements.append({"Sid": f"Team{i:04d}", "Effect": "Allow", "Action": "s3:GetObject",
+                           "Resource": f"arn:aws:s3:::team-bucket-{i:04d}/*"})
+    return statements
+
+
+def _put_inline(world: World, sso, statements: list[dict], indent: int | None = None) -> None:
+    world.operator_client("sso-admin").put_inline_policy_to_permission_set(
+        InstanceArn=sso["instance"], PermissionSetArn=sso["ps"],
+        InlinePolicy=json.dumps({"Version": "2012-10-17", "Statement": statements}, indent=indent))
+
+
+def test_the_limit_is_10240_characters_without_whitespace(world: World, sso) -> None:
+    """Issue 22: past 10,240 non-whitespace characters sso-admin refuses the policy (ValidationException; moto
+    takes it): refused with advice before anything is written, not planned and then failing on apply."""
+    filler = _filler(10_000)
+    _put_inline(world, sso, filler)
+    before = _inline(world, sso)
+    run = _scan_revoke(world, sso, "--yes")
+    assert run.code == 4, run.stderr
+    revocation = run.json()["findings"][0]["revocation"]
+    assert revocation["status"] == "refused", revocation
+    assert "(whitespace not counted), over IAM Identity Center's 10240: nothing written" in revocation["message"]
+    assert "SCP" in revocation["message"] and "disable the user" in revocation["message"]
+    assert _inline(world, sso) == before
+    operations = {op for op, _ in _calls(world)}
+    assert not operations & {"sso-admin:PutInlinePolicyToPermissionSet", "sso-admin:ProvisionPermissionSet"}
+
+
+def test_whitespace_does_not_count_against_the_limit(world: World, sso) -> None:
+    """The same permission set written with indentation: 9,800 characters that count, far more with whitespace."""
+    filler = _filler(9_600)
+    _put_inline(world, sso, filler, indent=8)
+    text = world.operator_client("sso-admin").get_inline_policy_for_permission_set(
+        InstanceArn=sso["instance"], PermissionSetArn=sso["ps"])["InlinePolicy"]
+    assert len(text) > 10_240 >= policy_size(text) + 400
+    run = _scan_revoke(world, sso, "--yes")
+    assert run.code == 3, run.stderr
+    assert run.json()["findings"][0]["revocation"]["status"] == "revoked"
+    written = _inline(world, sso)
+    assert written["Statement"][:-1] == filler and policy_size(json.dumps(written)) <= 10_240
+
+
+def test_the_permission_set_deny_under_an_iam_evaluator(world: World, sso) -> None:
+    """The document written, evaluated: alice's session issued before the cutoff is denied everything; her later
+    sessions and bob's keep what the permission set allows (moto applies none of it to the role)."""
+    run = _scan_revoke(world, sso, "--yes")
+    assert run.json()["findings"][0]["revocation"]["status"] == "revoked", run.stderr
+    cutoff = datetime.fromisoformat(run.json()["findings"][0]["revocation"]["cutoff"].replace("Z", "+00:00"))
+    document = _inline(world, sso)
+    role_id = sso["role"]["RoleId"]
+
+    def request(user: str, issued: datetime) -> Request:
+        return Request("s3:GetObject", "arn:aws:s3:::reports/q1.csv",
+                       {"aws:userid": f"{role_id}:{user}", "aws:TokenIssueTime": issued})
+
+    assert decide([document], request(USER, cutoff - timedelta(seconds=1))) is Decision.DENY
+    assert decide([document], request(USER, cutoff)) is Decision.ALLOW
+    assert decide([document], request("bob@example.com", cutoff - timedelta(hours=1))) is Decision.ALLOW
+    assert decide([document], Request("iam:CreateUser", "*", {"aws:userid": f"{role_id}:bob@example.com",
+                                                              "aws:TokenIssueTime": cutoff})) \
+        is Decision.IMPLICIT_DENY
