@@ -98,13 +98,32 @@ class Applier(Writer):
         if plan.surface is Surface.PERMISSION_SET:  # sso-admin, not IAM: write, provision, read back
             sso.apply_identity_center(plan, self)
             return
+        created: Change | None = None  # a managed policy this plan created and has not attached yet
         for change in list(plan.changes):
-            if self.call(plan, change) is None:
+            if self.call(plan, change) is None or not self._confirm(plan, change):
+                if created is not None:
+                    self._delete_created(plan, created)
                 return
-            if not self._confirm(plan, change):
-                return
+            if change.operation == "CreatePolicy":
+                created = change
+            elif change.operation == "AttachRolePolicy":
+                created = None
         plan.status = Status.REVOKED
         plan.message = "takes effect within minutes; read back from IAM"
+
+    def _delete_created(self, plan: Plan, created: Change) -> None:
+        """A policy was created for an attachment that did not happen: delete it again (audited), never leave an
+        orphan. The plan stays failed; its message says what is left."""
+        arn = created.resource.split(":", 1)[1]
+        failure = plan.message
+        self.calls.audit.event("rollback", target=plan.label, policy_arn=arn, reason=failure)
+        delete = Change("DeletePolicy", {"PolicyArn": arn}, created.resource)
+        if self.call(plan, delete) is not None and self._confirm(plan, delete):
+            plan.status, plan.message = Status.FAILED, f"{failure}; the policy {arn} created for it was deleted again"
+            return
+        plan.status = Status.FAILED
+        plan.message = f"{failure}; the policy {arn} created for it could not be deleted again ({plan.message}): " \
+                       f"delete it by hand (aws iam delete-policy --policy-arn {arn})"
 
     def _confirm(self, plan: Plan, change: Change) -> bool:
         rb = self.read_back

@@ -128,6 +128,8 @@ class _Step:
                                                  "does not hold now")
             if op in ("AttachRolePolicy", "CreatePolicy", "CreatePolicyVersion"):
                 return self.managed()
+            if op == "DeletePolicy" and _is_ours(self.change.params.get("PolicyArn")):
+                return self.rolled_back()
         except CallFailed as exc:
             return self.done(Status.FAILED, f"cannot read the current state: {exc.failure.message}")
         return self.done(Status.REFUSED, f"{qualified(op)} is not undone (only a revocation's own changes are): "
@@ -221,6 +223,15 @@ class _Step:
             self.plan.message = "deletes stsleak's managed policy (the run created it)"
             return self.plan
         return self.previous_version(arn, found)
+
+    def rolled_back(self) -> Plan:
+        """The run deleted again a managed policy it had created, its attachment having failed: nothing to undo."""
+        arn = str(self.change.params["PolicyArn"])
+        if read_managed(self.calls, arn) is None:
+            return self.done(Status.SKIPPED, f"already as before the run: it deleted {arn} again (created for an "
+                                             f"attachment that failed)")
+        return self.done(Status.REFUSED, f"{arn} exists again, but run {self.run_id} deleted it: not written by "
+                                         f"the run, left alone")
 
     def previous_version(self, arn: str, found: dict[str, Any]) -> Plan:
         version = (self.change.previous or {}).get("DefaultVersionId")
