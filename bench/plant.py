@@ -1,7 +1,9 @@
 """Plant credentials in a scratch clone of a real repository, so its history row checks recall.
 
-The clone is `git clone --mirror --shared`: it borrows the original's objects (an alternates
-file), so it costs a few kilobytes and the original is never written to. Into it go, with git's
+The clone is a local `git clone --mirror`: its object files are hard links to the original's (a
+copy where the file system cannot link), so it costs a few kilobytes, the original is never written
+to, and the scan sees an ordinary repository (no alternates file: `--shared` would time the
+borrowed-objects path instead, scanner/sources/git/borrowed.py). Into it go, with git's
 plumbing, credentials generated at run time (scanner/testing/fakes.py) in the shapes history
 scanning must reach: a file added on a new branch at an old commit and deleted again, a
 credential appended to an existing file of the default branch's tip, one blob at two paths, a
@@ -67,7 +69,7 @@ def plant(source: Path, scratch: Path, seed: int = 7) -> list[Planted]:
     if scratch.exists():
         shutil.rmtree(scratch)
     scratch.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["git", "clone", "--quiet", "--mirror", "--shared", str(source), str(scratch)], check=True,
+    subprocess.run(["git", "clone", "--quiet", "--mirror", "--local", str(source), str(scratch)], check=True,
                    env={**os.environ, **_ENV})
     p = _Planter(scratch, random.Random(seed))
     tip = _tip(scratch)

@@ -11,17 +11,18 @@ on every core.
    prefilter, in parallel parts, without a Python call per object; an object git cannot read is
    reported by id and the stream goes on after it.
 3. Only objects with a hit are read again and become chunks: a blob whole, a commit or tag its
-   message (scanner/sources/git/messages.py, placed at the object itself). Where a blob came from
-   (path, commit, author) is looked up only for the blobs detection found something in
-   (scanner/sources/git/provenance.py), once detection is done: the walk over every commit costs
-   the same for one blob as for a thousand, so a history whose prefilter hits are all false
-   (git/git has 735) pays nothing for it, and `--find-object` names only the blobs needed.
+   message (scanner/sources/git/messages.py, placed at the object itself).
+4. Beside the stream runs the one walk over the commit graph (scanner/sources/git/walk.py): git's
+   connectivity check (an object the refs reach but the repository lacks is reported) and the
+   commit order placement needs. Where a blob came from (path, commit, author) is looked up only
+   for the blobs detection found something in, once detection is done
+   (scanner/sources/git/provenance.py, `--find-object`), over only the commits that can hold one
+   of them: from the first the walk prints one under, plus the listed commits no ref reaches. A
+   history without findings never diffs a commit; one whose findings are recent diffs a handful.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 import subprocess
 from collections.abc import Iterator
@@ -35,7 +36,7 @@ from scanner.sources import NO_PROGRESS, Prefilter, Progress
 from scanner.sources.git.blobstream import BlobList, Streamed, stream
 from scanner.sources.git.borrowed import ALTERNATE_ONLY, Borrowed, lender_note, local_objects, survey
 from scanner.sources.git.messages import split_message
-from scanner.sources.git.missing import missing_since, read_missing, report_missing
+from scanner.sources.git.missing import missing_since, report_missing
 from scanner.sources.git.provenance import Introduction, introductions
 from scanner.sources.git.run import (
     cores,
@@ -49,9 +50,9 @@ from scanner.sources.git.run import (
     stdin_file,
     temp_file,
 )
+from scanner.sources.git.walk import HistoryWalk
 
 _READ_SIZE = 1 << 20
-_BACKGROUND_NICE = 10
 _CHECK_FORMAT = "--batch-check=%(objecttype) %(objectsize) %(objectname)"
 _KINDS = (b"blob", b"commit", b"tag")
 # The literal start lets `re` skip ahead fast.
@@ -167,72 +168,25 @@ def _list_since(repo: Path, revs: list[str], max_size: int, stats: ScanStats) ->
     return _read_listing(proc, err, max_size, stats, repo)
 
 
-def _lower_priority(pid: int) -> None:
-    """Let a background git yield the cores to the stream (Unix; elsewhere it runs as is)."""
-    with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, pid, _BACKGROUND_NICE)
-
-
-class _ConnectivityCheck:
-    """git's own check that every object the refs and reflogs reach is present, in the background.
-
-    cat-file lists only the objects that exist, so a blob deleted from the object store would
-    otherwise go unnoticed and what it held unscanned. With `reached`, it also lists the ids of
-    every object it reaches (a repository with alternates: what of them is its own history).
-    """
-
-    def __init__(self, repo: Path, reached: bool = False) -> None:
-        self._err = temp_file()
-        self._out = temp_file()  # `?<id>` per missing object (--missing=print: listed, never fetched)
-        self._proc = popen_git(
-            # Small pack windows and delta cache: same speed, a third of the memory (mapped packs).
-            repo, "-c", "core.deltaBaseCacheLimit=16m", "-c", "core.packedGitLimit=32m",
-            "-c", "core.packedGitWindowSize=1m", "rev-list", "--objects", "--all", "--reflog",
-            "--no-object-names" if reached else "--quiet", "--missing=print",
-            stdin=subprocess.DEVNULL, stdout=self._out, stderr=self._err)
-        if not reached:
-            _lower_priority(self._proc.pid)
-
-    def cancel(self) -> None:
-        self._proc.kill()
-        self._proc.wait()
-        self._err.close()
-        self._out.close()
-
-    def reached(self) -> set[bytes]:
-        """The ids of the objects the refs and reflogs reach (waits for the check; with `reached`)."""
-        self._proc.wait()
-        self._out.seek(0)
-        return {line for line in self._out.read().splitlines() if not line.startswith(b"?")}
-
-    def missing(self) -> list[str]:
-        """The objects the refs reach that the repository lacks (after `problem()`)."""
-        return read_missing(self._out)
-
-    def problem(self) -> str | None:
-        """None when every object is present; otherwise git's last error line."""
-        code = self._proc.wait()
-        detail = last_error_line(self._err)
-        return None if code == 0 else detail or f"git rev-list exit code {code}"
-
-
 class HistoryScan:
     """One history scan: the chunks to run detection on, then where their blobs came from.
 
-    Iterating yields the chunks; `introductions(blobs)` then walks the commits the listing found
-    (no second listing) for just the blobs detection found something in. Used as a context
-    manager, the connectivity check is waited for on leaving it rather than at the end of the
-    chunks, so the provenance walk runs beside the check's tail (both cores busy).
+    Iterating yields the chunks; `introductions(blobs)` then places just the blobs detection found
+    something in: from the full history's one walk (scanner/sources/git/walk.py), the commits from
+    the first that can hold one of them on, and the listed commits no ref reaches; with `--since`,
+    the commits of the range. Used as a context manager, the walk's verdict (missing objects, a
+    failed walk) is collected on leaving it rather than at the end of the chunks.
     """
 
     def __init__(self, repo: Path, since: str | tuple[str, ...] | None, max_size: int, prefilter: Prefilter,
                  stats: ScanStats, tips: tuple[str, ...] = (), progress: Progress = NO_PROGRESS) -> None:
         self.repo, self.since, self.max_size, self.prefilter, self.stats = repo, since, max_size, prefilter, stats
         self.tips, self.progress = tips, progress
-        self._commits = b""
+        self._commits = b""  # the listed commits (`id\n` records), kept only when a blob had a hit
+        self._commit_count = 0
         self._messages: dict[str, Introduction] = {}  # commits and tags read for their message: their place
-        self._check: _ConnectivityCheck | None = None
-        self._deferred = False  # inside `with`: the check is waited for in __exit__
+        self._walk: HistoryWalk | None = None
+        self._deferred = False  # inside `with`: the walk's verdict is collected in __exit__
 
     def __enter__(self) -> HistoryScan:
         self._deferred = True
@@ -240,9 +194,9 @@ class HistoryScan:
 
     def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
         if kind is None:
-            self._finish_check()
+            self._finish_walk()
         else:
-            self._cancel_check()
+            self._cancel_walk()
 
     def __iter__(self) -> Iterator[Chunk]:
         return self.chunks()
@@ -251,25 +205,28 @@ class HistoryScan:
         try:
             yield from self._chunks()
         except BaseException:  # an error, Ctrl-C or an abandoned iteration: stop git, don't wait
-            self._cancel_check()
+            self._cancel_walk()
             raise
         if not self._deferred:
-            self._finish_check()
+            self._finish_walk()
 
-    def _cancel_check(self) -> None:
-        if self._check:
-            self._check.cancel()
-            self._check = None
+    def _cancel_walk(self) -> None:
+        if self._walk:
+            self._walk.cancel()
+            self._walk = None
 
-    def _finish_check(self) -> None:
-        """Wait for the connectivity check; what it found missing goes to the stats."""
-        check, self._check = self._check, None
-        if check is None:
+    def _finish_walk(self) -> None:
+        """Wait for the walk; what it found missing (or that it failed) goes to the stats."""
+        walk, self._walk = self._walk, None
+        if walk is None:
             return
-        problem = check.problem()
-        if problem:
-            self.stats.errors.append(_corrupt(self.repo, problem))
-        report_missing(self.repo, check.missing(), self.stats)
+        try:
+            problem = walk.problem()
+            if problem:
+                self.stats.errors.append(_corrupt(self.repo, problem))
+            report_missing(self.repo, walk.missing(), self.stats)
+        finally:
+            walk.cancel()
 
     def _chunks(self) -> Iterator[Chunk]:
         listing = self._listing()
@@ -278,6 +235,7 @@ class HistoryScan:
         blobs = [lists[0].oid(i) for i in streamed[0].hits]
         kinds = {lists[n].oid(i): lists[n].kind.decode() for n in (1, 2) for i in streamed[n].hits}
         self._commits = bytes(listing.commits) if blobs else b""  # one copy, only when something is placed
+        self._commit_count = len(listing.commits) // (listing.commits.index(b"\n") + 1) if self._commits else 0
         oids = blobs + list(kinds)
         self.progress.stage(f"reading {len(oids)} object{'s' if len(oids) != 1 else ''} with hits", len(oids))
         for done, (oid, data) in enumerate(read_blobs(self.repo, oids), 1):
@@ -297,17 +255,17 @@ class HistoryScan:
         self.stats.notes += borrowed.notes
         if self.since is not None:  # the commits after REV: reached from this repository's refs
             return _list_since(self.repo, since_revs(self.repo, self.since, self.tips), self.max_size, self.stats)
-        # From the start: at low priority it fills the gaps the stream leaves.
-        self._check = _ConnectivityCheck(self.repo, reached=borrowed.borrows_objects)
+        # From the start, beside the stream (at low priority, unless the listing waits for it).
+        self._walk = HistoryWalk(self.repo, reached=borrowed.borrows_objects)
         if not borrowed.borrows_objects:
             return _list_all(self.repo, self.max_size, self.stats, self.progress)
         return self._list_own(borrowed)
 
     def _list_own(self, borrowed: Borrowed) -> _Listing:
         """A repository that borrows objects: those stored in it, and those its refs and reflogs reach."""
-        assert self._check is not None
+        assert self._walk is not None
         keep = local_objects(self.repo, borrowed.objects)
-        keep |= self._check.reached()
+        keep |= self._walk.reached()
         listing = _list_all(self.repo, self.max_size, self.stats, self.progress, keep)
         if listing.left_out:
             self.stats.skipped[ALTERNATE_ONLY] = self.stats.skipped.get(ALTERNATE_ONLY, 0) + listing.left_out
@@ -333,10 +291,26 @@ class HistoryScan:
 
     def introductions(self, blobs: set[str]) -> dict[str, list[Introduction]]:
         """Where each of these objects (all yielded by `chunks`) was introduced: a message at its
-        commit or tag, a blob at each path the walk over the listed commits finds it at."""
+        commit or tag, a blob at each path `git log --find-object` finds it put at, among the
+        commits that can hold it."""
         found = {oid: [self._messages[oid]] for oid in blobs if oid in self._messages}
         walked = blobs - found.keys()
         if not self._commits or not walked:
             return found
         self.progress.stage(f"placing {len(walked)} hit{'s' if len(walked) != 1 else ''} in history")
-        return {**introductions(self.repo, walked, self._commits), **found}
+        commits = self._commits_to_show(walked)
+        return {**introductions(self.repo, walked, commits), **found}
+
+    def _commits_to_show(self, blobs: set[str]) -> bytes:
+        """The commits that can have introduced `blobs`: with the walk, those from the first commit
+        it prints one of them under, and the listed commits it never reached; without it (`--since`,
+        or a walk git could not finish), every listed commit."""
+        walk = self._walk
+        if walk is None or walk.problem() is not None:
+            return self._commits
+        order = walk.order(blobs, self._commits.index(b"\n"))
+        reached = order.since(min(order.first.values())) if order.first else b""
+        if order.count == self._commit_count:  # the walk printed every listed commit: none is unreachable
+            return reached
+        printed = set(bytes(order.commits).split())
+        return reached + b"".join(oid + b"\n" for oid in self._commits.split() if oid not in printed)
