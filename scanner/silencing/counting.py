@@ -44,10 +44,11 @@ def drop_excluded(findings: list[Finding], flag_globs: tuple[str, ...], config_g
 
 def split_baselined(findings: list[Finding], baseline: Path, stats: ScanStats) -> tuple[list[Finding], list[Finding]]:
     """(new findings, findings the baseline file records); the latter counted."""
-    from scanner.silencing.baseline import in_baseline, known_hashes
+    from scanner.silencing.baseline import load_baseline
 
-    fingerprints, sha1s = known_hashes(baseline)
-    new = [f for f in findings if not in_baseline(f, fingerprints, sha1s)]
-    hidden = [f for f in findings if in_baseline(f, fingerprints, sha1s)]
+    recorded = load_baseline(baseline)
+    held = [recorded.holds(f) for f in findings]
+    new = [f for f, h in zip(findings, held, strict=True) if not h]
+    hidden = [f for f, h in zip(findings, held, strict=True) if h]
     stats.suppress(Suppression.BASELINE, len(hidden))
     return new, hidden
