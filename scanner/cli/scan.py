@@ -74,7 +74,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
                       help="extra rules directory (YAML files merged with the shipped rules)")
     scan.add_argument("--no-hyperscan", action="store_true", help=argparse.SUPPRESS)
     scan.add_argument("--baseline", metavar="FILE",
-                      help="report only findings not in FILE (stsleak or detect-secrets baseline)")
+                      help="report only findings not in FILE (a baseline or JSON report of stsleak, detect-secrets, "
+                           "gitleaks JSON or .gitleaksignore, trufflehog --json)")
     scan.add_argument("--write-baseline", metavar="FILE",
                       help="record the current findings' fingerprints (hashes only) in FILE")
     scan.add_argument("--fail-on", choices=("any", "live"), default=None,
