@@ -10,6 +10,7 @@ from scanner.errors import ExitCode, StsleakError
 from scanner.sources.git.run import configured, require_repo, run_git
 
 MARKER = "stsleak-hook"
+HOOK_TYPES = ("pre-commit", "pre-push", "pre-receive")  # pre-receive: a server's repository (hooks/pre-receive)
 _PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the scanner package
 
 
@@ -71,7 +72,19 @@ def install_hook(repo: Path, hook_type: str = "pre-commit", force: bool = False)
         os.chmod(target, 0o755)
     except OSError as exc:
         raise StsleakError(f"cannot write {target}: {exc.strerror or exc.__class__.__name__}") from None
-    return f"installed stsleak {hook_type} hook at {target}{how}"
+    done = f"installed stsleak {hook_type} hook at {target}{how}"
+    return done + _server_note(repo) if hook_type == "pre-receive" else done
+
+
+def _server_note(repo: Path) -> str:
+    """What a pre-receive hook's installer should know next (it runs when someone pushes into `repo`)."""
+    from scanner.sources.git.run import RepoKind, repo_kind
+
+    note = ("\nsettings: git config stsleak.* in this repository or the server's (stsleak hook pre-receive --help); "
+            "overrides by push option need receive.advertisePushOptions true and stsleak.allowPushOption true")
+    if repo_kind(repo)[0] != RepoKind.BARE:
+        note += f"\nnote: {repo} is not a bare repository: a pre-receive hook runs only when someone pushes into it"
+    return note
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -83,10 +96,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     hook.add_argument("--type", choices=("pre-commit", "pre-push"), default="pre-commit", dest="hook_type",
                       help="pre-commit (default): scan the staged changes of each commit; pre-push: scan the "
                            "commits a push sends")
+    _accept_hook_types(hook)
+
+
+def _accept_hook_types(parser: argparse.ArgumentParser) -> None:
+    """--type takes every hook in HOOK_TYPES (pre-receive: the server's bare repository)."""
+    for action in parser._actions:
+        if action.dest == "hook_type":
+            action.choices = HOOK_TYPES
 
 
 def run(args: argparse.Namespace) -> ExitCode:
     from scanner.reports.escape import escape  # core.hooksPath is the repository's text
 
-    print(escape(install_hook(Path(args.repo), args.hook_type, args.force)))
+    for line in install_hook(Path(args.repo), args.hook_type, args.force).splitlines():
+        print(escape(line))
     return ExitCode.CLEAN
