@@ -29,6 +29,7 @@ from scanner.sources import NO_PROGRESS, Progress
 if TYPE_CHECKING:
     from scanner.model import CredentialKey
     from scanner.sources.git.provenance import Introduction
+    from scanner.sources.git.run import BlobReader
 
 
 @dataclass(frozen=True)
@@ -200,27 +201,29 @@ def _placement(lookup: IntroductionLookup, stats: ScanStats, repo: Path) -> Intr
 
 def drop_sets_present_at(repo: Path, since: str | tuple[str, ...], findings: list[Finding],
                          rules: RuleSet) -> list[Finding]:
-    """--since REV: a set that was already at that path in REV's tree (in any REV's) was not introduced after it."""
-    for rev in (since,) if isinstance(since, str) else since:
-        findings = _drop_sets_present_at(repo, rev, findings, rules)
+    """--since REV: a set that was already at that path in REV's tree (in any REV's) was not introduced
+    after it. One git process reads every REV's file (an organisation rerun passes hundreds of REVs)."""
+    from scanner.sources.git.run import BlobReader
+
+    with BlobReader(repo) as reader:
+        for rev in (since,) if isinstance(since, str) else since:
+            findings = _drop_sets_present_at(reader, rev, findings, rules)
     return findings
 
 
-def _drop_sets_present_at(repo: Path, rev: str, findings: list[Finding], rules: RuleSet) -> list[Finding]:
+def _drop_sets_present_at(reader: BlobReader, rev: str, findings: list[Finding], rules: RuleSet) -> list[Finding]:
     from scanner.sources.git.messages import is_message
-    from scanner.sources.git.run import BlobReader
 
     kept: list[Finding] = []
-    with BlobReader(repo) as reader:
-        by_path: dict[str, list[Finding]] = {}
-        for f in findings:
-            if f.path and "\n" not in f.path and not is_message(f):  # a message after REV is new
-                by_path.setdefault(f.path, []).append(f)
-            else:
-                kept.append(f)
-        for path, at_path in by_path.items():
-            data = reader.read(f"{rev}:{path}")
-            kept += at_path if data is None else drop_sets_already_in(data, at_path, rules)
+    by_path: dict[str, list[Finding]] = {}
+    for f in findings:
+        if f.path and "\n" not in f.path and not is_message(f):  # a message after REV is new
+            by_path.setdefault(f.path, []).append(f)
+        else:
+            kept.append(f)
+    for path, at_path in by_path.items():
+        data = reader.read(f"{rev}:{path}")
+        kept += at_path if data is None else drop_sets_already_in(data, at_path, rules)
     return kept
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from scanner.sources.git.history import resolve_commits
 from scanner.sources.git.run import require_repo, run_git
 
 
@@ -17,6 +18,6 @@ def local_tips(repo: Path) -> dict[str, str]:
 
 
 def known_commits(repo: Path, shas: list[str]) -> list[str]:
-    """The old tips this copy still has (a force-pushed-away tip is gone)."""
-    return [sha for sha in dict.fromkeys(shas)
-            if run_git(repo, "rev-parse", "--verify", "--quiet", f"{sha}^{{commit}}", check=False).strip()]
+    """The old tips this copy still has (a force-pushed-away tip is gone): one git process for all."""
+    unique = list(dict.fromkeys(shas))
+    return [sha for sha, commit in zip(unique, resolve_commits(repo, unique), strict=True) if commit]

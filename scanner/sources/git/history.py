@@ -45,7 +45,6 @@ from scanner.sources.git.run import (
     raise_pipe_size,
     raw_change_result,
     read_blobs,
-    run_git,
     run_git_bytes,
     stdin_file,
     temp_file,
@@ -126,12 +125,30 @@ def _list_all(repo: Path, max_size: int, stats: ScanStats, progress: Progress = 
     return _read_listing(proc, err, max_size, stats, repo, progress, keep)
 
 
+def resolve_commits(repo: Path, revs: list[str]) -> list[str | None]:
+    """The commit each revision names here (None: unknown, or not a commit), asked of one git process
+    (an organisation rerun passes every old ref tip: hundreds of revisions, one process)."""
+    if not revs:
+        return []
+    names = ["" if "\n" in rev or "\0" in rev else rev for rev in revs]  # one name a line
+    with stdin_file("".join(f"{name}^{{commit}}\n" for name in names).encode()) as stdin:
+        proc = popen_git(repo, "cat-file", "--batch-check=%(objecttype) %(objectname)", stdin=stdin,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        out, _ = proc.communicate()
+    answers = out.decode("utf-8", "replace").splitlines()
+    if proc.returncode != 0 or len(answers) != len(revs):
+        raise StsleakError(f"git cat-file failed in {repo} naming {len(revs)} revision(s)")
+    found = [answer.split(" ") for answer in answers]
+    return [fields[1] if name and len(fields) == 2 and fields[0] == "commit" else None
+            for name, fields in zip(names, found, strict=True)]
+
+
 def since_revs(repo: Path, since: str | tuple[str, ...], tips: tuple[str, ...] = ()) -> list[str]:
     """rev-list arguments for "the commits after REV": reachable from the tips (default: every
-    ref), not from REV (or from any of several REVs: the ref tips of an earlier scan)."""
+    ref), not from REV (or from any of several REVs: the ref tips of an earlier scan), in one range."""
     olds = (since,) if isinstance(since, str) else since
-    for rev in (*olds, *tips):
-        if not run_git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False).strip():
+    for rev, oid in zip((*olds, *tips), resolve_commits(repo, [*olds, *tips]), strict=True):
+        if oid is None:
             raise StsleakError(f"unknown revision {rev!r} in {repo}: not a commit")
     return [*(tips or ("--all",)), *(f"^{rev}" for rev in olds)]
 
