@@ -84,6 +84,7 @@ def measure(cmd: list[str], cwd: Path | None = None, capture: bool = True) -> Sa
     """Run cmd once; wall time, peak RSS (of the largest process and of stsleak's own process) and
     the process tree's peak non-file memory."""
     env = {**os.environ, "NO_COLOR": "1"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # a user's install has its .pyc files: compiling every run is not a cost
     with tempfile.NamedTemporaryFile(delete=False) as rss_file:
         env["BENCH_RSS_FILE"] = rss_file.name
     with tempfile.TemporaryFile() as err:
@@ -109,10 +110,11 @@ def measure(cmd: list[str], cwd: Path | None = None, capture: bool = True) -> Sa
                   usage.ru_utime + usage.ru_stime)
 
 
-def stsleak_cmd(*args: str, rss: bool = True) -> list[str]:
-    """The CLI as a user runs it; through a wrapper that also records the Python process's RSS."""
-    if rss:
-        return [sys.executable, str(HERE / "_cli_rss.py"), *args]
+def stsleak_cmd(*args: str, rss: bool = True, tree: Path = ROOT) -> list[str]:
+    """The CLI as a user runs it; through a wrapper that also records the Python process's RSS.
+    `tree`: another checkout's code (--compare), through its own wrapper."""
+    if rss or tree != ROOT:
+        return [sys.executable, str(tree / "bench" / "_cli_rss.py"), *args]
     script = Path(sys.executable).parent / "stsleak"
     return [str(script), *args] if script.exists() else [sys.executable, "-m", "scanner", *args]
 
@@ -178,27 +180,102 @@ def _two_process_floor_cmd(repo: Path) -> list[str]:
     return ["sh", "-c", f"{git_batch} < '{lists[0]}' > /dev/null & {git_batch} < '{lists[1]}' > /dev/null; wait"]
 
 
-def history_rows(repo: Path, runs: int, label: str, planted: list[synth.Planted]) -> list[Row]:
-    """The git floors and the history scan, run alternately so all see the same machine load."""
+def history_rows(repo: Path, runs: int, label: str, planted: list[synth.Planted],
+                 compare: Path | None = None) -> list[Row]:
+    """The git floors and the history scan (and --compare's), run alternately so all see the same load."""
     floor = Row(f"git floor: cat-file --batch-all-objects ({label})", mbytes=object_mbytes(repo))
     floor.floor = floor
     two = Row(f"git floor, 2 processes ({label})", mbytes=floor.mbytes, floor=floor)
     scan = Row(f"stsleak scan --history ({label})", mbytes=floor.mbytes, floor=floor)
-    cmd = stsleak_cmd("scan", "--history", "--format", "json", "--quiet", str(repo))
+    args = ("scan", "--history", "--format", "json", "--quiet", str(repo))
+    cmd = stsleak_cmd(*args)
     two_cmd = _two_process_floor_cmd(repo)
+    before = Row(f"  the same, code of {compare}", mbytes=floor.mbytes, floor=floor) if compare else None
     measure(_floor_cmd(repo), capture=False)  # warm the page cache
+    measure(cmd)  # and the .pyc files
     for _ in range(runs):
         floor.samples.append(measure(_floor_cmd(repo), capture=False))
         two.samples.append(measure(two_cmd, capture=False))
         scan.samples.append(measure(cmd))
-    out = scan.samples[-1].stdout
-    scan.check = check_history(out, planted)
-    return [floor, two, scan]
+        if before is not None and compare is not None:
+            before.samples.append(measure(stsleak_cmd(*args, tree=compare)))
+    scan.check = check_history(scan.samples[-1].stdout, planted)
+    if before is not None:
+        before.check = check_history(before.samples[-1].stdout, planted)
+    return [floor, two, scan, *([before] if before else [])]
 
 
-def real_repo_rows(source: Path, runs: int) -> list[Row]:
+def _commit_on(repo: Path, parent: str, path: str, data: bytes) -> str:
+    """A commit on `parent` that adds one file (plumbing only: a bare repository will do)."""
+    blob = subprocess.run(["git", "-C", str(repo), "hash-object", "-w", "--stdin"], input=data, capture_output=True,
+                          check=True).stdout.decode().strip()
+    index = repo / "bench-push.index"
+    env = {**os.environ, **_GIT_ENV, "GIT_INDEX_FILE": str(index)}
+    run = lambda *a, data=None: subprocess.run(["git", "-C", str(repo), *a], input=data,  # noqa: E731
+                                               capture_output=True, check=True, env=env).stdout.decode().strip()
+    run("read-tree", parent)
+    run("update-index", "--add", "--cacheinfo", f"100644,{blob},{path}")
+    tree = run("write-tree")
+    index.unlink()
+    return run("commit-tree", tree, "-p", parent, "-m", "push")
+
+
+def _alternating(rows: list[tuple[Row, list[str], Path | None]], runs: int) -> None:
+    for _, cmd, cwd in rows:
+        measure(cmd, cwd=cwd)  # warm up
+    for _ in range(runs):
+        for row, cmd, cwd in rows:
+            row.samples.append(measure(cmd, cwd=cwd))
+
+
+def push_rows(source: Path, name: str, runs: int, compare: Path | None) -> list[Row]:
+    """`scan --since OLD` for a one-commit push (what CI runs on every push): a single-branch clone of
+    the default branch (hard links), one commit with a credential on top."""
+    push = WORK / f"push-{name}"
+    if push.exists():
+        shutil.rmtree(push)
+    subprocess.run(["git", "clone", "--quiet", "--bare", "--local", "--single-branch", "--no-tags", str(source),
+                    str(push)], check=True, env={**os.environ, **_GIT_ENV})
+    old = git(push, "rev-parse", "HEAD").strip()
+    text, key = synth._credential_text(random.Random(3), 0)
+    new = _commit_on(push, old, "deploy/pushed.env", text.encode())
+    git(push, "update-ref", "HEAD", new)
+    args = ("scan", "--since", old, "--format", "json", "--quiet", str(push))
+    rows = [(Row(f"stsleak scan --since (1-commit push, {name})"), stsleak_cmd(*args, rss=False), None)]
+    if compare:
+        rows.append((Row(f"  the same, code of {compare}"), stsleak_cmd(*args, tree=compare), None))
+    _alternating(rows, max(runs, 5))
+    for row, _, _ in rows:
+        row.check = check_keys(row.samples[-1].stdout, {key}) + " (target <= 0.2 s)"
+    return [row for row, _, _ in rows]
+
+
+def rerun_rows(scratch: Path, name: str, runs: int, compare: Path | None) -> list[Row]:
+    """An organisation rerun (`org scan --since-last`) of a repository with one new commit: its job
+    as a worker runs it (`python -m scanner.org.scan_one JOB`), every ref of the last scan an old tip."""
+    tips = dict(line.split(" ", 1)[::-1] for line in git(scratch, "for-each-ref",
+                                                         "--format=%(objectname) %(refname)").splitlines())
+    text, key = synth._credential_text(random.Random(4), 0)
+    head = git(scratch, "rev-parse", "HEAD").strip()
+    git(scratch, "update-ref", "refs/heads/bench-rerun", _commit_on(scratch, head, "deploy/rerun.env", text.encode()))
+    job = WORK / f"rerun-{name}.json"
+    job.write_text(json.dumps({"repo": str(scratch), "repository": name, "list_tips": True, "old_tips": tips}))
+    label = f"org rerun, 1 new commit, {len(set(tips.values())):,} old tips ({name})"
+    rows = [(Row(label), [sys.executable, "-m", "scanner.org.scan_one", str(job)], ROOT)]
+    if compare:
+        rows.append((Row(f"  the same, code of {compare}"), [sys.executable, "-m", "scanner.org.scan_one", str(job)],
+                     compare))
+    _alternating(rows, max(runs, 3))
+    for row, _, _ in rows:
+        row.check = check_keys(row.samples[-1].stdout, {key})
+    git(scratch, "update-ref", "-d", "refs/heads/bench-rerun")
+    return [row for row, _, _ in rows]
+
+
+def real_repo_rows(source: Path, runs: int, compare: Path | None = None) -> list[Row]:
     """A real repository, through a scratch clone with credentials planted in it (bench/plant.py)."""
-    scratch = WORK / f"real-{source.name if source.name != 'repo' else source.parent.name}"
+    name = source.name if source.name != "repo" else source.parent.name
+    scratch = WORK / f"real-{name}"
     started = time.perf_counter()
     planted = plant.plant(source, scratch)
     commits = int(subprocess.run(["git", "-C", str(scratch), "cat-file", "--batch-all-objects", "--unordered",
@@ -206,7 +283,8 @@ def real_repo_rows(source: Path, runs: int) -> list[Row]:
                                  text=True).stdout.split().count("commit"))
     print(f"scratch clone {scratch} of {source} with {len(planted)} planted ready in "
           f"{time.perf_counter() - started:.1f} s", file=sys.stderr)
-    return history_rows(scratch, runs, f"{scratch.name.removeprefix('real-')}, {commits:,} commits", planted)
+    rows = history_rows(scratch, runs, f"{name}, {commits:,} commits", planted, compare)
+    return rows + push_rows(source, name, runs, compare) + rerun_rows(scratch, name, runs, compare)
 
 
 def _typical_text(rng: random.Random, size: int) -> str:
@@ -262,7 +340,7 @@ def staged_row(runs: int) -> Row:
     cmd = stsleak_cmd("scan", "--staged", "--format", "json", rss=False)
     measure(cmd, cwd=repo)  # warm the page cache and .pyc files once
     row.samples = [measure(cmd, cwd=repo) for _ in range(max(runs, 5))]
-    row.check = check_keys(row.samples[-1].stdout, {key}) + " (target <= 0.150 s)"
+    row.check = check_keys(row.samples[-1].stdout, {key}) + " (target <= 0.12 s)"
     return row
 
 
@@ -344,7 +422,7 @@ def _mb(kb: int) -> str:
 
 def render(rows: list[Row]) -> str:
     head = ("scenario", "wall s (median)", "CPU s", "py RSS MB", "non-file MB tree / largest", "MB/s", "x floor",
-            "check")
+            "CPU s / floor s", "check")
     lines = [head]
     for row in rows:
         wall = row.median
@@ -356,8 +434,9 @@ def render(rows: list[Row]) -> str:
         cpu = f"{statistics.median(s.cpu for s in row.samples):.1f}" if row.samples else "-"
         base = row.floor.median if row.floor else None
         ratio = f"{wall / base:.2f}" if wall and base else "-"
+        per_floor = f"{statistics.median(s.cpu for s in row.samples) / base:.2f}" if row.samples and base else "-"
         lines.append((row.scenario, f"{wall:.3f}" if wall is not None else "-", cpu, _mb(max(py)) if py else "-", mem,
-                      mbps, ratio, row.check))
+                      mbps, ratio, per_floor, row.check))
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     out = [" | ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in lines]
     out.insert(1, "-+-".join("-" * w for w in widths))
@@ -376,6 +455,9 @@ def main(argv: list[str] | None = None) -> int:
                              "worst-case rows")
     parser.add_argument("--runs", type=int, default=None,
                         help="runs per scenario (default 3, history and its floor 5; --quick 1)")
+    parser.add_argument("--compare", type=Path, default=None,
+                        help="another checkout of stsleak (e.g. `git worktree add ../before HEAD~3`): its code is "
+                             "timed too, alternating with this one's, on the --repo rows")
     parser.add_argument("--quick", action="store_true", help="small repo, one run: a smoke test (< 60 s)")
     args = parser.parse_args(argv)
     missing = None if "verify" in args.skip else verify_row_missing()
@@ -395,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"synthetic repo {repo} ready in {time.perf_counter() - started:.1f} s", file=sys.stderr)
         rows += history_rows(repo, history_runs, f"synthetic, {commits:,} commits", planted)
     for real in args.repo:
-        rows += real_repo_rows(real.resolve(), history_runs)
+        rows += real_repo_rows(real.resolve(), history_runs, args.compare.resolve() if args.compare else None)
     if "staged" not in args.skip:
         rows.append(staged_row(runs))
     if "files" not in args.skip:
