@@ -238,7 +238,7 @@ def _scan_history(request: ScanRequest, rules: RuleSet, stats: ScanStats, notes:
         notes.append(f"{repo} is a shallow clone: history beyond its depth was not scanned")
     prefilter = make_prefilter(rules.key_id_prefixes, request.use_hyperscan)
     limits = replace(request.archive_limits, max_member=request.max_size)
-    # `with`: git's connectivity check is waited for after placement, which runs beside its tail.
+    # `with`: the history walk's verdict (missing objects) is collected after placement, which reads the walk.
     with HistoryScan(repo, request.since, request.max_size, prefilter, stats, request.tips, progress) as history:
         found = list(_scan_chunks(history, rules, stats, request.allow_comments, limits))
         findings = pair_across_files(place_in_history(found, _placement(history.introductions, stats, repo)))

@@ -1,17 +1,16 @@
 """Where a blob came from: the paths it was introduced at, by which commit, author and date.
 
 Looked up only for the blobs that hold a finding (not for every prefilter hit: a history scan asks
-once detection is done, so a history without findings never walks its commits; the walk costs
-about the same for one blob as for a thousand, since git diffs every commit either way).
-Every commit in the object database (listed
-by `git cat-file --batch-all-objects` in scanner/sources/git/history.py, so amended-away and
-otherwise unreachable commits count too; with `--since REV`, the commits after REV) is shown
-once with `git log --no-walk --raw -c`: its changes against its parents, a merge's only where
-it differs from every parent (a merge that takes a branch's file did not introduce it; the
-branch commit did). `--find-object` makes git itself drop every change that does not involve a
-wanted blob. The commit list is cut in batches of a few thousand commits, one `git log` each
-(git holds every commit it is given: batches keep its memory flat however long the history),
-run one after the other by one worker per core.
+once detection is done, so a history without findings never diffs a commit). The commits to look
+at are the caller's: for a full history (scanner/sources/git/history.py) those from the first one
+the walk (scanner/sources/git/walk.py) prints one of the blobs under, plus the commits of the
+object database no ref reaches (amended-away and otherwise unreachable commits count too); with
+`--since REV`, the commits after REV. Each is shown once with `git log --no-walk --raw -c`: its
+changes against its parents, a merge's only where it differs from every parent (a merge that takes
+a branch's file did not introduce it; the branch commit did). `--find-object` makes git itself
+drop every change that does not involve a wanted blob. The commit list is cut in batches of a few
+thousand commits, one `git log` each (git holds every commit it is given: batches keep its memory
+flat however long the history), run one after the other by one worker per core.
 
 A blob's introduction at a path is a commit whose tree has the blob there while a parent's does
 not; per path, the earliest such commit by committer time wins.
@@ -190,9 +189,8 @@ def _sorted(found: dict[str, dict[str, Introduction]]) -> dict[str, list[Introdu
 def introductions(repo: Path, blobs: set[str], commits: bytes) -> dict[str, list[Introduction]]:
     """For each blob id: one Introduction per path, at the earliest of `commits` that put it there.
 
-    `commits` is every commit of the object database (scanner/sources/git/history.py lists them
-    anyway), or with `--since`, the commits after REV: `id\n` records of one width (41 bytes a
-    commit, where a list of bytes objects would take twice that).
+    `commits`: the commits that can have introduced them (scanner/sources/git/history.py), as
+    `id\n` records of one width (41 bytes a commit, where a list of bytes objects would take twice that).
     """
     if not blobs or not commits:
         return {}
