@@ -135,8 +135,6 @@ def pre_push(args: argparse.Namespace) -> int:
 def pre_receive(args: argparse.Namespace) -> int:
     """Never lets a push in unseen: every failure before the verdict refuses it (exit 2), unless the
     server's config says stsleak.failOpen (read first of all, so that it holds for what follows)."""
-    from scanner.reports.escape import escape
-
     settings: Settings | None = None
     try:
         from scanner.sources.git import prereceive
@@ -154,6 +152,7 @@ def pre_receive(args: argparse.Namespace) -> int:
         if os.environ.get("STSLEAK_DEBUG"):
             raise
         from scanner.redact import scrub
+        from scanner.reports.escape import escape
 
         reason = str(exc) if isinstance(exc, StsleakError) else f"internal error ({exc.__class__.__name__}: {exc})"
         reason = escape(scrub(reason, []))

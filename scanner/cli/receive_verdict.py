@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from scanner.errors import ExitCode
 from scanner.model import Finding, ScanResult, VerificationStatus
-from scanner.reports.escape import escape
-from scanner.reports.text import finding_block
 
 if TYPE_CHECKING:
     from scanner.cli.receive_settings import Settings
@@ -32,6 +30,14 @@ PUSHER_VARS = ("GL_USERNAME", "GL_ID", "GL_USER", "GL_PROTOCOL", "GITEA_PUSHER_N
 
 def _say(line: str = "") -> None:
     print(f"stsleak: {line}" if line else "", file=sys.stderr)
+
+
+def escape(text: str) -> str:
+    """Pushed text (a path, a name) made safe to print (scanner/reports/escape.py, imported only
+    when there is something to print: a clean push does without the reports package)."""
+    from scanner.reports.escape import escape as escaped
+
+    return escaped(text)
 
 
 def _plural(n: int, noun: str) -> str:
@@ -61,6 +67,8 @@ def _placed(finding: Finding, pushed: Pushed) -> Finding:
 
 
 def _block(finding: Finding, refs: list[str]) -> str:
+    from scanner.reports.text import finding_block
+
     lines = finding_block(finding).splitlines()
     if refs:
         lines.append(f"  pushed to: {escape(', '.join(refs))}")

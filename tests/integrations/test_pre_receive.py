@@ -313,3 +313,24 @@ def test_install_hook_refuses_a_foreign_pre_receive_hook(tmp_path: Path) -> None
     assert hook.read_text(encoding="utf-8") == "#!/bin/sh\nexec /opt/gitea/hook pre-receive\n"
     shim = CHECKOUT / "hooks" / "pre-receive"
     assert "stsleak-hook" in shim.read_text(encoding="utf-8") and os.access(shim, os.X_OK)
+
+
+def test_a_server_repository_that_borrows_from_an_object_pool(
+        tmp_path: Path, repo: GitRepo, creds: fakes.FakeCredentials) -> None:
+    """A fork on GitLab or Gitea keeps its history in a shared pool (objects/info/alternates): the
+    hook reads the pool through the repository, and the push through the quarantine."""
+    pool = tmp_path / "pool.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(pool)], check=True, env=program_env())
+    repo.commit("upstream", {"README.md": "upstream\n"})
+    repo.git("push", "-q", "--no-verify", str(pool), "main")
+    fork = tmp_path / "srv" / "fork.git"
+    subprocess.run(["git", "clone", "-q", "--bare", "--shared", str(pool), str(fork)], check=True, env=program_env())
+    installed = stsleak("install-hook", "--type", "pre-receive", str(fork))
+    assert installed.code == 0, installed.stderr
+    repo.git("remote", "add", "origin", fork.as_uri())
+    _commit(repo, "fork work", {"src/a.py": "x = 1\n"})
+    clean = push(repo, "main")
+    assert clean.code == 0 and "1 new commit checked" in clean.stderr, clean.stderr
+    _commit(repo, "leak", {"aws.ini": ini(creds)})
+    refused = push(repo, "main")
+    assert refused.code != 0 and "aws.ini:2" in refused.stderr, refused.stderr
