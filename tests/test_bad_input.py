@@ -130,13 +130,15 @@ def test_directory_symlink_loop(tmp_path: Path, creds: Creds) -> None:
     assert stsleak("scan", "a", cwd=tmp_path, timeout=30).code == 0
 
 
-def test_binary_file_skipped_and_noted(tmp_path: Path, creds: Creds) -> None:
+def test_binary_file_read_as_strings_and_noted(tmp_path: Path, creds: Creds) -> None:
+    # Issue 23 #1: a binary file is read as its printable runs (and counted so); a key id glued to
+    # the letters before it ("IHDRASIA…") is still no key id there.
     (tmp_path / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + creds.access_key_id.encode())
     (tmp_path / "clean.txt").write_text("x\n")
     run = _json_scan(".", cwd=tmp_path)
     assert run.code == 0
-    assert run.json()["stats"]["skipped"] == {"binary": 1}
-    assert "binary: 1" in stsleak("scan", ".", cwd=tmp_path).stdout
+    assert run.json()["stats"]["skipped"] == {"binary-strings": 1}
+    assert "binary-strings: 1" in stsleak("scan", ".", cwd=tmp_path).stdout
 
 
 def test_file_over_max_size_skipped_and_noted(tmp_path: Path, creds: Creds) -> None:

@@ -284,10 +284,14 @@ def test_history_stats_count_blobs(repo: GitRepo, creds: Creds) -> None:
     assert stats["blobs"] == 2 and stats["files"] == 0 and stats["bytes"] > 0
 
 
-def test_history_binary_blob_with_credential_is_skipped(repo: GitRepo, creds: Creds) -> None:
-    repo.commit("bin", {"blob.bin": b"\x00\x01" + creds.access_key_id.encode() + b"\x00" * 10})
+def test_history_binary_blob_with_credential_is_read_as_strings(repo: GitRepo, creds: Creds) -> None:
+    # Issue 23 #1: the blob's printable runs are scanned, and the blob is counted as read that way.
+    commit = repo.commit("bin", {"blob.bin": b"\x00\x01" + creds.access_key_id.encode() + b"\x00" * 10})
     run = _history(repo.path)
-    assert run.json()["stats"]["skipped"].get("binary") == 1
+    assert run.json()["stats"]["skipped"].get("binary-strings") == 1
+    assert "binary" not in run.json()["stats"]["skipped"]
+    finding = _one(run)
+    assert (finding["access_key_id"], finding["path"], finding["commit"]) == (creds.access_key_id, "blob.bin", commit)
 
 
 def test_history_run_from_inside_the_repo(repo: GitRepo, creds: Creds) -> None:

@@ -33,6 +33,25 @@ _BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
          (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 
 
+def _encoding(data: bytes) -> tuple[str, int] | None:
+    """The codec a text is read with and the length of its byte order mark; None for binary data."""
+    for bom, name in _BOMS:  # UTF-32-LE's BOM starts with UTF-16-LE's: longest first
+        if data.startswith(bom) and (len(data) % 4 == 0 if name.startswith("utf-32") else b"\x00" in data):
+            return name, len(bom)
+    encoding = _looks_utf16(data)
+    if encoding:
+        return encoding, 0
+    if data.find(b"\x00", 0, 8192) >= 0:
+        return None
+    return "latin-1", 0
+
+
+def is_binary(data: bytes) -> bool:
+    """What to_text calls binary (None), without decoding: a NUL in the first 8 KiB of data that is
+    not UTF-16 or UTF-32."""
+    return data.find(b"\x00", 0, 8192) >= 0 and _encoding(data) is None
+
+
 def to_text(data: bytes) -> str | None:
     """Decoded text, or None for binary data.
 
@@ -43,12 +62,10 @@ def to_text(data: bytes) -> str | None:
     read as Latin-1, which maps every byte to one character: invalid UTF-8 never fails and ASCII
     credentials keep their offsets.
     """
-    for bom, name in _BOMS:  # UTF-32-LE's BOM starts with UTF-16-LE's: longest first
-        if data.startswith(bom) and (len(data) % 4 == 0 if name.startswith("utf-32") else b"\x00" in data):
-            return data[len(bom):].decode(name, errors="replace")
-    encoding = _looks_utf16(data)
-    if encoding:
-        return data.decode(encoding, errors="replace")
-    if b"\x00" in data[:8192]:
+    found = _encoding(data)
+    if found is None:
         return None
-    return data.decode("latin-1")
+    name, skip = found
+    if name == "latin-1":
+        return data.decode("latin-1")
+    return data[skip:].decode(name, errors="replace")

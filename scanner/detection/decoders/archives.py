@@ -32,10 +32,10 @@ from dataclasses import replace
 
 from scanner.detection.decoders.budget import ArchiveLimits, Budget, Counted, Exceeded, count_limit, read_up_to
 from scanner.detection.decoders.compressed import COMPRESSED_KINDS, Decompressed
-from scanner.detection.decoders.strings import printable_runs
+from scanner.detection.decoders.strings import strings_of
 from scanner.detection.decoders.tar import BLOCK, TarDamaged, TarReader
 from scanner.detection.decoders.zips import ZIP_MAGIC, Damage, take, zip_members
-from scanner.detection.decoding import to_text
+from scanner.detection.decoding import is_binary
 from scanner.model import Chunk, ScanStats
 
 __all__ = ["ArchiveLimits", "archive_kind", "archive_parts", "expand_archives", "limit_notes", "magic_literals"]
@@ -97,10 +97,10 @@ def _member(chunk: Chunk, name: str | None, data: bytes) -> Chunk:
 def _raw(chunk: Chunk) -> Chunk | None:
     """The archive's own bytes as a binary file is scanned: as they are when they are text (a
     `.env` that only starts like an archive), else their printable runs."""
-    if to_text(chunk.data[:8192]) is not None:
+    if not is_binary(chunk.data):
         return replace(chunk, previous=None)
-    runs = printable_runs(chunk.data)
-    return replace(chunk, data=runs, previous=None) if runs else None
+    runs = strings_of(chunk)
+    return replace(runs, previous=None) if runs.data else None
 
 
 class _InMemory:

@@ -1,5 +1,6 @@
-"""Run the decoders on a chunk: open archives, then scan each text as it is and, where a
-decoder's literal stands, also as decoded views (base64, escaped key id, tag-split value).
+"""Run the decoders on a chunk: open archives, read a binary chunk as its printable runs
+(strings.py), then scan each text as it is and, where a decoder's literal stands, also as decoded
+views (base64, escaped key id, tag-split value).
 
 The pipeline calls `Decoders.findings(chunk, scan)` with its own `scan` (chunk -> findings), so
 detection and pairing run on a decoded view exactly as on a file; findings from a view point at
@@ -18,6 +19,7 @@ from dataclasses import dataclass, replace
 from scanner.detection.decoders import base64, escapes, html
 from scanner.detection.decoders.archives import ArchiveLimits, archive_kind, archive_parts, magic_literals
 from scanner.detection.decoders.literals import LiteralGroups
+from scanner.detection.decoders.strings import readable
 from scanner.detection.decoders.views import View
 from scanner.detection.decoding import to_text
 from scanner.model import Chunk, Finding, ScanStats
@@ -48,9 +50,9 @@ class Decoders:
 
     def findings(self, chunk: Chunk, scan: Scan, stats: ScanStats) -> list[Finding]:
         if archive_kind(chunk.data) is None:  # the common case, without a generator
-            found = self._text_findings(chunk, scan)
+            found = self._text_findings(readable(chunk, stats), scan)
         else:
-            found = _drop_raw_repeats([(raw, self._text_findings(part, scan))
+            found = _drop_raw_repeats([(raw, self._text_findings(readable(part, stats), scan))
                                        for part, raw in archive_parts(chunk, self.limits, stats)])
         if found and chunk.previous is not None:  # staged: what the replaced content held is not new
             before = replace(chunk, data=chunk.previous, previous=None)
