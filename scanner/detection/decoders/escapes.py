@@ -2,11 +2,17 @@
 
     \\/  \\"  \\'  \\\\  \\n \\t \\r     ->  /  "  '  \\  (space)
     \\x2F  \\u002F  \\u{2F}  \\U0000002F  \\057   ->  /
-    %2F %2B %3D %25                   ->  / + = %
+    %2F %22 %3A … (every %XX)          ->  / " : …   and + -> space in a URL-encoded query value
     &#x2F;  &#47;  &sol; &plus; &equals; &quot; &apos; &lt; &gt; &amp;  ->  / / / + = " ' < > &
 
 Decoding never adds or removes a real newline (an escaped one becomes a space), so the line
 numbers of the decoded text are those of the original.
+
+Percent-encoding is decoded whole, so a key id right after an encoded quote (`%22ASIA…`) stands
+alone once decoded. A `+` is a space only in a query or form value that is URL-encoded (holds a
+`%XX` and no raw `/`, which an encoder would have encoded): a console federation sign-in URL
+carries a whole JSON session (`Session=%7B%22sessionId%22%3A+%22ASIA…`) that way, while a raw
+token's `+` elsewhere stays a `+`.
 
 An escaped key id holds no literal `ASIA`, so the prefilters look for an escaped first letter
 instead: every key-id prefix starts with `A`, and `ESCAPED_A` lists its escaped spellings. A key id
@@ -26,18 +32,17 @@ _ESCAPE = re.compile(
     r"(?:\\\\)+"  # escaped backslashes: a run of pairs is one match (each pair -> one backslash)
     r"|\\(?:u00([0-9a-fA-F]{2})|x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|u\{0{0,6}([0-9a-fA-F]{1,6})\}"
     r"|U([0-9a-fA-F]{8})|([0-3][0-7]{2})|([/\"'])|[nrt])"
-    r"|%(2[Ff]|2[Bb]|3[Dd]|25)"
+    r"|%([0-9A-Fa-f]{2})"
     r"|&#(?:[xX]0{0,6}([0-9a-fA-F]{1,6})|0{0,6}([0-9]{1,7}));"
     r"|&(sol|plus|equals|quot|apos|lt|gt|amp|num|percnt|colon|lowbar);"
 )
-_URL = {"2f": "/", "2b": "+", "3d": "=", "25": "%"}
 _NAMED = {"sol": "/", "plus": "+", "equals": "=", "quot": '"', "apos": "'", "lt": "<", "gt": ">", "amp": "&",
           "num": "#", "percnt": "%", "colon": ":", "lowbar": "_"}
 _HEX_GROUPS = (1, 2, 3, 4, 5, 9)  # groups holding a hex code point
 _MARKERS = ("\\", "%", "&")
 
 # The escaped spellings of "A" (0x41) the prefilters look for (see the module docstring).
-ESCAPED_A = ("\\x41", "\\u0041", "\\u{41}", "\\U00000041", "\\101", "&#x41;", "&#X41;", "&#65;")
+ESCAPED_A = ("\\x41", "\\u0041", "\\u{41}", "\\U00000041", "\\101", "&#x41;", "&#X41;", "&#65;", "%41")
 
 
 def _char(code: int) -> str:
@@ -59,7 +64,7 @@ def _unescape_one(match: re.Match[str]) -> str:
     if literal is not None:
         return literal
     if url is not None:
-        return _URL[url.lower()]
+        return _char(int(url, 16))
     if named is not None:
         return _NAMED[named]
     return " "  # \n \r \t inside a string literal: a separator, not a line break
@@ -80,9 +85,31 @@ def _replace(match: re.Match[str]) -> str:
     return _decoded(escape)
 
 
+# A query or form parameter's value: after "?", "&" or ";" (`&amp;`), a name, "=". Linear: a match
+# starts only right after one of those three characters, its name is bounded and its value is one
+# character class with nothing after it.
+_QUERY_VALUE = re.compile(r"(?<=[?&;])[\w.~-]{1,128}=([^\s&#\"'<>]+)")
+_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
+def _plus_as_space(match: re.Match[str]) -> str:
+    value = match.group(1)
+    if "+" not in value or "/" in value or not _PERCENT.search(value):
+        return match.group()
+    return match.group()[:match.start(1) - match.start()] + value.replace("+", " ")
+
+
+def query_plus_as_space(text: str) -> str:
+    """`+` as a space in the URL-encoded query and form values of the text (see the docstring)."""
+    if "+" not in text or "%" not in text or "=" not in text:
+        return text
+    return _QUERY_VALUE.sub(_plus_as_space, text)
+
+
 def unescape(text: str) -> str:
     """Undo the escapes above. Repeated (at most three times) for strings inside strings, as in
     Jupyter notebooks, for URLs inside URLs (%252F -> %2F -> /) and for `&amp;#x2F;`."""
+    text = query_plus_as_space(text)
     for _ in range(3):
         if not any(marker in text for marker in _MARKERS):
             break

@@ -52,6 +52,11 @@ def rewrite(text: str, replacements: list[Replacement]) -> View:
         steps.append(False)
         view_line += rep.text.count("\n")
         original_line += text.count("\n", rep.start, rep.end)
+        line_end = text.find("\n", rep.end)
+        if not rep.text.endswith("\n") and not text[rep.end:len(text) if line_end < 0 else line_end].strip():
+            # Nothing of the original continues the replacement's last line: that line is the
+            # replacement's, so it keeps the replacement's mapping (a soft-broken QP line).
+            view_line, original_line = view_line + 1, original_line + 1
         line_starts.append(view_line)
         origins.append(original_line)
         steps.append(True)
