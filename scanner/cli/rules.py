@@ -3,7 +3,9 @@
 An example is a template: {{ASIA}}, {{SECRET}}, {{TOKEN}}, … are filled with fake credentials
 generated at run time (scanner/testing/fakes.py), so no rules file holds a live-looking value.
 A string example must give exactly one finding of its rule with every part present; a mapping
-{text, missing, line} names the parts that must be reported missing and the line of the finding.
+{text, missing, line, encode, within} names the parts that must be reported missing, the line of
+the finding, and how the text is encoded before it is scanned (`encode: [utf-16-le, base64]`,
+`within: "powershell -EncodedCommand {}"`). Examples are scanned as a file is, decoders included.
 A negative example must give no finding at all.
 """
 
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner.cli.groups import one_action
+from scanner.detection.decoders.expand import ArchiveLimits, Decoders
 from scanner.detection.rules import Rule, RuleSet, load_ruleset, rule_files
 from scanner.errors import ExitCode
 from scanner.model import Chunk, Finding, PartKind, ScanStats, sha256_hex
@@ -42,8 +45,12 @@ class ExampleFailure:
         return f"{self.rule} {self.field}[{self.index}]: {self.reason}"
 
 
-def _scan(text: str, rules: RuleSet) -> list[Finding]:
-    return findings_in_chunk(Chunk(text.encode("utf-8"), "example.txt"), rules, ScanStats())
+def _scan(text: str | bytes, rules: RuleSet) -> list[Finding]:
+    """The example as a file's content is scanned: through the decoders (base64, archives, ...)."""
+    stats = ScanStats()
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    decoders = Decoders(rules.key_id_prefixes, ArchiveLimits())
+    return decoders.findings(Chunk(data, "example.txt"), lambda c: findings_in_chunk(c, rules, stats), stats)
 
 
 def _describe(findings: list[Finding]) -> str:
@@ -55,7 +62,8 @@ def check_example(rule: Rule, example: Any, rules: RuleSet, rng: random.Random) 
     template = example if isinstance(example, str) else example["text"]
     missing = [] if isinstance(example, str) else list(example.get("missing", []))
     text, values = fakes.render_example(template, rng)
-    found = _scan(text, rules)
+    steps = [] if isinstance(example, str) else list(example.get("encode", []))
+    found = _scan(fakes.encode_example(text, steps, example.get("within", "{}")) if steps else text, rules)
     mine = [f for f in found if f.rule == rule.id]
     if len(mine) != 1:
         return f"expected one finding of {rule.id}, got: {_describe(found)}"

@@ -246,7 +246,8 @@ def find_tokens(text: str, lowered: str | None, rules: RuleSet, prefix_spans: li
             start = m.start("value")
             end = _token_end(text, m, rules)
             value = text[start:end]
-            if start in found or filters.rejects_token(value) or continues(text, end):
+            if start in found or continues(text, end) or filters.rejects_token(
+                    value, rules.token_allow_substrings, rules.token_prefixes if label else None):
                 continue
             found[start] = Candidate(PartKind.SESSION_TOKEN, value, start, end, bool(label), label)
     return sorted(found.values(), key=lambda c: c.start)
@@ -268,7 +269,8 @@ def named_value(text: str, name: str, rules: RuleSet) -> Candidate | None:
         if not filters.rejects_secret(value, True, rules.allow_substrings, minimum):
             return Candidate(PartKind.SECRET, value, start, start + len(value), True, name)
     token_named = name in rules.token_labels and name not in rules.generic_labels
-    if token_named and rules.token_value_re.fullmatch(value) and not filters.rejects_token(value):
+    if token_named and rules.token_value_re.fullmatch(value) and not filters.rejects_token(
+            value, rules.token_allow_substrings, rules.token_prefixes):
         return Candidate(PartKind.SESSION_TOKEN, value, start, start + len(value), True, name)
     return None
 
@@ -306,4 +308,51 @@ def detect_parts(text: str, rules: RuleSet) -> list[Candidate] | KeyIdsOnly:
     keys = outside(sorted(find_key_ids(text, rules) + find_allowlisted_key_ids(text, rules),
                           key=lambda c: c.start), tokens)
     secrets = outside(secrets, tokens)
+    secrets, tokens = _not_of_foreign_keys(text, lowered, rules, key_spans, secrets, tokens)
+    if not tokens and not secrets:
+        return first
     return sorted(keys + secrets + tokens, key=lambda c: c.start)
+
+
+# An access key of another S3-compatible service (MinIO `Q3AM3UQ8…`, GCS HMAC `GOOG1E…`, Ceph, Linode)
+# after an access-key label, and a JWT (a MinIO STS session token): the secret and token beside them
+# are that service's, not AWS's. Linear: the label starts where no letter precedes it, the blanks
+# are bounded and the value is one class, at most 128 characters, that must end there.
+_FOREIGN_KEY = re.compile(r"(?<![A-Za-z])access[_.-]?key(?:[_.-]?id)?[\"']?[ \t]{0,8}(?:=>|:=|[:=>(,])?"
+                          r"[ \t]{0,8}[\"']?(?P<value>[A-Za-z0-9]{16,128})(?![A-Za-z0-9/+=])", re.IGNORECASE)
+_JWT = re.compile(r"(?<![\w-])eyJ[\w-]{10,}\.eyJ")
+
+
+def _foreign_places(text: str, lowered: str | None, rules: RuleSet) -> list[int]:
+    """Where a non-AWS access key value or a JWT stands (sorted)."""
+    places = []
+    if "access" in (lowered if lowered is not None else text.lower()):
+        places += [m.start("value") for m in _FOREIGN_KEY.finditer(text)
+                   if filters.is_foreign_access_key(m.group("value"), rules.key_id_re)]
+    if "eyJ" in text:
+        places += [m.start() for m in _JWT.finditer(text)]
+    return sorted(places)
+
+
+def _not_of_foreign_keys(text: str, lowered: str | None, rules: RuleSet, key_spans: list[Span],
+                         secrets: list[Candidate], tokens: list[Candidate]) -> tuple[list[Candidate], list[Candidate]]:
+    """Secrets and tokens no AWS key id reaches, within a pairing window of a foreign access key or
+    a JWT, are left out: a MinIO STS response is not an AWS secret-only leak."""
+    starts = [lo for lo, _ in key_spans]
+
+    def reached(part: Candidate) -> bool:
+        i = bisect_right(starts, part.start) - 1
+        return i >= 0 and part.start < key_spans[i][1]
+
+    if all(reached(part) for part in (*secrets, *tokens)):
+        return secrets, tokens
+    places = _foreign_places(text, lowered, rules)
+    if not places:
+        return secrets, tokens
+    window = rules.pairing_window
+
+    def foreign(part: Candidate) -> bool:
+        i = bisect_right(places, part.end + window) - 1
+        return not reached(part) and i >= 0 and places[i] >= part.start - window
+
+    return [p for p in secrets if not foreign(p)], [p for p in tokens if not foreign(p)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import binascii
 import math
 import re
 from collections import Counter
@@ -77,6 +78,42 @@ def is_jwt_segment(value: str) -> bool:
     return value.startswith("eyJ")
 
 
+def is_documented_example_token(token: str, markers: tuple[str, ...]) -> bool:
+    """AWS's documentation example tokens all hold a marker (`…wEXAMPLEtc764…`), case and all: a
+    random token holds "EXAMPLE" about once in 10^12 tokens. (The key-id allowlist's placeholders,
+    `AAAAAAAAAAAA` and the like, are not applied: a real token's binary payload has such runs.)"""
+    return any(marker in token for marker in markers)
+
+
+# An STS session token's header, as every known family starts (`IQoJb3JpZ2luX2Vj` 21 0a 09
+# "origin_ec", `FwoGZXIvYXdz` 17 0a 06 "er/aws", `AQoDYXdz` 01 0a 03 "aws"): a byte, 0x0a, a length,
+# that many printable bytes naming the issuer.
+_HEAD_CHARS = 64  # base64 characters decoded: 48 bytes, the header with a name of up to 45 bytes
+
+
+def lacks_token_header(token: str, prefixes: tuple[str, ...]) -> bool:
+    """Ciphertext under a token label (a SealedSecret's `AgB…`, age's `YWdlLWVuY3J5cHRpb24…`, PGP's
+    `hQEM…`) is no session token: a token opens with a known prefix or decodes to the header above
+    (a random value does about once in 10^5)."""
+    if token.startswith(prefixes):
+        return False
+    head = token[:_HEAD_CHARS]
+    try:
+        raw = binascii.a2b_base64(head[:len(head) // 4 * 4])
+    except (binascii.Error, ValueError):
+        return True
+    if len(raw) < 3 or raw[1] != 0x0A:
+        return True
+    name = raw[3:3 + raw[2]]
+    return not (3 <= raw[2] == len(name) and all(0x21 <= b <= 0x7E for b in name))
+
+
+def is_foreign_access_key(value: str, aws_key_id: re.Pattern[str]) -> bool:
+    """A value after an access-key label that is no AWS key id but shaped like another service's
+    (letters and digits): MinIO, GCS HMAC, Ceph, Linode keys. Placeholders hold no digit or no letter."""
+    return aws_key_id.fullmatch(value) is None and not value.isalpha() and not value.isdigit()
+
+
 def key_id_rejecter(allow_substrings: tuple[str, ...]) -> Callable[[str], object]:
     """rejects_key_id for one text (a truthy result rejects): with no allowlisted word in the text,
     the run search itself, one C call per key id instead of three Python ones."""
@@ -102,5 +139,9 @@ def rejects_secret(secret: str, labelled: bool, allow_substrings: tuple[str, ...
     )
 
 
-def rejects_token(token: str) -> bool:
-    return is_jwt_segment(token) or is_low_entropy(token, 4.0)
+def rejects_token(token: str, example_markers: tuple[str, ...] = (), labelled_prefixes: tuple[str, ...] | None = None
+                  ) -> bool:
+    """`labelled_prefixes`: the token was found after a label (not from a prefix), and these are the
+    known prefixes it is checked against (lacks_token_header)."""
+    return (is_jwt_segment(token) or is_low_entropy(token, 4.0) or is_documented_example_token(token, example_markers)
+            or (labelled_prefixes is not None and lacks_token_header(token, labelled_prefixes)))

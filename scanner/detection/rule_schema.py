@@ -19,8 +19,8 @@ SECTIONS: dict[str, frozenset[str]] = {
     "key_id": frozenset({"body", "boundary"}),
     "secret": frozenset({"length", "alphabet", "labels", "min_entropy_labelled", "min_entropy_unlabelled"}),
     "session_token": frozenset({"alphabet", "min_length_labelled", "min_length_prefixed", "labels", "prefixes"}),
-    "allowlist": frozenset({"value_substrings", "key_ids_without_digit_need_partner", "word_like_min_vowels",
-                            "word_like_max_entropy"}),
+    "allowlist": frozenset({"value_substrings", "token_substrings", "key_ids_without_digit_need_partner",
+                            "word_like_min_vowels", "word_like_max_entropy"}),
 }
 # The grammar and the windows: set by the shipped files only. (pairing_lines, pairing_max_reach and
 # generic_labels are named here for the linear-time rules that add them.)
@@ -29,7 +29,7 @@ SCALARS = frozenset({"version", "label_separator", "pairing_window", "pairing_li
 TOP_KEYS = frozenset(SECTIONS) | SCALARS | {"rules"}
 RULE_KEYS = frozenset({"id", "description", "key_id_prefix", "parts", "severity", "examples", "negative_examples",
                        "references"})
-EXAMPLE_KEYS = frozenset({"text", "missing", "line"})
+EXAMPLE_KEYS = frozenset({"text", "missing", "line", "encode", "within"})
 MISSING_NAMES = frozenset({"secret", "session_token", "access_key_id"})
 # What an extra rules file may add to (lists, appended); everything else is the shipped grammar.
 ADDABLE = frozenset({("secret", "labels"), ("session_token", "labels"), ("session_token", "prefixes"),
@@ -74,6 +74,14 @@ def _check_example(path: Path, where: str, example: Any, negative: bool) -> None
         raise _fail(path, f"{where}: missing must list parts ({', '.join(sorted(MISSING_NAMES))})")
     if "line" in example and (not isinstance(example["line"], int) or isinstance(example["line"], bool)):
         raise _fail(path, f"{where}: line must be a number")
+    from scanner.testing.fakes import EXAMPLE_ENCODINGS
+
+    steps = example.get("encode", [])
+    if not isinstance(steps, list) or any(step not in EXAMPLE_ENCODINGS for step in steps):
+        raise _fail(path, f"{where}: encode must list steps ({', '.join(EXAMPLE_ENCODINGS)})")
+    within = example.get("within", "{}")
+    if not isinstance(within, str) or within.count("{}") != 1:
+        raise _fail(path, f"{where}: within must be a string holding {{}} once (where the encoded text goes)")
 
 
 def _check_rule(path: Path, index: int, rule: Any, extra: bool) -> None:

@@ -81,6 +81,7 @@ class RuleSet:
     word_like_min_vowels: int
     word_like_max_entropy: float
     sources: tuple[Path, ...] = field(default=())
+    token_allow_substrings: tuple[str, ...] = ()  # documentation example tokens' markers (EXAMPLE)
 
     @property
     def key_id_prefixes(self) -> tuple[str, ...]:
@@ -279,4 +280,5 @@ def compile_ruleset(data: dict[str, Any], sources: tuple[Path, ...] = ()) -> Rul
         word_like_min_vowels=int(data["allowlist"].get("word_like_min_vowels", 6)),
         word_like_max_entropy=float(data["allowlist"].get("word_like_max_entropy", 3.0)),
         sources=sources,
+        token_allow_substrings=tuple(data["allowlist"].get("token_substrings", ())),
     )

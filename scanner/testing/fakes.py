@@ -68,7 +68,8 @@ def render_example(template: str, rng: random.Random | None = None) -> tuple[str
     {{ASIA}}, {{AROA}}, … (any four capitals): a random key id with that prefix; {{SECRET}},
     {{TOKEN}} (FQoG…, 356 chars), {{TOKEN_IQOJ}} (IQoJ…, 1,100 chars); {{SECRET_JSON}} and
     {{TOKEN_JSON}} with "/" escaped as "\\/"; {{SECRET_U}} and {{TOKEN_U}} with "/" and "+" as
-    JSON \\u escapes; {{TOKEN_URL}} URL-encoded.
+    JSON \\u escapes; {{TOKEN_URL}} URL-encoded; and values that are no AWS credential (ciphertexts):
+    {{SEALED}} {{SOPS}} {{AGE}} {{PGP}} {{MINIO_KEY}} {{JWT}} (see `ciphertexts`).
     """
     rng = rng or random.Random()
     values = {
@@ -78,6 +79,7 @@ def render_example(template: str, rng: random.Random | None = None) -> tuple[str
     }
     for prefix in _KEY_PLACEHOLDER.findall(template):
         values.setdefault(prefix, key_id(prefix, rng))
+    values.update(ciphertexts(rng))
     values["SECRET_JSON"] = values["SECRET"].replace("/", "\\/")
     values["TOKEN_JSON"] = values["TOKEN"].replace("/", "\\/")
     values["SECRET_U"] = values["SECRET"].replace("/", "\\u002F").replace("+", "\\u002B")
@@ -87,6 +89,30 @@ def render_example(template: str, rng: random.Random | None = None) -> tuple[str
     for name, value in values.items():
         text = text.replace("{{" + name + "}}", value)
     return text, values
+
+
+def ciphertexts(rng: random.Random | None = None) -> dict[str, str]:
+    """Values that stand under credential labels but are none, random each time: a Bitnami
+    SealedSecret value (`AgB…`), a SOPS value (`ENC[AES256_GCM,data:…]`), age and PGP ciphertext
+    in base64 (one line, as a value), an access key of another S3-compatible service (MinIO's
+    shape: 20 capitals and digits), and a JWT (MinIO's STS session token)."""
+    rng = rng or random.Random()
+
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode()
+
+    minio = "".join(rng.choice(string.ascii_uppercase + string.digits) for _ in range(19)) + rng.choice(string.digits)
+    claims = base64.urlsafe_b64encode(f'{{"accessKey":"{minio}","exp":1795000000}}'.encode()).decode().rstrip("=")
+    return {
+        "SEALED": b64(b"\x02\x00" + rng.randbytes(rng.randrange(300, 700))),
+        "SOPS": f"ENC[AES256_GCM,data:{b64(rng.randbytes(rng.randrange(300, 900)))},iv:{b64(rng.randbytes(32))},"
+                f"tag:{b64(rng.randbytes(16))},type:str]",
+        "AGE": b64(b"age-encryption.org/v1\n-> X25519 " + rng.randbytes(rng.randrange(300, 700))),
+        "PGP": b64(bytes([0x85, 0x01, 0x0C, 0x03]) + rng.randbytes(rng.randrange(300, 700))),
+        "MINIO_KEY": minio,
+        "JWT": "eyJhbGciOiJIUzUxMiIsInR5cCI6IkpXVCJ9." + claims + "."
+               + base64.urlsafe_b64encode(rng.randbytes(64)).decode().rstrip("="),
+    }
 
 
 def expected_parts(template: str, values: dict[str, str]) -> tuple[str | None, str | None]:
@@ -99,3 +125,41 @@ def expected_parts(template: str, values: dict[str, str]) -> tuple[str | None, s
     elif "{{TOKEN_IQOJ}}" in template:
         token_value = values["TOKEN_IQOJ"]
     return secret_value, token_value
+
+
+def _gzip(data: bytes) -> bytes:
+    import gzip
+
+    return gzip.compress(data, mtime=0)
+
+
+def _quoted_printable(data: bytes) -> bytes:
+    import binascii
+
+    return binascii.b2a_qp(data)
+
+
+def _url(data: bytes) -> bytes:
+    return urllib.parse.quote_plus(data).encode()
+
+
+# A rule example's `encode` steps (each bytes -> bytes), applied in order to the rendered text: the
+# ways people paste credentials that the decoders must undo.
+EXAMPLE_ENCODINGS = {
+    "base64": base64.b64encode,
+    "base64url": lambda data: base64.urlsafe_b64encode(data).rstrip(b"="),  # URL-safe and unpadded
+    "utf-16-le": lambda data: data.decode("utf-8").encode("utf-16-le"),
+    "gzip": _gzip,
+    "quoted-printable": _quoted_printable,
+    "url": _url,  # quote_plus: every reserved byte %XX, spaces as "+"
+    "nul": lambda data: data.replace(b"\n", b"\0"),  # lines as NUL-separated entries (/proc/<pid>/environ)
+}
+
+
+def encode_example(text: str, steps: list[str], within: str = "{}") -> bytes:
+    """A rendered example's text with its `encode` steps applied, put where `{}` stands in `within`."""
+    data = text.encode("utf-8")
+    for step in steps:
+        data = EXAMPLE_ENCODINGS[step](data)
+    head, _, tail = within.partition("{}")
+    return head.encode("utf-8") + data + tail.encode("utf-8")
