@@ -110,6 +110,9 @@ class Revocation:
     message: str | None = None
     trusted_principals: list[str] | None = None  # from the role's trust policy: who else uses it
     instance_profiles: list[str] | None = None  # EC2 keeps cached credentials until restarted
+    breaks: list[str] | None = None  # the workloads and credential caches the revocation cuts off too
+    not_cut: list[str] | None = None  # what the revocation cannot reach (e.g. GetCallerIdentity sign-ins)
+    denied_principals: list[str] | None = None  # Deny principals of the role's trust policy (never trusted)
 
 
 def sha256_hex(value: str) -> str:

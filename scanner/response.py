@@ -12,14 +12,15 @@ Only the operator's credentials act on AWS; leaked ones are used for GetCallerId
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from scanner.aws_session import AwsOptions, Operator, failure_from
 from scanner.errors import StsleakError
-from scanner.investigation.cloudtrail import LookupOptions
+from scanner.investigation.cloudtrail import EventReader, LookupOptions
+from scanner.investigation.issuer import find_issuer
 from scanner.investigation.last_used import last_used_before_verification
 from scanner.investigation.model import Actions, CredentialInvestigation, Incident, Recorded
 from scanner.investigation.next_steps import fill_steps
@@ -30,8 +31,9 @@ from scanner.revocation import role_target, run_revocation, targets_from_finding
 from scanner.revocation.audit import AuditLog, default_audit_path
 from scanner.revocation.chain import ChainCheck
 from scanner.revocation.chain import check as check_chain
-from scanner.revocation.model import Plan, Scope, Target
+from scanner.revocation.model import Plan, Scope, Target, TargetKind
 from scanner.revocation.operators import RoleTemplate
+from scanner.revocation.targets import federated_target, name_issuers
 from scanner.revocation.undo import UndoOptions, run_undo
 from scanner.verification.sts import verify_findings
 
@@ -41,6 +43,10 @@ def _show_nothing(plans: list[Plan]) -> None:
 
 
 def _refuse(plans: list[Plan]) -> bool:
+    return False
+
+
+def _refuse_accounts(accounts: list[str]) -> bool:
     return False
 
 
@@ -56,6 +62,9 @@ class RevokeOptions:
     refresh: bool = False
     reactivate_leaked_keys: bool = False  # undo: make the run's deactivated (leaked) access keys Active again
     undo_target: str | None = None  # undo: only this target of the run (ARN, name or key id)
+    issuers: tuple[tuple[str, str], ...] = ()  # --issuer: (federated user name, or "" for the only one; IAM user)
+    accounts: tuple[str, ...] = ()  # --account: where --assume-role may act (others: confirmed or refused)
+    regions: tuple[str, ...] = ()  # where a role's workloads are looked for (default: the operator's region)
 
 
 @dataclass
@@ -66,6 +75,7 @@ class Callbacks:
     confirm: Callable[[list[Plan]], bool] = _refuse
     replan: bool = False  # the answer came from a prompt: plan again before applying
     progress: Progress | None = None
+    confirm_accounts: Callable[[list[str]], bool] = _refuse_accounts  # --assume-role into accounts not named?
 
 
 @dataclass
@@ -109,10 +119,13 @@ def revoke(targets: list[Target], findings: list[Finding], options: RevokeOption
         RoleTemplate.parse(options.assume_role)
     if not targets:
         return RevocationRun()
+    name_issuers(targets, dict(options.issuers))
     audit = AuditLog(options.audit_log, dry_run=not options.apply, secrets=secrets_of(findings))
     plans = run_revocation(targets, options.scope, operator or Operator(aws), audit, show=callbacks.show,
                            confirm=callbacks.confirm, replan=callbacks.replan, refresh=options.refresh,
-                           include_operator=options.include_operator, assume_role=options.assume_role)
+                           include_operator=options.include_operator, assume_role=options.assume_role,
+                           accounts=options.accounts, confirm_accounts=callbacks.confirm_accounts,
+                           regions=options.regions)
     return RevocationRun(plans, audit.path, audit.run_id, not audit.dry_run)
 
 
@@ -126,6 +139,12 @@ def revoke_roles(roles: list[str], sessions: list[str], options: RevokeOptions, 
                  callbacks: Callbacks) -> RevocationRun:
     """Revoke roles named by the operator (`--role ARN|NAME`, `--session NAME`)."""
     return revoke([role_target(r, sessions) for r in roles], [], options, aws, callbacks)
+
+
+def revoke_federated_users(users: list[str], options: RevokeOptions, aws: AwsOptions,
+                           callbacks: Callbacks) -> RevocationRun:
+    """Revoke federated-user sessions named by the operator (`--federated-user ARN|NAME`, `--issuer USER`)."""
+    return revoke([federated_target(u) for u in users], [], options, aws, callbacks)
 
 
 def undo(run_id: str, options: RevokeOptions, aws: AwsOptions, callbacks: Callbacks) -> RevocationRun:
@@ -248,7 +267,12 @@ def respond(result: ScanResult, options: RespondOptions, callbacks: Callbacks) -
     response = Response(incident, skipped=reason)
     if operator is not None:
         targets, owners = revocation_targets(result.findings, incident)
-        run = revoke(targets, result.findings, options.revoke, options.aws, callbacks, operator)
+        revoke_options = options.revoke
+        if not revoke_options.regions and options.lookup.regions:
+            revoke_options = replace(revoke_options, regions=options.lookup.regions)
+        name_issuers(targets, dict(revoke_options.issuers))  # the operator's word first
+        _issuers_from_cloudtrail(targets, incident, operator, options.lookup)
+        run = revoke(targets, result.findings, revoke_options, options.aws, callbacks, operator)
         response.revocation = run
         _attach(run.plans, owners, incident)
         result.stats.errors.extend(run.errors())
@@ -261,6 +285,29 @@ def respond(result: ScanResult, options: RespondOptions, callbacks: Callbacks) -
     for item in incident.credentials:
         fill_steps(item)
     return response
+
+
+def _issuers_from_cloudtrail(targets: list[Target], incident: Incident, operator: Operator,
+                             lookup: LookupOptions) -> None:
+    """The issuer of each leaked federated-user session the operator did not name, read from CloudTrail: the
+    session's own events, in the regions the investigation saw them (never guessed; none found: refused)."""
+    activity = {item.access_key_id: item.activity for item in incident.credentials}
+    reader: EventReader | None = None
+    for target in targets:
+        if target.kind is not TargetKind.FEDERATED_USER or target.issuer or not target.arn:
+            continue
+        reasons = []
+        for key in target.key_ids:
+            seen = activity.get(key)
+            regions = sorted(seen.regions_with_events) if seen else []
+            reader = reader or EventReader(operator, lookup)
+            issuer, why = find_issuer(reader, key, target.arn, regions)
+            if issuer is not None:
+                target.issuer, target.issuer_source = issuer.user_name, f"named by CloudTrail: {issuer.event}"
+                break
+            reasons.append(why)
+        if not target.issuer and reasons:
+            incident.notes.append(f"{target.arn}: {'; '.join(reasons)}")
 
 
 def _uninvestigated(findings: list[Finding], verified_at: str) -> Incident:

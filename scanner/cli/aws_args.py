@@ -71,9 +71,17 @@ def region_list(text: str, option: str = "--regions") -> tuple[str, ...] | None:
 
 
 def add_revoke_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--scope", choices=("role", "session"), default=None,
-                        help="revoke all sessions of the role issued before now (default) or only the leaked ones "
-                             "(revoke --session implies session)")
+    parser.add_argument("--scope", choices=("role", "session", "off-instance"), default=None,
+                        help="revoke all sessions of the role issued before now (default), only the leaked ones "
+                             "(revoke --session implies session), or, for EC2 instance-profile credentials (session "
+                             "i-…), only their use from outside the instance's network (off-instance)")
+    parser.add_argument("--issuer", action="append", default=[], metavar="[NAME=]USER",
+                        help="the IAM user that issued a leaked federated-user session (GetFederationToken): its deny "
+                             "goes on that user; NAME=USER per federated user when several leaked (respond reads it "
+                             "from CloudTrail; never guessed)")
+    parser.add_argument("--account", action="append", default=[], metavar="ACCOUNT_ID",
+                        help="with --assume-role: an account it may act in (repeatable); a target in another account "
+                             "is confirmed at the prompt or refused, whatever account STS reports for a leaked key")
     parser.add_argument("--yes", action="store_true", help="apply the revocation plan (default: dry run)")
     parser.add_argument("--audit-log", metavar="FILE",
                         help="append every revocation call to FILE (JSON lines; default: user state dir)")

@@ -23,14 +23,21 @@ Dry run by default: prints the plan. --yes applies it; an interactive terminal a
   role scope     inline policy AWSRevokeOlderSessions: deny sessions issued before now (the console's
                  "Revoke active sessions"), merged into what is there, the cutoff never moved backwards
   session scope  deny only the leaked session names (aws:userid ROLEID:SESSION) issued before now
-Live AKIA keys are set Inactive and their user gets a deny-before-now policy; temporary credentials of an
-IAM user get that user policy. Every change is audited before and after, in a hash-chained log.
+  off-instance   EC2 instance-profile credentials (session i-…): deny them only when used from outside the
+                 instance's VPC and public addresses; the instance and the role's other workloads keep working
+Every change is audited before and after, in a hash-chained log.
 Our statements' Sids record the run and the leaked keys they cover: a later run (any machine) reads from
 IAM that a key is already revoked. --undo RUN takes back what the run added, as IAM shows it now: its
 own statements and policies (never a document from the log), and never re-arms a leaked key unless
 --reactivate-leaked-keys.
+Live AKIA keys are set Inactive and their user gets a deny-before-now policy; temporary credentials of an
+IAM user get that user policy; a federated-user session (GetFederationToken) gets a deny of its aws:userid
+on the IAM user that issued it (--issuer USER; respond reads it from CloudTrail). The plan names what the
+deny breaks (EC2, Lambda, ECS workloads of the role, credential caches) and what it cannot reach (EKS and
+Vault sign-ins by GetCallerIdentity).
 Identity Center (AWSReservedSSO_) sessions: a deny merged into the permission set's inline policy, then
-provisioned. --assume-role 'arn:aws:iam::{account}:role/NAME': one run across many accounts.
+provisioned. --assume-role 'arn:aws:iam::{account}:role/NAME' --account ID …: one run across the accounts
+named (others are confirmed at the prompt, or refused).
 """
 
 REVOKE_EPILOG = """examples:
@@ -53,6 +60,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     source = revoke.add_mutually_exclusive_group(required=True)
     source.add_argument("--role", action="append", metavar="ARN|NAME", help="a role to revoke (repeatable)")
+    source.add_argument("--federated-user", action="append", metavar="ARN|NAME",
+                        help="a federated-user session (GetFederationToken) to revoke, with --issuer USER, the IAM "
+                             "user that issued it (repeatable; a NAME is in the operator's account)")
     source.add_argument("--from", dest="from_report", metavar="REPORT",
                         help="the live findings of a `stsleak scan --verify --format json` report (each row is "
                              "checked against IAM first; rows without a fingerprint are refused)")
@@ -84,12 +94,17 @@ def _usage(args: argparse.Namespace) -> None:
     if args.session and args.scope == "role":
         raise StsleakError("--session cuts only the named sessions; --scope role would cut every session of the "
                            "role: give one or the other")
-    if args.session:
+    if args.session and args.scope != "off-instance":
         args.scope = "session"  # never wider than asked
-    if args.role and args.scope == "session" and not args.session:
-        raise StsleakError("--scope session needs the session name (--session NAME, or a verified finding)")
+    if args.role and args.scope in ("session", "off-instance") and not args.session:
+        raise StsleakError(f"--scope {args.scope} needs the session name (--session NAME, or a verified finding)")
     if (args.undo_target or args.reactivate_leaked_keys) and not args.undo:
         raise StsleakError("--target and --reactivate-leaked-keys go with --undo")
+    if args.federated_user and not args.issuer:
+        raise StsleakError("--federated-user needs --issuer USER: the IAM user that called GetFederationToken "
+                           "(CloudTrail names it: userIdentity.sessionContext.sessionIssuer); stsleak never guesses it")
+    if args.scope == "off-instance" and args.federated_user:
+        raise StsleakError("--scope off-instance is for EC2 instance-profile credentials (a role session named i-…)")
 
 
 def _verify_log(args: argparse.Namespace, out: TextIO) -> ExitCode:
@@ -115,6 +130,8 @@ def _run(args: argparse.Namespace, out: TextIO) -> tuple[RevocationRun, dict[str
     callbacks = prompt_callbacks(args.yes, out)
     if args.role:
         run = response.revoke_roles(args.role, args.session, options, aws, callbacks)
+    elif args.federated_user:
+        run = response.revoke_federated_users(args.federated_user, options, aws, callbacks)
     else:
         from scanner.reports.json_report import load_report
 

@@ -1,8 +1,10 @@
 """Blast radius of revoking a role: what it may do, who can mint fresh sessions, which workloads lose
-their current credentials (EC2 via instance profiles, Lambda functions, ECS task definitions).
+their current credentials (EC2 via instance profiles, Lambda functions, ECS task definitions and the
+services running them).
 
 Trust statements keep their Effect and Condition: a Deny principal is not "trusted by", and an OIDC
 condition such as `token.actions.githubusercontent.com:sub: repo:org/*` stays attached to its principal.
+A NotPrincipal in an Allow trusts everyone but the principals it names.
 """
 
 from __future__ import annotations
@@ -17,6 +19,12 @@ from scanner.investigation.model import BlastRadius, PolicySummary, TrustStateme
 IAM_WRITE_PREFIXES = ("iam:*", "iam:create", "iam:put", "iam:attach", "iam:update", "iam:passrole", "iam:add",
                       "iam:set", "iam:delete")
 MAX_TASK_DEFINITIONS = 200
+MAX_SERVICES = 200
+GET_CALLER_IDENTITY_NOTE = (
+    "services that authenticate with a presigned sts:GetCallerIdentity — EKS (aws-iam-authenticator, access "
+    "entries, aws-auth) and HashiCorp Vault's AWS auth method — still accept a revoked session until it expires: no "
+    "policy can deny GetCallerIdentity. Remove the principal's EKS access entry or aws-auth mapping and unbind it "
+    "from Vault (bound_iam_principal_arn; vault lease revoke -prefix auth/aws/login) until then")
 
 
 def document(value: Any) -> dict[str, Any]:
@@ -56,8 +64,8 @@ def summarise_policy(name: str, kind: str, doc: dict[str, Any]) -> PolicySummary
     return summary
 
 
-def principals_of(statement: dict[str, Any]) -> list[str]:
-    principal = statement.get("Principal")
+def principals_of(statement: dict[str, Any], element: str = "Principal") -> list[str]:
+    principal = statement.get(element)
     if principal == "*":
         return ["*"]
     if not isinstance(principal, dict):
@@ -72,14 +80,30 @@ def _condition(statement: dict[str, Any]) -> dict[str, dict[str, object]]:
 
 def trust_statements(doc: dict[str, Any]) -> list[TrustStatement]:
     return [TrustStatement(str(s.get("Effect", "?")), principals_of(s), [str(a) for a in _list(s.get("Action"))],
-                           _condition(s))
+                           _condition(s), principals_of(s, "NotPrincipal"))
             for s in statements(doc)]
 
 
-def _conditions_text(conditions: dict[str, dict[str, object]]) -> str:
+def conditions_text(conditions: dict[str, dict[str, object]]) -> str:
+    """` when OP key=value; …`, or "" without conditions."""
     parts = [f"{op} {key}={json.dumps(value)}" for op, pairs in conditions.items() if isinstance(pairs, dict)
              for key, value in pairs.items()]
     return f" when {'; '.join(parts)}" if parts else ""
+
+
+
+def trust_lines(trust: list[TrustStatement]) -> tuple[list[str], list[str]]:
+    """(trusted, denied): the trust policy as it is, one line per principal with its statement's conditions.
+    Only Allow statements trust; a Deny principal is listed as denied, never as trusted."""
+    trusted: list[str] = []
+    denied: list[str] = []
+    for statement in trust:
+        condition = conditions_text(statement.conditions)
+        lines = [f"{p}{condition}" for p in statement.principals]
+        if statement.not_principals:
+            lines.append(f"everyone but {', '.join(statement.not_principals)}{condition}")
+        (trusted if statement.effect == "Allow" else denied).extend(lines)
+    return list(dict.fromkeys(trusted)), list(dict.fromkeys(denied))
 
 
 def who_can_mint(trust: list[TrustStatement], role_arn: str) -> list[str]:
@@ -89,7 +113,9 @@ def who_can_mint(trust: list[TrustStatement], role_arn: str) -> list[str]:
     for statement in trust:
         if statement.effect != "Allow":
             continue
-        condition = _conditions_text(statement.conditions)
+        condition = conditions_text(statement.conditions)
+        if statement.not_principals:
+            lines.append(f"everyone but {', '.join(statement.not_principals)}{condition}  [WILDCARD: NotPrincipal]")
         for principal in statement.principals:
             value = principal.split(":", 1)[-1]
             flag = ""
@@ -129,8 +155,14 @@ class BlastRadiusReader:
         radius = BlastRadius(role["Arn"], role["RoleName"])
         radius.trust = trust_statements(document(role.get("AssumeRolePolicyDocument")))
         radius.can_mint = who_can_mint(radius.trust, role["Arn"])
+        denied = trust_lines(radius.trust)[1]
+        if denied:
+            radius.notes.append(f"the trust policy denies {'; '.join(denied)}: never trusted, whatever else it allows")
         self._policies(radius)
-        self._workloads(radius)
+        self.workloads(radius)
+        radius.notes.append("SDK/CLI credential caches (~/.aws/cli/cache, long-running processes) holding a session "
+                            "of this role issued before the cutoff fail until refreshed")
+        radius.notes.append(GET_CALLER_IDENTITY_NOTE)
         return radius
 
     def _policies(self, radius: BlastRadius) -> None:
@@ -147,14 +179,20 @@ class BlastRadiusReader:
         except Exception as exc:
             radius.notes.append(f"policies not fully read: {failure_from(exc).message}")
 
-    def _workloads(self, radius: BlastRadius) -> None:
+    def workloads(self, radius: BlastRadius) -> None:
+        """The workloads using the role's credentials, in every region of the reader; what could not be read is a
+        note (never silently none)."""
         try:
             profiles = self.iam.list_instance_profiles_for_role(RoleName=radius.role_name)["InstanceProfiles"]
             radius.instance_profiles = [p["Arn"] for p in profiles]
         except Exception as exc:
             radius.notes.append(f"instance profiles unknown: {failure_from(exc).message}")
+        self.regional_workloads(radius)
+
+    def regional_workloads(self, radius: BlastRadius) -> None:
+        """EC2 instances (of radius.instance_profiles), Lambda functions, ECS task definitions and services."""
         for region in self.regions:
-            for reader in (self._instances, self._functions, self._tasks):
+            for reader in (self._instances, self._functions, self._tasks, self._services):
                 try:
                     reader(radius, region)
                 except Exception as exc:
@@ -189,6 +227,33 @@ class BlastRadiusReader:
         if len(arns) > MAX_TASK_DEFINITIONS:
             radius.notes.append(f"{region}: only the first {MAX_TASK_DEFINITIONS} of {len(arns)} task definitions "
                                 "were read")
+
+    def _services(self, radius: BlastRadius, region: str) -> None:
+        """ECS services whose task definition (read for each service, whatever its status) uses the role."""
+        ecs = self.regional("ecs", region)
+        uses: dict[str, list[str]] = {}  # task definition ARN -> which of its roles is this one
+        seen = 0
+        for page in ecs.get_paginator("list_clusters").paginate():
+            for cluster in page.get("clusterArns", []):
+                names: list[str] = []
+                for services in ecs.get_paginator("list_services").paginate(cluster=cluster):
+                    names.extend(services.get("serviceArns", []))
+                for start in range(0, min(len(names), MAX_SERVICES - seen), 10):
+                    for service in ecs.describe_services(cluster=cluster,
+                                                         services=names[start:start + 10]).get("services", []):
+                        seen += 1
+                        arn = service.get("taskDefinition") or ""
+                        if arn and arn not in uses:
+                            task = ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+                            uses[arn] = [k for k in ("taskRoleArn", "executionRoleArn")
+                                         if task.get(k) == radius.role_arn]
+                        if uses.get(arn):
+                            radius.services.append(f"{service.get('serviceName')} on cluster "
+                                                   f"{cluster.rsplit('/', 1)[-1]} ({region}, task definition "
+                                                   f"{arn.rsplit('/', 1)[-1]}, {' and '.join(uses[arn])})")
+                if seen >= MAX_SERVICES:
+                    radius.notes.append(f"{region}: only the first {MAX_SERVICES} ECS services were read")
+                    return
 
 
 def blast_radius(reader: BlastRadiusReader, role_name: str) -> BlastRadius:

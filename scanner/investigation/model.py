@@ -172,6 +172,7 @@ class TrustStatement:
     principals: list[str]
     actions: list[str]
     conditions: dict[str, dict[str, object]] = field(default_factory=dict)
+    not_principals: list[str] = field(default_factory=list)  # NotPrincipal: everyone but these
 
 
 @dataclass
@@ -187,6 +188,7 @@ class BlastRadius:
     instances: list[str] = field(default_factory=list)  # "i-… (region)"
     functions: list[str] = field(default_factory=list)
     task_definitions: list[str] = field(default_factory=list)
+    services: list[str] = field(default_factory=list)  # ECS services whose task definition uses the role
     notes: list[str] = field(default_factory=list)
 
 

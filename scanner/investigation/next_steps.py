@@ -133,6 +133,9 @@ def _workload_steps(item: CredentialInvestigation) -> list[str]:
         if radius.functions:
             steps.append(f"Warm Lambda environments of {radius.role_name} keep old credentials until the function is "
                          f"updated (any configuration change): {', '.join(radius.functions)}.")
+        if radius.services:
+            steps.append(f"Replace the running tasks of ECS services using {radius.role_name} (aws ecs update-service "
+                         f"--force-new-deployment): {', '.join(radius.services)}.")
         if radius.task_definitions:
             steps.append(f"Restart ECS tasks using {radius.role_name}: {', '.join(radius.task_definitions)}.")
         flagged = [line for line in radius.can_mint if "[" in line]

@@ -44,8 +44,12 @@ def render_plans(plans: list[Plan], applying: bool, title: str = "revocation pla
         lines += [f"    re-enables:        {what}" for what in plan.reenables]
         if plan.trusted_principals is not None:
             lines.append(f"    trusted by:        {', '.join(plan.trusted_principals) or 'nobody'}")
+        if plan.denied_principals:
+            lines.append(f"    denied by trust:   {', '.join(plan.denied_principals)} (never trusted)")
         if plan.instance_profiles is not None:
             lines.append(f"    instance profiles: {', '.join(plan.instance_profiles) or 'none'}")
+        lines += [f"    breaks:            {what}" for what in plan.breaks]
+        lines += [f"    not cut:           {what}" for what in plan.not_cut]
         lines += [f"    note: {caveat}" for caveat in plan.caveats]
         lines += [f"    finding: {_where(f)}" for f in plan.target.findings]
     return "\n".join(lines) + "\n"

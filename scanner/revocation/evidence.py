@@ -59,3 +59,16 @@ def user_evidence(target: Target, user: dict[str, Any]) -> str | None:
         return (f"report row: the verified user_id {', '.join(target.principal_ids) or '(none)'} is not "
                 f"{user['Arn']}'s UserId: refused")
     return None
+
+
+def federated_evidence(target: Target, account: str) -> str | None:
+    """A report row's federated user: its verified UserId is ACCOUNT:NAME of the ARN it names (IAM has no record of
+    federated users to check it against: the issuer's account is checked by the plan)."""
+    mismatch = offline_account_mismatch(target)
+    if mismatch:
+        return mismatch
+    wanted = f"{account}:{target.name}"
+    if target.principal_ids != [wanted]:
+        return (f"report row: the verified user_id {', '.join(target.principal_ids) or '(none)'} is not "
+                f"{wanted}, the federated user the row names: refused")
+    return None

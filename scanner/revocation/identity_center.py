@@ -33,6 +33,7 @@ from scanner.revocation.policy import (
     statement_id,
 )
 from scanner.revocation.targets import IDENTITY_CENTER_ADVICE, is_identity_center_role
+from scanner.revocation.workloads import caller_identity_survives
 
 Status = RevocationStatus
 
@@ -331,4 +332,8 @@ def _describe(plan: IdentityCenterPlan, pruned: list[str]) -> None:
                         f"cutoff are denied; other users of the permission set are not affected")
     if pruned:
         plan.caveats.append(f"pruned {len(pruned)} expired stsleak statement(s) (older than 12 hours)")
+    plan.breaks.append(f"every credential cache holding a pre-cutoff session of {', '.join(repr(u) for u in users)} "
+                       f"under this role (~/.aws/sso/cache, ~/.aws/cli/cache, long-running processes): refresh it")
+    plan.not_cut.append(caller_identity_survives(plan.label, "at most the permission set's session duration, up "
+                                                             "to 12 h"))
     plan.caveats += [f"console: {step}" for step in console_steps(users)]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from scanner.aws_session import Operator
 from scanner.revocation.model import Plan, TargetKind
-from scanner.revocation.policy import session_user_id, statements
+from scanner.revocation.policy import is_older_sessions, session_user_id, statements
 from scanner.verification.sts import parse_principal_arn
 
 
@@ -57,7 +57,10 @@ def lockout_reason(identity: OperatorIdentity, plan: Plan) -> str | None:
         return f"the operator's own session {identity.arn} is a session of this role"
     if target.kind is TargetKind.ACCESS_KEY and identity.key_id == target.name:
         return f"the operator signs with this very access key ({target.name})"
-    users = {c.params.get("UserName") for c in plan.changes if c.operation == "PutUserPolicy"}
+    if target.kind is TargetKind.FEDERATED_USER and identity.user_id in _denied_user_ids(plan):
+        return f"the operator's own credentials are this federated session ({identity.arn})"
+    users = {c.params.get("UserName") for c in plan.changes
+             if c.operation == "PutUserPolicy" and any(is_older_sessions(s) for s in c.statements)}
     if any(_temporary_session_of(identity, user) for user in users):
         return f"the operator's own credentials are a temporary session of this user ({identity.arn})"
     return None

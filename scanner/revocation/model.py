@@ -22,16 +22,23 @@ class TargetKind(StrEnum):
     ROLE = "role"
     ACCESS_KEY = "access-key"
     USER = "user"
+    FEDERATED_USER = "federated-user"  # a GetFederationToken session, cut on the IAM user that issued it
 
 
 class Scope(StrEnum):
-    """How wide a plan cuts: a role's sessions, only named sessions, a key, a user's sessions, or an undo."""
+    """How wide a plan cuts: a role's sessions, only named sessions, only use off an EC2 instance's network, a key,
+    a user's sessions, one federated-user session, or an undo."""
 
     ROLE = "role"
     SESSION = "session"
+    OFF_INSTANCE = "off-instance"
     ACCESS_KEY = "access-key"
     USER = "user"
+    FEDERATED_USER = "federated-user"
     UNDO = "undo"
+
+
+ROLE_SCOPES = (Scope.ROLE, Scope.SESSION, Scope.OFF_INSTANCE)  # what --scope may ask of a role
 
 
 class Surface(StrEnum):
@@ -86,7 +93,9 @@ class Target:
     fingerprints: list[str] = field(default_factory=list)
     refusal: str | None = None
     from_report: bool = False  # rows of a report: each must be bound to evidence checked in IAM
-    explicit: bool = False  # named by the user (--role)
+    explicit: bool = False  # named by the user (--role, --federated-user)
+    issuer: str | None = None  # federated-user: the IAM user that called GetFederationToken
+    issuer_source: str | None = None  # how the issuer is known: named by the operator, or the CloudTrail event
 
     @property
     def key_ids(self) -> list[str]:
@@ -128,8 +137,11 @@ class Plan:
     message: str | None = None
     cutoff: str | None = None
     policy_name: str | None = None
-    trusted_principals: list[str] | None = None
+    trusted_principals: list[str] | None = None  # Allow principals of the trust policy, with their conditions
+    denied_principals: list[str] | None = None  # Deny principals of the trust policy: never trusted
     instance_profiles: list[str] | None = None
+    breaks: list[str] = field(default_factory=list)  # the workloads (and caches) whose credentials the plan cuts
+    not_cut: list[str] = field(default_factory=list)  # what the deny cannot reach (GetCallerIdentity sign-ins, …)
     caveats: list[str] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     replaces: list[str] = field(default_factory=list)  # the documents a change replaces, shown in the plan
@@ -152,7 +164,8 @@ class Plan:
 
     def revocation(self) -> Revocation:
         return Revocation(self.status, self.scope, self.label, self.policy_name, self.cutoff, self.message,
-                          self.trusted_principals, self.instance_profiles)
+                          self.trusted_principals, self.instance_profiles, list(self.breaks) or None,
+                          list(self.not_cut) or None, self.denied_principals)
 
     def shape(self) -> str:
         """Everything the user approved except the cutoff (a re-plan that changes more is shown again)."""
@@ -168,3 +181,4 @@ class PlanSettings:
     refresh: bool = False
     include_operator: bool = False
     run_id: str | None = None  # stamped into our statements' Sids (undo removes only its own run's)
+    regions: tuple[str, ...] = ()  # where the workloads of a role are looked for (default: the operator's region)

@@ -6,6 +6,11 @@ credentials are checked with GetCallerIdentity (they must answer for that accoun
 and apply that account's targets. When the assumption fails, that account's targets are reported
 failed with the reason and the other accounts go on. Identity Center targets keep the base
 credentials: sso-admin lives in the Identity Center instance's account, not the role's.
+
+A revocation acts only in accounts the operator named (`--account`) or confirmed at the prompt:
+the account STS reports for a leaked key (or a report row claims) says where the key lives, not
+where the operator may act. A target elsewhere is refused before any role is assumed there. An
+undo acts where its run acted (its audit records, read only while the hash chain holds).
 """
 
 from __future__ import annotations
@@ -57,6 +62,16 @@ class AssumeFailed(StsleakError):
     """The role cannot be assumed (or does not answer) in an account: that account's targets fail."""
 
 
+class AccountNotNamed(AssumeFailed):
+    """The operator did not name (nor confirm) the account: its targets are refused, nothing is assumed there."""
+
+
+def not_named(account: str) -> str:
+    return (f"account {account} was not named: --assume-role acts only in accounts given with --account (or "
+            f"confirmed at the prompt), not wherever STS says a leaked key lives; run again with --account {account} "
+            f"if you may act there")
+
+
 class AccountRouter:
     """Plans and applies each target with an operator for the target's account (assumed once per account).
 
@@ -66,12 +81,13 @@ class AccountRouter:
     """
 
     def __init__(self, base: Operator, base_account: str, template: RoleTemplate, audit: AuditLog,
-                 read_back: ReadBack | None = None) -> None:
+                 read_back: ReadBack | None = None, allowed: frozenset[str] | None = None) -> None:
         self.base = base
         self.base_account = base_account
         self.template = template
         self.audit = audit
         self.read_back = read_back
+        self.allowed = allowed  # the accounts named or confirmed (None: any, for an undo of a run's own accounts)
         self.session_name = f"stsleak-revoke-{audit.run_id}"[:64]
         self._accounts: dict[str, Operator | str] = {}  # account -> operator, or why the assumption failed
         self._appliers: dict[str, Applier] = {}
@@ -79,6 +95,8 @@ class AccountRouter:
     def operator_for(self, account: str | None) -> tuple[Operator, str]:
         """(operator, account) for `account`; raises AssumeFailed with the reason."""
         account = account or self.base_account
+        if self.allowed is not None and account not in self.allowed:
+            raise AccountNotNamed(not_named(account))
         if account not in self._accounts:
             self._accounts[account] = self._assume(account)
         found = self._accounts[account]
@@ -118,12 +136,19 @@ class AccountRouter:
             operator, account = self.operator_for(target.account)
         except AssumeFailed as exc:
             scope = settings.scope if target.kind is TargetKind.ROLE else str(target.kind)
-            return Plan(target, scope, target.arn or target.name, status=RevocationStatus.FAILED,
-                        cutoff=settings.cutoff, message=str(exc))
+            status = RevocationStatus.REFUSED if isinstance(exc, AccountNotNamed) else RevocationStatus.FAILED
+            return Plan(target, scope, target.arn or target.name, status=status, cutoff=settings.cutoff,
+                        message=str(exc))
         plan = plan_target(target, operator, settings, self.audit)
         if plan.status is RevocationStatus.PLANNED:
             plan.caveats.append(f"operator: {self.template.arn_for(account)} (assumed, session {self.session_name})")
         return plan
+
+    def accounts_of(self, targets: list[Target]) -> list[str]:
+        """The accounts the router would assume its role in for these targets."""
+        found = {t.account or self.base_account for t in targets if not refusal_before_calls(t)
+                 and not (t.kind is TargetKind.ROLE and is_identity_center_role(t.name, t.path))}
+        return sorted(found)
 
     def _plan_identity_center(self, target: Target, settings: PlanSettings) -> Plan:
         """sso-admin lives in the Identity Center instance's account: the base operator plans (and applies)
@@ -152,6 +177,7 @@ class AccountRouter:
         try:
             operator, account = self.operator_for(plan.target.account)
         except AssumeFailed as exc:
-            plan.status, plan.message = RevocationStatus.FAILED, str(exc)
+            status = RevocationStatus.REFUSED if isinstance(exc, AccountNotNamed) else RevocationStatus.FAILED
+            plan.status, plan.message = status, str(exc)
             return
         self.applier(operator, account).apply(plan)

@@ -12,32 +12,37 @@ from datetime import datetime
 from typing import Any
 
 from scanner.aws_session import Operator
+from scanner.investigation.blast_radius import trust_lines, trust_statements
 from scanner.model import RevocationStatus
 from scanner.revocation import policy as P
 from scanner.revocation.audit import AuditLog
 from scanner.revocation.calls import AuditedCalls, CallFailed, explain
-from scanner.revocation.evidence import access_key_evidence, role_evidence, user_evidence
+from scanner.revocation.evidence import access_key_evidence, federated_evidence, role_evidence, user_evidence
 from scanner.revocation.identity_center import is_identity_center_role, plan_identity_center
 from scanner.revocation.lockout import OperatorIdentity, lockout_reason
 from scanner.revocation.managed import managed_state, plan_managed
 from scanner.revocation.model import Change, Plan, PlanSettings, Target, TargetKind
 from scanner.revocation.policy import document
-from scanner.revocation.targets import unmodifiable_reason
+from scanner.revocation.targets import FEDERATED_ADVICE, unmodifiable_reason
+from scanner.revocation.workloads import (
+    SDK_CACHES,
+    caller_identity_survives,
+    describe_breaks,
+    is_instance_session,
+    read_workloads,
+)
 
 Status = RevocationStatus
 
 
 def trust_principals(trust: dict[str, Any]) -> list[str]:
-    found: list[str] = []
-    for statement in P.statements(trust):
-        principal = statement.get("Principal", {})
-        if principal == "*":
-            found.append("*")
-            continue
-        for kind, values in principal.items():
-            for value in values if isinstance(values, list) else [values]:
-                found.append(f"{kind}:{value}")
-    return sorted(dict.fromkeys(found))
+    """Who the trust policy trusts, as it is: Allow principals only, each with its statement's conditions."""
+    return sorted(trust_lines(trust_statements(trust))[0])
+
+
+def denied_principals(trust: dict[str, Any]) -> list[str]:
+    """The trust policy's Deny principals (never trusted), with their conditions."""
+    return sorted(trust_lines(trust_statements(trust))[1])
 
 
 def get_policy(calls: AuditedCalls, operation: str, **params: str) -> dict[str, Any] | None:
@@ -87,16 +92,28 @@ def _inline_documents(calls: AuditedCalls, role: str) -> dict[str, dict[str, Any
     return {n: get_policy(calls, "GetRolePolicy", RoleName=role, PolicyName=n) for n in names}
 
 
-def _role_facts(plan: Plan, role: dict[str, Any], calls: AuditedCalls) -> None:
-    plan.trusted_principals = trust_principals(document(role.get("AssumeRolePolicyDocument")))
+def _role_facts(plan: Plan, target: Target, settings: PlanSettings, role: dict[str, Any],
+                calls: AuditedCalls) -> None:
+    """Who may mint new sessions (the trust policy as it is), what the deny breaks and what it cannot reach."""
+    trust = document(role.get("AssumeRolePolicyDocument"))
+    plan.trusted_principals, plan.denied_principals = trust_principals(trust), denied_principals(trust)
+    arns: list[str] = []
     try:
         profiles = calls.paged("iam", "ListInstanceProfilesForRole", "InstanceProfiles", RoleName=role["RoleName"])
         plan.instance_profiles = [p["InstanceProfileName"] for p in profiles]
+        arns = [p["Arn"] for p in profiles]
     except CallFailed as exc:
-        plan.caveats.append(f"instance profiles unknown: {exc.failure.message}")
-    if plan.instance_profiles:
-        plan.caveats.append("EC2 instances using these instance profiles keep cached credentials: "
-                            "stop/start them (or refresh their credentials) after the cutoff")
+        plan.breaks.append(f"(not known: instance profiles: {exc.failure.message})")
+    regions = settings.regions or (calls.operator.options.resolved_region(),)
+    radius = read_workloads(role, arns, calls, regions)
+    describe_breaks(plan, radius, regions, target.sessions)
+    lasts = f"at most {role.get('MaxSessionDuration', 3600)} s, the role's MaxSessionDuration; 3,600 s if chained"
+    plan.not_cut.append(caller_identity_survives(role["Arn"], lasts))
+    instances = [s for s in target.sessions if is_instance_session(s)]
+    if instances and settings.scope != "off-instance":
+        plan.caveats.append(f"session {', '.join(instances)} is an EC2 instance's (instance-profile credentials): "
+                            f"--scope off-instance denies them only when used off the instance's network, the least "
+                            f"disruptive cut (the instance and the role's other workloads keep working)")
 
 
 def _check_role_arn(target: Target, role: dict[str, Any]) -> str | None:
@@ -114,7 +131,7 @@ def _plan_role(plan: Plan, target: Target, settings: PlanSettings, calls: Audite
     if refusal:
         plan.status, plan.message = Status.REFUSED, refusal
         return
-    _role_facts(plan, role, calls)
+    _role_facts(plan, target, settings, role, calls)
     inline = _inline_documents(calls, target.name)
     managed = managed_state(calls, role)
     if settings.scope == "role":
@@ -269,6 +286,9 @@ def _plan_access_key(plan: Plan, target: Target, settings: PlanSettings, calls: 
         _already(plan, found, f"{P.USER_POLICY_NAME} on user {user} (and the key is Inactive)")
         return
     plan.cutoff = settings.cutoff
+    plan.breaks.append(f"everything that signs with access key {target.name} (it is Inactive from now on): find "
+                       f"who uses it legitimately before deleting it")
+    _user_consequences(plan, user, settings)
     plan.caveats.append("the secret is public now: delete the key once nothing legitimate depends on it")
     plan.caveats.append(f"the user deny-before-now policy ends GetSessionToken/GetFederationToken sessions made "
                         f"with this key; role sessions minted with it (AssumeRole, up to 12 h) are not reached: "
@@ -289,8 +309,88 @@ def _plan_user(plan: Plan, target: Target, settings: PlanSettings, calls: Audite
         _already(plan, found, P.USER_POLICY_NAME)
         return
     plan.cutoff = settings.cutoff
+    _user_consequences(plan, target.name, settings, user["Arn"])
     plan.caveats.append("temporary credentials of this IAM user issued before the cutoff are denied; the user's "
                         "long-term keys keep working (their requests carry no token issue time)")
+
+
+def _user_consequences(plan: Plan, user: str, settings: PlanSettings, arn: str | None = None) -> None:
+    """What a deny-before-now on an IAM user breaks and cannot reach."""
+    plan.breaks.append(f"every process and credential cache holding temporary credentials of user {user} issued "
+                       f"before the cutoff (GetSessionToken, GetFederationToken; {SDK_CACHES}): they get new ones")
+    plan.not_cut.append(caller_identity_survives(arn or f"user {user}", "up to 36 h for GetSessionToken and "
+                                                                       "GetFederationToken credentials"))
+
+
+def _federated_user_id(plan: Plan, target: Target, account: str) -> str | None:
+    """ACCOUNT:NAME, the federated session's aws:userid (verified, or built from the name the operator gave)."""
+    wanted = f"{account}:{target.name}"
+    if target.from_report:
+        refusal = federated_evidence(target, account)
+        if refusal:
+            plan.status, plan.message = Status.REFUSED, refusal
+            return None
+    elif target.principal_ids and target.principal_ids != [wanted]:
+        plan.status = Status.REFUSED
+        plan.message = (f"the federated session was verified as {', '.join(target.principal_ids)}, not {wanted} "
+                        f"(the issuer's account and the federated user's name): refused")
+        return None
+    return wanted
+
+
+def _plan_federated(plan: Plan, target: Target, settings: PlanSettings, calls: AuditedCalls) -> None:
+    """A deny of this one federated session (aws:userid ACCOUNT:NAME, issued before now) on the IAM user that
+    called GetFederationToken, in an inline policy of its own (merged into what is there)."""
+    if not target.issuer:
+        plan.status, plan.message = Status.REFUSED, FEDERATED_ADVICE
+        return
+    issuer = calls("iam", "GetUser", UserName=target.issuer)["User"]
+    account = issuer["Arn"].split(":")[4]
+    if target.account and account != target.account:
+        plan.status = Status.REFUSED
+        plan.message = (f"the issuer {issuer['Arn']} ({target.issuer_source}) is in account {account}, the federated "
+                        f"user in {target.account}: a federated session is always issued by a user of its own "
+                        f"account, so this is not its issuer")
+        return
+    user_id = _federated_user_id(plan, target, account)
+    if user_id is None:
+        return
+    plan.label = f"{target.arn or f'federated user {target.name}'} (issued by {issuer['Arn']})"
+    user = target.issuer
+    names = calls.paged("iam", "ListUserPolicies", "PolicyNames", UserName=user)
+    docs = {n: get_policy(calls, "GetUserPolicy", UserName=user, PolicyName=n) for n in names}
+    name = P.session_policy_name(user_id)
+    found = _covered(list(docs.values()), target, settings, user_id)
+    if found is not None:
+        _already(plan, found, f"{name} on user {user}")
+        return
+    ours = [P.session_statement(user_id, settings.cutoff, settings.run_id, leak_marks(target))]
+    existing = docs.get(name)
+    merged = P.merge(existing, ours)
+    total = P.policy_size(merged) + sum(P.policy_size(d) for n, d in docs.items() if d and n != name)
+    if total > P.USER_INLINE_LIMIT:
+        plan.status = Status.FAILED
+        plan.message = (f"user {user}'s inline policies would total {total} characters, over IAM's "
+                        f"{P.USER_INLINE_LIMIT} limit: remove one, or attach a managed deny policy by hand")
+        return
+    if existing is not None:
+        plan.replaces.append(P.policy_text(existing))
+    plan.policy_name, plan.cutoff = name, settings.cutoff
+    plan.changes.append(Change("PutUserPolicy", {"UserName": user, "PolicyName": name,
+                                                 "PolicyDocument": P.policy_text(merged)},
+                               f"user-policy:{user}:{name}", None if existing is None else {"PolicyDocument": existing},
+                               ours))
+    plan.caveats.append(f"issuer: user {user}, {target.issuer_source}")
+    plan.caveats.append(f"only the federated session {target.name!r} (aws:userid {user_id}) issued before the cutoff "
+                        f"is denied; user {user}'s own keys and its other federated sessions keep working")
+    if not calls.paged("iam", "ListAccessKeys", "AccessKeyMetadata", UserName=user):
+        plan.caveats.append(f"user {user} has no access key now, and GetFederationToken needs one: if it did not "
+                            f"issue this session (or its key was deleted since), this deny cuts nothing; check "
+                            f"CloudTrail's sessionIssuer")
+    plan.breaks.append(f"every process and credential cache holding federated session {target.name!r} issued "
+                       f"before the cutoff ({SDK_CACHES}), console sessions signed in with it included")
+    plan.not_cut.append(caller_identity_survives(target.arn or f"federated user {target.name}",
+                                                 "up to 36 h, GetFederationToken's longest"))
 
 
 def plan_target(target: Target, operator: Operator, settings: PlanSettings, audit: AuditLog) -> Plan:
@@ -311,13 +411,16 @@ def plan_target(target: Target, operator: Operator, settings: PlanSettings, audi
         plan.message = (f"{target.name} is in account {target.account} but the operator's credentials are for "
                         f"{identity.account}: run again with --profile for {target.account}")
         return plan
-    planner = {TargetKind.ROLE: _plan_role, TargetKind.ACCESS_KEY: _plan_access_key, TargetKind.USER: _plan_user}
+    planner = {TargetKind.ROLE: _plan_role, TargetKind.ACCESS_KEY: _plan_access_key, TargetKind.USER: _plan_user,
+               TargetKind.FEDERATED_USER: _plan_federated}
     try:
         planner[target.kind](plan, target, settings, calls)
     except CallFailed as exc:
-        operation = {"role": "GetRole", "access-key": "ListAccessKeys", "user": "GetUser"}[target.kind]
+        operation = {"role": "GetRole", "access-key": "ListAccessKeys", "user": "GetUser",
+                     "federated-user": "GetUser"}[target.kind]
+        subject = f"issuer {target.issuer}" if target.kind is TargetKind.FEDERATED_USER else target.name
         plan.status, plan.changes = Status.FAILED, []
-        plan.message = explain(exc.failure, operation, target.name, identity.account)
+        plan.message = explain(exc.failure, operation, subject, identity.account)
         return plan
     return lockout_check(plan, identity, settings)
 

@@ -65,9 +65,23 @@ def aws_cutoff(response: dict[str, Any], local: datetime) -> tuple[str, str | No
 
 
 def _settings(identity: dict[str, Any], scope: str, refresh: bool, include_operator: bool,
-              audit: AuditLog) -> tuple[PlanSettings, str | None]:
+              audit: AuditLog, regions: tuple[str, ...] = ()) -> tuple[PlanSettings, str | None]:
     cutoff, warning = aws_cutoff(identity, datetime.now(UTC))
-    return PlanSettings(scope, cutoff, refresh, include_operator, audit.run_id), warning
+    return PlanSettings(scope, cutoff, refresh, include_operator, audit.run_id, regions), warning
+
+
+def _router(targets: list[Target], operator: Operator, calls: AuditedCalls, audit: AuditLog, assume_role: str,
+            accounts: tuple[str, ...], confirm_accounts: Callable[[list[str]], bool] | None,
+            read_back: ReadBack | None) -> AccountRouter:
+    """The --assume-role router, allowed only in the accounts named (--account) or confirmed now."""
+    router = AccountRouter(operator, operator_account(calls), RoleTemplate.parse(assume_role), audit, read_back,
+                           frozenset(accounts))
+    unnamed = [a for a in router.accounts_of(targets) if a not in accounts]
+    confirmed = bool(unnamed) and confirm_accounts is not None and confirm_accounts(unnamed)
+    if confirmed:
+        router.allowed = frozenset([*accounts, *unnamed])
+    audit.event("accounts", named=list(accounts), unnamed=unnamed, confirmed=confirmed)
+    return router
 
 
 def start_record(audit: AuditLog, kind: str, identity: dict[str, Any], **fields: Any) -> None:
@@ -107,26 +121,29 @@ def _fresh_plans(targets: list[Target], operator: Operator, settings: PlanSettin
 def run_revocation(targets: list[Target], scope: str, operator: Operator, audit: AuditLog, *,
                    show: Callable[[list[Plan]], None], confirm: Callable[[list[Plan]], bool],
                    replan: bool = False, refresh: bool = False, include_operator: bool = False,
-                   read_back: ReadBack | None = None, assume_role: str | None = None) -> list[Plan]:
+                   read_back: ReadBack | None = None, assume_role: str | None = None,
+                   accounts: tuple[str, ...] = (), confirm_accounts: Callable[[list[str]], bool] | None = None,
+                   regions: tuple[str, ...] = ()) -> list[Plan]:
     """Plan every target, show the plan, and apply it when `confirm(plans)` says so.
 
     With `replan` (the answer came from a prompt, which may take a while) the plan is made again
     before applying, so the cutoff is the time of applying; if anything but the cutoff changed,
-    the new plan is shown and confirmed again.
+    the new plan is shown and confirmed again. With `assume_role`, only the `accounts` named, and
+    those `confirm_accounts` says yes to, are acted in; `regions`: where a role's workloads are looked for.
     """
     calls = AuditedCalls(operator, audit)
     identity = operator_identity(calls)
     start_record(audit, "revoke", identity, scope=scope, refresh=refresh)
-    settings, warning = _settings(identity, scope, refresh, include_operator, audit)
+    settings, warning = _settings(identity, scope, refresh, include_operator, audit, regions)
     _record_evidence(targets, audit, settings)
     router = None
     if assume_role:  # --assume-role: an operator per target account (operators.py)
-        router = AccountRouter(operator, operator_account(calls), RoleTemplate.parse(assume_role), audit, read_back)
+        router = _router(targets, operator, calls, audit, assume_role, accounts, confirm_accounts, read_back)
     plans = _fresh_plans(targets, operator, settings, audit, warning, router)
     show(plans)
     apply = confirm(plans)
     for _ in range(MAX_REPLANS if apply and replan else 0):
-        settings, warning = _settings(operator_identity(calls), scope, refresh, include_operator, audit)
+        settings, warning = _settings(operator_identity(calls), scope, refresh, include_operator, audit, regions)
         fresh = _fresh_plans(targets, operator, settings, audit, warning, router)
         changed = [p.shape() for p in fresh] != [p.shape() for p in plans]
         plans = fresh

@@ -1,10 +1,15 @@
-"""What a revocation acts on: a role, a long-term access key, or an IAM user's temporary sessions.
+"""What a revocation acts on: a role, a long-term access key, an IAM user's temporary sessions, or one
+federated-user session (GetFederationToken), cut on the IAM user that issued it.
 
-Targets come from live findings (grouped: one target per role / key / user) or from `--role`.
-A target that cannot be revoked here carries a `refusal`; its `kind` still says what it is.
+Targets come from live findings (grouped: one target per role / key / user / federated user) or from
+`--role` / `--federated-user`. A target that cannot be revoked here carries a `refusal`; its `kind`
+still says what it is. The issuer of a federated-user session is never guessed: the operator names it
+(`--issuer`), or the investigation read it from CloudTrail (`userIdentity.sessionContext.sessionIssuer`).
 """
 
 from __future__ import annotations
+
+import re
 
 from scanner.model import Finding
 from scanner.revocation.model import Target, TargetKind
@@ -18,10 +23,14 @@ IDENTITY_CENTER_ADVICE = (
     "for aws:userid ROLEID:<user name> with aws:TokenIssueTime before now, and re-provision the permission set "
     "to its accounts; then, in the Identity Center console, delete the user's active sessions and disable the "
     "user (or use an SCP in member accounts)")
-FEDERATED_ADVICE = ("federated-user session (GetFederationToken): put a deny-before-now inline policy "
-                    "(aws:TokenIssueTime) on the IAM user that called GetFederationToken — CloudTrail names it "
-                    "(userIdentity.sessionContext.sessionIssuer); deactivating that user's keys does not end "
-                    "sessions already issued")
+FEDERATED_ADVICE = ("federated-user session (GetFederationToken): stsleak denies it (aws:userid ACCOUNT:NAME, issued "
+                    "before now) on the IAM user that called GetFederationToken, and never guesses that user: name it "
+                    "with --issuer USER (or NAME=USER); CloudTrail names it in any event of the leaked key "
+                    "(userIdentity.sessionContext.sessionIssuer.userName), and `stsleak respond` reads it from there. "
+                    "Deactivating that user's keys does not end sessions already issued")
+_FEDERATED_ARN = re.compile(r"^arn:(?P<partition>[a-z][a-z0-9-]{0,30}):sts::(?P<account>[0-9]{12}):federated-user/"
+                            r"(?P<name>[\w+=,.@-]{2,32})$")
+_FEDERATED_NAME = re.compile(r"^[\w+=,.@-]{2,32}$")
 ROOT_ADVICE = ("root session: IAM cannot restrict the root user; deny it with an SCP (member accounts of an "
                "organization) or wait until it expires (at most 1 h for GetSessionToken as root); delete any "
                "root access key in the console (Security credentials) and rotate the root password")
@@ -61,6 +70,36 @@ def role_target(role: str, sessions: list[str] | None = None) -> Target:
     return Target(TargetKind.ROLE, role, sessions=list(sessions or []), explicit=True)
 
 
+def federated_target(text: str, issuer: str | None = None) -> Target:
+    """A target from `--federated-user ARN|NAME` (ARN: arn:PARTITION:sts::ACCOUNT:federated-user/NAME; a bare
+    NAME is in the operator's account) and `--issuer USER`."""
+    found = _FEDERATED_ARN.match(text)
+    if found:
+        target = Target(TargetKind.FEDERATED_USER, found["name"], account=found["account"], arn=text,
+                        partition=found["partition"], explicit=True)
+    elif _FEDERATED_NAME.match(text):
+        target = Target(TargetKind.FEDERATED_USER, text, explicit=True)
+    else:
+        return Target(TargetKind.FEDERATED_USER, text, explicit=True,
+                      refusal=f"not a federated user ARN or name: {text} (arn:aws:sts::ACCOUNT:federated-user/NAME)")
+    if issuer:
+        target.issuer, target.issuer_source = issuer, "named by the operator (--issuer)"
+    return target
+
+
+def name_issuers(targets: list[Target], issuers: dict[str, str]) -> None:
+    """The issuers the operator named (`--issuer NAME=USER`, or `--issuer USER` under the key "" for the one
+    federated-user target there is) on the federated-user targets that have none yet."""
+    federated = [t for t in targets if t.kind is TargetKind.FEDERATED_USER]
+    for target in federated:
+        issuer = issuers.get(target.name) or (issuers.get("") if len(federated) == 1 else None)
+        if issuer and not target.issuer:
+            target.issuer, target.issuer_source = issuer, "named by the operator (--issuer)"
+        elif "" in issuers and len(federated) > 1 and not target.issuer and target.name not in issuers:
+            target.refusal = target.refusal or (f"--issuer {issuers['']} without a name, but {len(federated)} "
+                                                f"federated users are leaked: give --issuer {target.name}=USER")
+
+
 def _identify(finding: Finding) -> tuple[TargetKind, str, str | None, str | None]:
     """(kind, name, user name, refusal) for a live finding."""
     v = finding.verification
@@ -73,8 +112,11 @@ def _identify(finding: Finding) -> tuple[TargetKind, str, str | None, str | None
     if v.principal_type == "iam-user" and user:
         return TargetKind.USER, user, None, None
     name = v.arn or finding.access_key_id
+    federated = _FEDERATED_ARN.match(v.arn or "")
+    if v.principal_type == "federated-user" and federated:
+        return TargetKind.FEDERATED_USER, federated["name"], None, None
     if v.principal_type == "federated-user":
-        return TargetKind.USER, name, None, FEDERATED_ADVICE
+        return TargetKind.FEDERATED_USER, name, None, f"not a federated-user ARN: {v.arn}"
     if v.principal_type == "root":
         return TargetKind.USER, name, None, ROOT_ADVICE
     return TargetKind.USER, name, None, "unknown principal type: nothing to revoke"
@@ -106,6 +148,8 @@ def targets_from_findings(findings: list[Finding], *, fingerprints: list[str | N
             target.principal_ids.append(v.user_id)
         if v.role_arn and (parsed := split_role_arn(v.role_arn)):
             target.arn, target.path = v.role_arn, parsed[2]
+        if kind is TargetKind.FEDERATED_USER:
+            target.arn = v.arn
         target.findings.append(finding)
         if fingerprints is None:
             target.fingerprints.append(finding.fingerprint)

@@ -10,6 +10,10 @@ AccessDenied), but it does not check cross-account trust policies: that refusal 
 from __future__ import annotations
 
 import json
+import os
+import pty
+import subprocess
+import sys
 from pathlib import Path
 
 import boto3
@@ -80,8 +84,11 @@ def _records(world: World) -> list[dict]:
     return [json.loads(line) for line in world.audit_log.read_text().splitlines()]
 
 
+NAMED = ("--account", A, "--account", f"{B},{C}")  # the accounts the operator may act in
+
+
 def test_one_run_revokes_across_accounts(world: World, org: Path) -> None:
-    run = stsleak("scan", "--verify", "--revoke", "--yes", "--assume-role", TEMPLATE, "--format", "json",
+    run = stsleak("scan", "--verify", "--revoke", "--yes", "--assume-role", TEMPLATE, *NAMED, "--format", "json",
                   "--audit-log", str(world.audit_log), str(org), env=world.env())
     assert run.code == 4, run.stderr  # account C's target failed (4, not 3); the others still went on
     by_account = {}
@@ -106,7 +113,7 @@ def test_one_run_revokes_across_accounts(world: World, org: Path) -> None:
 
 
 def test_dry_run_assumes_but_changes_nothing(world: World, org: Path) -> None:
-    run = stsleak("scan", "--verify", "--revoke", "--assume-role", TEMPLATE, "--format", "json",
+    run = stsleak("scan", "--verify", "--revoke", "--assume-role", TEMPLATE, *NAMED, "--format", "json",
                   "--audit-log", str(world.audit_log), str(org), env=world.env())
     assert run.code == 4, run.stderr  # account C's target failed (4, not 3); the others still went on
     statuses = sorted(f["revocation"]["status"] for f in run.json()["findings"])
@@ -120,7 +127,7 @@ def test_dry_run_assumes_but_changes_nothing(world: World, org: Path) -> None:
 
 def test_revoke_role_arn_in_another_account(world: World, org: Path) -> None:
     run = stsleak("revoke", "--role", f"arn:aws:iam::{B}:role/etl", "--yes", "--assume-role", TEMPLATE,
-                  "--audit-log", str(world.audit_log), env=world.env())
+                  "--account", B, "--audit-log", str(world.audit_log), env=world.env())
     assert run.code == 0, run.stderr
     assert f"revoked: arn:aws:iam::{B}:role/etl" in run.stdout
     without = stsleak("revoke", "--role", f"arn:aws:iam::{B}:role/etl", "--audit-log", str(world.audit_log),
@@ -147,7 +154,7 @@ def test_template_fills_the_account() -> None:
 
 
 def test_undo_across_accounts_with_assume_role(world: World, org: Path) -> None:
-    run = stsleak("scan", "--verify", "--revoke", "--yes", "--assume-role", TEMPLATE, "--format", "json",
+    run = stsleak("scan", "--verify", "--revoke", "--yes", "--assume-role", TEMPLATE, *NAMED, "--format", "json",
                   "--audit-log", str(world.audit_log), str(org), env=world.env())
     assert run.code == 4, run.stderr  # account C cannot be assumed
     run_id = _records(world)[0]["run"]
@@ -164,3 +171,69 @@ def test_undo_across_accounts_with_assume_role(world: World, org: Path) -> None:
     assert undo.stdout.count("undone:") == 2, undo.stdout
     for account in (A, B):
         assert _responder_iam(world, account).list_role_policies(RoleName="etl")["PolicyNames"] == ["S3FullAccess"]
+
+
+def test_only_the_accounts_named_are_acted_in(world: World, org: Path) -> None:
+    """Issue 22: the account STS reports for a leaked key is where the key lives, not where the operator may act:
+    without --account B the leaked keys of B are refused and no role is assumed there."""
+    run = stsleak("scan", "--verify", "--revoke", "--yes", "--assume-role", TEMPLATE, "--account", A, "--format",
+                  "json", "--audit-log", str(world.audit_log), str(org), env=world.env())
+    assert run.code == 4, run.stderr
+    by_account: dict[str, list[dict]] = {}
+    for finding in run.json()["findings"]:
+        by_account.setdefault(finding["verification"]["account"], []).append(finding["revocation"])
+    assert [r["status"] for r in by_account[A]] == ["revoked"]
+    for account in (B, C):
+        assert {r["status"] for r in by_account[account]} == {"refused"}
+        assert by_account[account][0]["message"].startswith(f"account {account} was not named: --assume-role acts "
+                                                            f"only in accounts given with --account")
+        assert f"--account {account}" in by_account[account][0]["message"]
+    assert _responder_iam(world, B).list_role_policies(RoleName="etl")["PolicyNames"] == ["S3FullAccess"]
+    records = _records(world)
+    assumed = [r["params"]["RoleArn"] for r in records if r["event"] == "call" and r["operation"] == "sts:AssumeRole"]
+    assert assumed == [TEMPLATE.format(account=A)]
+    (accounts,) = [r for r in records if r["event"] == "accounts"]
+    assert accounts["named"] == [A] and accounts["unnamed"] == [B, C] and accounts["confirmed"] is False
+
+
+def test_account_needs_assume_role_and_twelve_digits(world: World) -> None:
+    for extra in (["--account", B], ["--assume-role", TEMPLATE, "--account", "12345"]):
+        run = stsleak("revoke", "--role", "etl", *extra, "--audit-log", str(world.audit_log), env=world.env())
+        assert run.code == 2 and run.stderr.startswith("stsleak: error: --account"), run.stderr
+
+
+def _on_a_terminal(world: World, org: Path, answer: bytes) -> tuple[int, bytes]:
+    """`revoke --assume-role` of etl in A, B and C at a terminal, naming only account A: it asks about B and C."""
+    master, slave = pty.openpty()
+    env = {**os.environ, **world.env(), "NO_COLOR": "1"}
+    roles = [arg for account in (A, B, C) for arg in ("--role", f"arn:aws:iam::{account}:role/etl")]
+    proc = subprocess.Popen([sys.executable, "-m", "scanner", "revoke", *roles, "--assume-role", TEMPLATE,
+                             "--account", A, "--audit-log", str(world.audit_log)],
+                            stdin=slave, stdout=slave, stderr=subprocess.PIPE, env=env)
+    os.close(slave)
+    seen = b""
+    while b"Act in them? [y/N]" not in seen:
+        seen += os.read(master, 4096)
+    os.write(master, answer)
+    while b"Apply this plan? [y/N]" not in seen:
+        seen += os.read(master, 4096)
+    os.write(master, b"n\n")
+    code = proc.wait(timeout=120)
+    os.close(master)
+    return code, seen
+
+
+@pytest.mark.parametrize("answer", [b"y\n", b"n\n"])
+def test_accounts_not_named_are_confirmed_at_the_prompt(world: World, org: Path, answer: bytes) -> None:
+    code, seen = _on_a_terminal(world, org, answer)
+    assert f"--assume-role would act in account(s) {B}, {C}, not named with --account".encode() in seen
+    plan = seen.split(b"Act in them? [y/N]")[1]
+    assert code == 4  # C fails or is refused
+    if answer == b"y\n":
+        assert f"operator: arn:aws:iam::{B}:role/IncidentResponder (assumed".encode() in plan
+        assert f"cannot assume arn:aws:iam::{C}:role/IncidentResponder".encode() in plan  # confirmed, then denied
+    else:
+        assert f"account {B} was not named".encode() in plan and f"account {C} was not named".encode() in plan
+        assumed = [r["params"]["RoleArn"] for r in _records(world)
+                   if r["event"] == "call" and r["operation"] == "sts:AssumeRole"]
+        assert assumed == [TEMPLATE.format(account=A)]

@@ -155,14 +155,21 @@ def test_assume_role_acts_in_the_targets_account(incident: Incident, tmp_path: P
     assert without.code == 4, without.stderr  # the operator's own account has no such role: not revoked
     assert _etl_policies_in_b(incident) == ["S3FullAccess"]
 
-    dry = _respond(incident, repo, tmp_path / "dry.json", "--assume-role", TEMPLATE)
+    unnamed = _respond(incident, repo, tmp_path / "unnamed.json", "--assume-role", TEMPLATE, "--yes")
+    assert unnamed.code == 4, unnamed.stderr  # B is where STS says the key lives, not an account the operator named
+    (item,) = json.loads((tmp_path / "unnamed.json").read_text())["credentials"]
+    assert [r["status"] for r in item["revocations"]] == ["refused"]
+    assert f"account {B} was not named" in item["revocations"][0]["message"]
+    assert _etl_policies_in_b(incident) == ["S3FullAccess"]
+
+    dry = _respond(incident, repo, tmp_path / "dry.json", "--assume-role", TEMPLATE, "--account", B)
     assert dry.code == 3, dry.stderr
     assert f"note: operator: arn:aws:iam::{B}:role/IncidentResponder (assumed, session stsleak-revoke-" in dry.stderr
     (item,) = json.loads((tmp_path / "dry.json").read_text())["credentials"]
     assert [(r["target"], r["status"]) for r in item["revocations"]] == [(target, "planned")]
     assert _etl_policies_in_b(incident) == ["S3FullAccess"]
 
-    applied = _respond(incident, repo, tmp_path / "applied.json", "--assume-role", TEMPLATE, "--yes")
+    applied = _respond(incident, repo, tmp_path / "applied.json", "--assume-role", TEMPLATE, "--account", B, "--yes")
     assert applied.code == 3, applied.stderr
     assert ROLE_POLICY_NAME in _etl_policies_in_b(incident)
     report = json.loads((tmp_path / "applied.json").read_text())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from scanner.revocation.plan import trust_principals
+from scanner.revocation.plan import denied_principals, trust_principals
 from scanner.revocation.policy import (
     covers,
     existing_cutoff,
@@ -86,6 +86,22 @@ def test_unmodifiable_roles_and_targets() -> None:
     assert target.partition == "aws-cn" and target.kind is TargetKind.ROLE
     bad = role_target("arn:aws:iam::123456789012:user/bob")
     assert bad.kind is TargetKind.ROLE and bad.refusal == "not a role ARN: arn:aws:iam::123456789012:user/bob"
-    assert trust_principals({"Statement": [{"Principal": {"AWS": ["arn:b", "arn:a"], "Service": "ec2.amazonaws.com"}},
-                                           {"Principal": "*"}]}) == ["*", "AWS:arn:a", "AWS:arn:b",
-                                                                     "Service:ec2.amazonaws.com"]
+    assert trust_principals({"Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": ["arn:b", "arn:a"], "Service": "ec2.amazonaws.com"}},
+        {"Effect": "Allow", "Principal": "*"}]}) == ["*", "AWS:arn:a", "AWS:arn:b", "Service:ec2.amazonaws.com"]
+
+
+def test_the_trust_policy_as_it_is() -> None:
+    """Issue 22: a Deny principal is never "trusted"; a condition (an OIDC sub) stays with its principal."""
+    oidc = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"
+    trust = {"Statement": [
+        {"Effect": "Allow", "Principal": {"Federated": oidc}, "Action": "sts:AssumeRoleWithWebIdentity",
+         "Condition": {"StringLike": {"token.actions.githubusercontent.com:sub": "repo:acme/app:*"}}},
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "sts:AssumeRole"},
+        {"Effect": "Deny", "Principal": {"AWS": "arn:aws:iam::123456789012:user/intern"}, "Action": "sts:*"},
+        {"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::999999999999:root"}, "Action": "sts:AssumeRole"}]}
+    assert trust_principals(trust) == [
+        "AWS:arn:aws:iam::123456789012:root",
+        f'Federated:{oidc} when StringLike token.actions.githubusercontent.com:sub="repo:acme/app:*"',
+        "everyone but AWS:arn:aws:iam::999999999999:root"]
+    assert denied_principals(trust) == ["AWS:arn:aws:iam::123456789012:user/intern"]
