@@ -7,6 +7,9 @@ region taken from the SigV4 credential scope). Its events are not invented: they
 `RecordingProxy` (scanner/testing/recording_proxy.py), which sits in front of moto and turns every
 request and response that really happened into a CloudTrail event.
 
+Other CloudTrail calls (GetTrailStatus, StopLogging, …) sent here go to `upstream` (the recording
+proxy, which records them and passes them to moto, where trails live) when it is set.
+
 Faults on request: `throttle(n)` answers the next n lookups with ThrottlingException,
 `deny_region(r)` answers AccessDeniedException there, `rate_limit` throttles a region asked more
 often than that many times per second (as AWS does at 2/s).
@@ -18,12 +21,13 @@ import base64
 import json
 import threading
 import time
+import urllib.parse
 from collections import defaultdict
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from scanner.testing.loopback import LoopbackServer
+from scanner.testing.loopback import HOP_BY_HOP, LoopbackServer, forward
 
 TARGET_PREFIX = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101."
 LOOKUP_KEYS = {"EventId": "eventID", "EventName": "eventName", "ReadOnly": "readOnly", "Username": "username",
@@ -99,6 +103,7 @@ class CloudTrailEmulator:
         self._lock = threading.Lock()
         self._server: LoopbackServer | None = None
         self.url = ""
+        self.upstream: str | None = None  # where calls other than LookupEvents go (set by RecordingProxy.start)
 
     # --- faults -----------------------------------------------------------------------------
     def throttle(self, count: int) -> None:
@@ -209,6 +214,19 @@ class CloudTrailEmulator:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                target = self.headers.get("X-Amz-Target", "")
+                if emulator.upstream and target != TARGET_PREFIX + "LookupEvents":
+                    parsed = urllib.parse.urlsplit(emulator.upstream)
+                    status, headers, data = forward((parsed.hostname or "127.0.0.1", parsed.port or 80), "POST",
+                                                    self.path, list(self.headers.items()), body)
+                    self.send_response(status)
+                    for name, value in headers:
+                        if name.lower() not in HOP_BY_HOP and name.lower() not in ("server", "date"):
+                            self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
                 status, payload = emulator.handle(self.headers.get("X-Amz-Target", ""), body,
                                                   region_of(self.headers.get("Authorization", "")) or "us-east-1")
                 raw = isinstance(payload, bytes)

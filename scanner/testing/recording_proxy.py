@@ -7,13 +7,14 @@ the query `Action`, or the S3 REST verb), eventSource, awsRegion (SigV4 scope), 
 the signing access key id (type/arn learned from what moto answered: GetCallerIdentity, AssumeRole,
 CreateAccessKey, …), requestParameters, responseElements (minted credentials' key ids; secret keys
 are never recorded and session tokens are redacted), sourceIPAddress, userAgent, errorCode.
-CloudTrail `LookupEvents` sent here is answered by the emulator directly. Only management events are
-stored, as in CloudTrail's event history (S3 object reads and writes are data events).
+CloudTrail `LookupEvents` sent here is answered by the emulator directly (the other CloudTrail calls go
+to moto). Only management events are stored, as in CloudTrail's event history (S3 object reads and
+writes are data events). Parameters are shaped as CloudTrail shapes them (scanner/testing/operations.py).
+What moto lacks is emulated here (`Extension`s: GuardDuty findings, a few IAM calls).
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
 import threading
@@ -21,38 +22,44 @@ import urllib.parse
 import uuid
 import xml.etree.ElementTree as ET
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, Protocol
 
-from scanner.testing.cloudtrail import TARGET_PREFIX, CloudTrailEmulator, credential_scope, now_iso
-from scanner.testing.loopback import LoopbackServer
+from scanner.testing.cloudtrail import TARGET_PREFIX, CloudTrailEmulator, credential_scope, now_iso, region_of
+from scanner.testing.guardduty import GuardDutyEmulator
+from scanner.testing.iam_extras import IamExtras
+from scanner.testing.loopback import HOP_BY_HOP, LoopbackServer, forward
+from scanner.testing.operations import (
+    Call,
+    event_name,
+    lower_first,
+    rest_call,
+    s3_extra,
+    unflatten,
+    xml_to_dict,
+)
 
 HIDDEN = "HIDDEN_DUE_TO_SECURITY_REASONS"
-SECRET_WORDS = ("password", "secret", "token", "privatekey")
+SECRET_WORDS = ("password", "secret", "token", "privatekey", "zipfile")
+# never in responseElements: session tokens, passwords, MFA seeds and QR codes, private keys, grant tokens
+HIDDEN_ANSWERS = ("sessiontoken", "password", "base32stringseed", "qrcodepng", "keymaterial", "credentialsecret",
+                  "granttoken")
 MINTING = frozenset({"AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity", "GetSessionToken",
                      "GetFederationToken", "CreateAccessKey"})
 S3_DATA = frozenset({"GetObject", "PutObject", "HeadObject", "DeleteObject", "ListObjects", "ListObjectsV2",
                      "CopyObject", "HeadBucket"})
 S3_BUCKET_SUBRESOURCES = {"policy": "BucketPolicy", "acl": "BucketAcl", "versioning": "BucketVersioning",
-                          "tagging": "BucketTagging", "encryption": "BucketEncryption", "location": "BucketLocation"}
-HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "content-length"}
+                          "tagging": "BucketTagging", "encryption": "BucketEncryption", "location": "BucketLocation",
+                          "publicAccessBlock": "BucketPublicAccessBlock", "policyStatus": "BucketPolicyStatus"}
 DEFAULT_ACCOUNT = "123456789012"  # moto's default account
 
 
-def lower_first(name: str) -> str:
-    return name[:1].lower() + name[1:]
-
-
 def _hide(key: str, value: Any) -> Any:
-    return HIDDEN if any(word in key.lower() for word in SECRET_WORDS) else value
-
-
-def xml_to_dict(element: ET.Element) -> Any:
-    children = list(element)
-    if not children:
-        return element.text or ""
-    if all(_tag(c) == "member" for c in children):
-        return [xml_to_dict(c) for c in children]
-    return {lower_first(_tag(c)): xml_to_dict(c) for c in children}
+    lowered = key.lower()
+    if any(word in lowered for word in SECRET_WORDS) and not lowered.endswith(("id", "arn", "name")):
+        return HIDDEN
+    if isinstance(value, dict):
+        return {k: _hide(k, v) for k, v in value.items()}
+    return value
 
 
 def _tag(element: ET.Element) -> str:
@@ -62,7 +69,7 @@ def _tag(element: ET.Element) -> str:
 def scrub_elements(value: Any) -> Any:
     """CloudTrail never records secret keys; the emulator also hides session tokens and passwords."""
     if isinstance(value, dict):
-        return {k: (HIDDEN if k.lower() in ("sessiontoken", "password") else scrub_elements(v))
+        return {k: (HIDDEN if any(word in k.lower() for word in HIDDEN_ANSWERS) else scrub_elements(v))
                 for k, v in value.items() if k.lower() != "secretaccesskey"}
     if isinstance(value, list):
         return [scrub_elements(v) for v in value]
@@ -120,8 +127,8 @@ class EventRecorder:
         with self._lock:
             self.identities[key] = identity
 
-    def record(self, request: dict[str, Any], status: int, body: bytes,
-               response_headers: list[tuple[str, str]] | None = None) -> dict[str, Any] | None:
+    def describe(self, request: dict[str, Any]) -> Call | None:
+        """Who signed the request, where, which operation and which parameters (None: unsigned)."""
         scope = credential_scope(request["headers"].get("authorization", ""))
         if len(scope) < 4:
             query = urllib.parse.parse_qs(request["query"])
@@ -129,7 +136,16 @@ class EventRecorder:
         if len(scope) < 4:
             return None  # unsigned: not an AWS API call
         key, _, region, service = scope
-        name, params = self._name_and_params(request, service)
+        operation, params = self._name_and_params(request, service)
+        return Call(key, region, service, event_name(service, operation), params, operation)
+
+    def record(self, request: dict[str, Any], status: int, body: bytes,
+               response_headers: list[tuple[str, str]] | None = None,
+               call: Call | None = None) -> dict[str, Any] | None:
+        call = call or self.describe(request)
+        if call is None:
+            return None
+        key, region, service, name, params = call.access_key_id, call.region, call.service, call.name, call.params
         caller = self.identity(key)
         event: dict[str, Any] = {
             "eventVersion": "1.09", "userIdentity": caller, "eventTime": now_iso(),
@@ -138,14 +154,14 @@ class EventRecorder:
             "requestParameters": {k: _hide(k, v) for k, v in params.items()} or None, "responseElements": None,
             "requestID": request_id_of(response_headers or [], body), "eventID": str(uuid.uuid4()),
             "eventType": "AwsApiCall",
-            "readOnly": name.startswith(("Get", "List", "Describe", "Head")) and name not in MINTING,
+            "readOnly": call.operation.startswith(("Get", "List", "Describe", "Head")) and name not in MINTING,
             "managementEvent": not (service == "s3" and name in S3_DATA),
             "recipientAccountId": caller.get("accountId", DEFAULT_ACCOUNT),
         }
         if status >= 300:
             event["errorCode"], event["errorMessage"] = _error_of(body)
         else:
-            response = _response_of(body, name)
+            response = _response_of(body, call.operation)
             if name in MINTING or not event["readOnly"]:
                 event["responseElements"] = scrub_elements(response) or None
             self._learn_from(name, caller, params, response)
@@ -167,12 +183,14 @@ class EventRecorder:
         form = urllib.parse.parse_qs(body.decode("utf-8", "replace")) if body and b"=" in body[:200] else {}
         form = form or urllib.parse.parse_qs(request["query"])
         if "Action" in form:
-            params = {lower_first(k): v[0] for k, v in form.items() if k not in ("Action", "Version")}
-            return form["Action"][0], params
+            flat = {k: v[0] for k, v in form.items() if k not in ("Action", "Version")}
+            return form["Action"][0], unflatten(flat, ec2=service == "ec2")
         if service == "s3":
-            return s3_event_name(request["method"], request["path"], urllib.parse.parse_qs(request["query"],
-                                                                                          keep_blank_values=True))
-        return f"{request['method']} {request['path']}", {}
+            name, params = s3_event_name(request["method"], request["path"],
+                                         urllib.parse.parse_qs(request["query"], keep_blank_values=True))
+            return name, params | s3_extra(name, headers, body)
+        rest = rest_call(service, request["method"], request["path"], request["query"], body)
+        return rest if rest else (f"{request['method']} {request['path']}", {})
 
     def _learn_from(self, name: str, caller: dict[str, Any], params: dict[str, Any], response: Any) -> None:
         if not isinstance(response, dict):
@@ -235,33 +253,77 @@ def _response_of(body: bytes, name: str) -> Any:
     except ET.ParseError:
         return None
     result = next((e for e in root if _tag(e) == f"{name}Result"), None)
+    if result is None and _tag(root) == f"{name}Response":  # EC2: the answer's fields sit under the root
+        result = root
     return xml_to_dict(result) if result is not None else None
 
 
+class Extension(Protocol):
+    """An emulated piece of AWS that moto lacks, in the proxy: it may replace moto's answer to a call
+    (`answer`), sees every recorded event (`observe`, e.g. GuardDuty turning events into findings),
+    and forgets its state when moto is reset (`POST /moto-api/reset`)."""
+
+    def answer(self, call: Call, status: int, headers: list[tuple[str, str]],
+               body: bytes) -> tuple[int, list[tuple[str, str]], bytes] | None: ...
+
+    def observe(self, event: dict[str, Any]) -> None: ...
+
+    def reset(self) -> None: ...
+
+
 class RecordingProxy:
-    """Serve on a free loopback port; forward to `upstream` (moto), record into `emulator`."""
+    """Serve on a free loopback port; forward to `upstream` (moto), record into `emulator`.
+
+    `guardduty` (findings) and `iam_extras` (service-specific credentials, user permissions boundaries,
+    AWS-managed quarantine policies) answer what moto lacks; moto still decides whether the caller is
+    allowed (its answer is kept when it denies)."""
 
     def __init__(self, upstream: str, emulator: CloudTrailEmulator) -> None:
         parsed = urllib.parse.urlsplit(upstream)
         self.upstream = (parsed.hostname or "127.0.0.1", parsed.port or 80)
         self.emulator = emulator
         self.recorder = EventRecorder(emulator)
+        self.guardduty = GuardDutyEmulator()
+        self.iam_extras = IamExtras()
+        self.extensions: list[Extension] = [self.guardduty, self.iam_extras]
         self._server: LoopbackServer | None = None
         self.url = ""
 
     def forward(self, method: str, path: str, headers: list[tuple[str, str]], body: bytes) -> tuple[int, Any, bytes]:
-        connection = http.client.HTTPConnection(*self.upstream, timeout=60)
-        try:
-            connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
-            for name, value in headers:
-                if name.lower() not in HOP_BY_HOP:
-                    connection.putheader(name, value)
-            connection.putheader("Content-Length", str(len(body)))
-            connection.endheaders(body)
-            response = connection.getresponse()
-            return response.status, response.getheaders(), response.read()
-        finally:
-            connection.close()
+        return forward(self.upstream, method, path, headers, body)
+
+    def handle(self, method: str, path_and_query: str, headers: list[tuple[str, str]], body: bytes,
+               client_ip: str) -> tuple[int, list[tuple[str, str]], bytes]:
+        """One request: CloudTrail LookupEvents to the emulator; the rest to moto (or an extension), recorded."""
+        lowered = {k.lower(): v for k, v in headers}
+        target = lowered.get("x-amz-target", "")
+        if target == TARGET_PREFIX + "LookupEvents":
+            status, payload = self.emulator.handle(target, body, region_of(lowered.get("authorization", ""))
+                                                   or "us-east-1")
+            raw = isinstance(payload, bytes)
+            data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+            return status, [("Content-Type", "text/html" if raw else "application/x-amz-json-1.1")], data
+        status, answer_headers, data = self.forward(method, path_and_query, headers, body)
+        path, _, query = path_and_query.partition("?")
+        if path.startswith("/moto-api"):
+            if path.rstrip("/") == "/moto-api/reset" and status < 300:
+                for extension in self.extensions:
+                    extension.reset()
+            return status, answer_headers, data
+        request = {"method": method, "path": path, "query": query, "body": body, "headers": lowered,
+                   "client_ip": client_ip}
+        call = self.recorder.describe(request)
+        if call is not None:
+            for extension in self.extensions:
+                replaced = extension.answer(call, status, answer_headers, data)
+                if replaced is not None:
+                    status, answer_headers, data = replaced
+                    break
+        event = self.recorder.record(request, status, data, answer_headers, call)
+        if event is not None:
+            for extension in self.extensions:
+                extension.observe(event)
+        return status, answer_headers, data
 
     def start(self) -> str:
         proxy = self
@@ -271,24 +333,9 @@ class RecordingProxy:
 
             def _any(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                target = self.headers.get("X-Amz-Target", "")
-                if target.startswith(TARGET_PREFIX):
-                    from scanner.testing.cloudtrail import region_of
-
-                    status, payload = proxy.emulator.handle(target, body, region_of(
-                        self.headers.get("Authorization", "")) or "us-east-1")
-                    raw = isinstance(payload, bytes)
-                    data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-                    self._send(status, [("Content-Type", "text/html" if raw else "application/x-amz-json-1.1")], data)
-                    return
-                status, headers, data = proxy.forward(self.command, self.path, list(self.headers.items()), body)
-                if not self.path.startswith("/moto-api"):
-                    path, _, query = self.path.partition("?")
-                    forwarded = self.headers.get("X-Forwarded-For", "").split(",")[0].strip()
-                    request = {"method": self.command, "path": path, "query": query, "body": body,
-                               "headers": {k.lower(): v for k, v in self.headers.items()},
-                               "client_ip": forwarded or self.client_address[0]}
-                    proxy.recorder.record(request, status, data, headers)
+                forwarded = self.headers.get("X-Forwarded-For", "").split(",")[0].strip()
+                status, headers, data = proxy.handle(self.command, self.path, list(self.headers.items()), body,
+                                                     forwarded or self.client_address[0])
                 self._send(status, headers, data)
 
             def _send(self, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
@@ -311,6 +358,8 @@ class RecordingProxy:
 
         self._server = LoopbackServer(Handler, "recording-proxy")
         self.url = self._server.url
+        if self.emulator.upstream is None:  # CloudTrail calls other than LookupEvents sent to the emulator
+            self.emulator.upstream = self.url
         return self.url
 
     def stop(self) -> None:
