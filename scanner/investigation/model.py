@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 MAX_DISTINCT = 200  # distinct IPs / user agents / event names kept per key (the rest are counted as "other")
 
@@ -142,18 +143,35 @@ class RevocationHint:
     reason: str = ""
 
 
+class PersistenceCategory(StrEnum):
+    """What a persistence row is about (AWS's "Compromised IAM Credentials" playbook, in its order)."""
+
+    IAM = "iam"  # identities and permissions: users, keys, roles, policies, providers, MFA, SSH keys, boundaries
+    LOGGING = "logging"  # logging and detection switched off: CloudTrail, GuardDuty, Config
+    COMPUTE = "compute"  # compute created: EC2 instances, key pairs, open security groups, Lambda, ECS
+    DATA = "data"  # data exposed or at risk: public S3, shared snapshots and AMIs, KMS key policies, grants, deletion
+    SIGNAL = "signal"  # what AWS itself already says: GuardDuty findings, the quarantine policy
+
+
 @dataclass
 class PersistenceItem:
-    """Something the leaked credentials created or changed in IAM, with how to remove it."""
+    """Something the leaked credentials created or changed, with whether it is still there and how to remove it.
 
-    kind: str  # user | access-key | login-profile | role | trust-policy | policy | policy-version | permission
+    `exists` is read now with the operator's credentials: True means the change is still in place (the
+    user exists, logging is still off, the bucket is still public), False that it is gone or undone,
+    None that it could not be checked. Nothing is removed automatically: `remove` is the command."""
+
+    kind: str  # user | access-key | login-profile | role | trust-policy | policy | … (persistence/ lists them)
     name: str
     event_name: str
     event_time: str
     by_key: str
-    exists: bool | None = None  # confirmed with an IAM read (None: could not check)
+    exists: bool | None = None  # read back now (None: could not check)
     detail: str = ""
     remove: str = ""
+    category: PersistenceCategory = PersistenceCategory.IAM
+    region: str | None = None  # where it lives (None: global, IAM)
+    ids: dict[str, Any] = field(default_factory=dict)  # what the read-back needs (bucket, instance ids, …)
 
 
 @dataclass

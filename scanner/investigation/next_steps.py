@@ -6,7 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from scanner.investigation.model import CredentialInvestigation, HintKind, RevocationHint
+from scanner.investigation.model import (
+    CredentialInvestigation,
+    HintKind,
+    PersistenceCategory,
+    PersistenceItem,
+    RevocationHint,
+)
 
 DONE = ("revoked", "already-revoked")
 NOT_DONE = ("failed", "refused")
@@ -118,10 +124,25 @@ def _spawn_steps(item: CredentialInvestigation) -> list[str]:
     return steps
 
 
+def _persistence_step(p: PersistenceItem) -> str:
+    where = f" in {p.region}" if p.region else ""
+    unsure = " (whether it is still there could not be read)" if p.exists is None else ""
+    if p.kind == "aws-quarantine":
+        return (f"AWS has already quarantined user {p.name} ({p.detail.split(':', 1)[0].removeprefix('AWS attached ')})"
+                f": AWS found this key exposed. Keep the policy until the key is deleted; then {p.remove}")
+    if p.kind == "guardduty-finding":
+        return f"Review GuardDuty finding {p.name}{where} ({p.detail}), then archive it: {p.remove}"
+    if p.category is PersistenceCategory.LOGGING:
+        return (f"Switch back on what the leaked credentials switched off{unsure} — {p.kind} {p.name}{where} "
+                f"({p.event_name} at {p.event_time}): {p.remove}")
+    verb = "Close" if p.category is PersistenceCategory.DATA else "Remove"
+    return (f"{verb} {p.kind} {p.name}{where}, created or changed by the leaked credentials{unsure} "
+            f"({p.event_name} at {p.event_time}): {p.remove}")
+
+
 def _persistence_steps(item: CredentialInvestigation) -> list[str]:
-    present = [p for p in item.persistence if p.exists is not False]
-    return [f"Remove {p.kind} {p.name} created by the leaked credentials ({p.event_name} at {p.event_time}): "
-            f"{p.remove}" for p in present]
+    """One step per row still there (or not known to be gone), logging and detection first."""
+    return [_persistence_step(p) for p in item.persistence if p.exists is not False]
 
 
 def _workload_steps(item: CredentialInvestigation) -> list[str]:

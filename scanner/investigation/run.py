@@ -112,8 +112,8 @@ class Investigator:
         item.hints = hints_from(item.spawned, item.account)
         item.persistence = persistence.items
         if persistence.dropped:
-            item.notes.append(f"{persistence.dropped} more IAM changes not listed")
-        confirm(item.persistence, self.operator)
+            item.notes.append(f"{persistence.dropped} more changes by the leaked credentials not listed")
+        item.notes += confirm(item.persistence, self.operator, item, self._workload_regions(item))
         roles: list[str] = []
         v = finding.verification
         if item.principal_type == "assumed-role" and (item.role_arn or (v and v.role_name)):

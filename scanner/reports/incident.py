@@ -32,6 +32,9 @@ from scanner.redact import scrub
 from scanner.reports.incident_summary import action_lines, summary_lines
 
 INCIDENT_VERSION = 1
+PERSISTENCE_LINES = {"logging": "switched off by the leaked credentials", "iam": "created by the leaked credentials",
+                     "compute": "created by the leaked credentials",
+                     "data": "exposed or put at risk by the leaked credentials", "signal": "AWS says"}
 FORMATS = {".json": "json", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html"}
 
 
@@ -184,6 +187,16 @@ def _unique_revocations(incident: Incident) -> list[dict[str, Any]]:
     return list(seen.values())
 
 
+def _persistence_counts(incident: Incident) -> dict[str, dict[str, int]]:
+    """Persistence rows by category (logging, iam, compute, data, signal): found, and still there now."""
+    counts: dict[str, dict[str, int]] = {}
+    for found in (p for c in incident.credentials for p in c.persistence):
+        entry = counts.setdefault(str(found.category), {"found": 0, "still_there": 0})
+        entry["found"] += 1
+        entry["still_there"] += found.exists is True
+    return counts
+
+
 def summary_dict(incident: Incident, scan: dict[str, Any] | None) -> dict[str, Any]:
     """The counts the report opens with: what leaked, who used it, what it left, what was done, how sure we are."""
     findings = [f for f in (scan or {}).get("findings") or [] if isinstance(f, dict)]
@@ -205,6 +218,7 @@ def summary_dict(incident: Incident, scan: dict[str, Any] | None) -> dict[str, A
         "credentials_spawned": sum(len(c.spawned) for c in incident.credentials),
         "persistence": {"found": sum(len(c.persistence) for c in incident.credentials),
                         "still_there": sum(p.exists is True for c in incident.credentials for p in c.persistence)},
+        "persistence_by_category": _persistence_counts(incident),
         "revocations": {"applied": statuses["revoked"], "already_revoked": statuses["already-revoked"],
                         "planned": statuses["planned"], "refused": statuses["refused"], "failed": statuses["failed"]},
         "investigation": investigation,
@@ -262,7 +276,9 @@ def render_summary(data: dict[str, Any]) -> str:
                          f"{spawned['role_arn'] or spawned['user_name'] or ''}")
         for found in item["persistence"]:
             there = {True: "still there", False: "gone", None: "unconfirmed"}[found["exists"]]
-            lines.append(f"  created by the leaked credentials: {found['kind']} {found['name']} ({there})")
+            what = PERSISTENCE_LINES.get(found.get("category", "iam"), "created by the leaked credentials")
+            where = f" in {found['region']}" if found.get("region") else ""
+            lines.append(f"  {what}: {found['kind']} {found['name']}{where} ({there})")
         for hint in item["revocation_hints"]:
             lines.append(f"  added to the revocation plan: {hint['kind']} {hint['name']}")
         for revocation in item["revocations"]:

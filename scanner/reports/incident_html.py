@@ -22,6 +22,9 @@ th{background:#f6f8fa;white-space:nowrap}tr.ours td{color:#57606a}.meta{color:#5
 .badge{display:inline-block;padding:0 .45rem;
 border-radius:.6rem;font-size:12px;font-weight:600;background:#eaeef2}.live,.failed,.refused{background:#ffebe9;
 color:#a40e26}.revoked{background:#dafbe1;color:#116329}.planned{background:#fff8c5;color:#7d4e00}
+tr.still.category-logging td,tr.still.category-data td{background:#fff5f5}
+table.persistence td:nth-child(-n+4),table.persistence td:nth-child(8){word-break:normal}
+table.persistence td:nth-child(10){font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
 .flag{color:#a40e26;font-weight:600}code{font-size:12px;background:#f6f8fa;padding:0 .2rem}
 ol li{margin:.3rem 0}.none{color:#57606a;font-style:italic}
 .summary{border:1px solid #d0d7de;border-radius:.4rem;padding:.2rem 1rem;background:#f6f8fa}
@@ -92,6 +95,30 @@ def _blast(radius: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+PERSISTENCE_HEADERS = ["kind", "name", "category", "region", "event", "time", "by key", "still there", "detail",
+                       "remove with (nothing is removed automatically)"]
+CATEGORIES = {"logging": "logging/detection switched off", "iam": "IAM", "compute": "compute created",
+              "data": "data exposed or at risk", "signal": "AWS says"}
+
+
+def _persistence(rows: list[dict[str, Any]]) -> str:
+    """Persistence and damage: one row each, with "still there?" as read now and the command that removes it."""
+    counts = []
+    for category, label in CATEGORIES.items():
+        mine = [p for p in rows if p.get("category", "iam") == category]
+        if mine:
+            counts.append(f"{label}: {len(mine)} ({sum(p['exists'] is True for p in mine)} still there)")
+    head = "<h3>Persistence and damage: what the leaked credentials created, changed or switched off</h3>"
+    if counts:
+        head += f'<p class="persistence-counts">{e("; ".join(counts))}</p>'
+    there = {True: "yes", False: "no", None: "unknown"}
+    return head + table("persistence", PERSISTENCE_HEADERS,
+                        [[p["kind"], p["name"], CATEGORIES.get(p.get("category", "iam"), p.get("category")),
+                          p.get("region") or "global", p["event_name"], p["event_time"], p["by_key"],
+                          there[p["exists"]], p["detail"], p["remove"]] for p in rows],
+                        [f"category-{p.get('category', 'iam')}" + (" still" if p["exists"] else "") for p in rows])
+
+
 def _credential(item: dict[str, Any]) -> str:
     source, key, state = item["source"], item["access_key_id"], item["state"]
     parts = [f'<section class="credential" data-key="{e(key)}"><h2><code>{e(key)}</code> {badge(state["badge"])}</h2>',
@@ -119,10 +146,7 @@ def _credential(item: dict[str, Any]) -> str:
     for activity in item["spawned_activity"]:
         parts.append(f'<h3>Activity of spawned key <code>{e(activity["access_key_id"])}</code></h3>'
                      + _activity(activity))
-    parts.append("<h3>Persistence: created by the leaked credentials</h3>" + table(
-        "persistence", ["kind", "name", "event", "time", "by key", "still there", "remove with"],
-        [[p["kind"], p["name"], p["event_name"], p["event_time"], p["by_key"],
-          {True: "yes", False: "no", None: "unknown"}[p["exists"]], p["remove"]] for p in item["persistence"]]))
+    parts.append(_persistence(item["persistence"]))
     revocations = item["revocations"] or ([item["revocation"]] if item["revocation"] else [])
     parts.append("<h3>Revocation</h3>" + table(
         "revocation", ["target", "scope", "status", "cutoff", "read back", "message"],

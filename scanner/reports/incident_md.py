@@ -35,6 +35,10 @@ def activity_rows(activity: dict[str, Any] | None) -> list[list[Any]]:
             for s in activity["events_by_name"]]
 
 
+PERSISTENCE_HEADERS = ["kind", "name", "category", "region", "event", "time", "by key", "still there", "detail",
+                       "remove with (nothing is removed automatically)"]
+CATEGORIES = {"logging": "logging/detection switched off", "iam": "IAM", "compute": "compute created",
+              "data": "data exposed or at risk", "signal": "AWS says"}
 ACTIVITY_HEADERS = ["event", "source", "count", "by stsleak", "first", "last", "errors", "regions"]
 
 
@@ -99,10 +103,11 @@ def _credential(item: dict[str, Any]) -> list[str]:
                     for s in item["spawned"]])
     for activity in item["spawned_activity"]:
         lines += [f"#### Activity of spawned key {esc(activity['access_key_id'])}", "", *_activity(activity)]
-    lines += ["### Persistence (created by the leaked credentials)", ""]
-    lines += table(["kind", "name", "event", "time", "by key", "still there", "remove with"],
-                   [[p["kind"], p["name"], p["event_name"], p["event_time"], p["by_key"],
-                     {True: "yes", False: "no", None: "unknown"}[p["exists"]], p["remove"]]
+    lines += ["### Persistence and damage (created, changed or switched off by the leaked credentials)", ""]
+    lines += table(PERSISTENCE_HEADERS,
+                   [[p["kind"], p["name"], CATEGORIES.get(p.get("category", "iam"), p.get("category")),
+                     p.get("region") or "global", p["event_name"], p["event_time"], p["by_key"],
+                     {True: "yes", False: "no", None: "unknown"}[p["exists"]], p["detail"], p["remove"]]
                     for p in item["persistence"]])
     lines += ["### Revocation", ""]
     lines += table(["target", "scope", "status", "cutoff", "read back", "message"],
