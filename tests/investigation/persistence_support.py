@@ -1,0 +1,111 @@
+"""What the persistence tests share: a leaked session of a role that may do anything, the attacker's and
+the operator's clients in any region (through the recording proxy), `stsleak respond` (a dry run) and a
+later `stsleak investigate --from` its report, the persistence rows of a report, and the operator
+running a row's removal command exactly as printed (tests/investigation/aws_cli.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from tests.aws.conftest import Leak
+from tests.investigation import aws_cli
+from tests.investigation.conftest import ALLOW_ALL, ATTACKER_AGENT, ATTACKER_IP, REGION, Incident
+from tests.support.cli import GitRepo, Run, stsleak
+
+WEST = "us-west-2"
+REGIONS = f"{REGION},{WEST}"
+
+
+@pytest.fixture
+def moto_signs_bodyless_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto 5.2.6, with auth on, checks the SigV4 signature of a request without a body (REST GET/DELETE:
+    Lambda GetFunction, GuardDuty ListDetectors/GetDetector/DeleteDetector) against the request's *headers*
+    encoded as a form body, so each such call answers SignatureDoesNotMatch. The moto server runs in this
+    process: for these tests it checks them over the empty body, as AWS does (nothing of stsleak is changed)."""
+    from moto.iam import access_control
+
+    original = access_control.IAMRequestBase._create_aws_request
+
+    def over_the_empty_body(self: Any) -> Any:
+        if self._body or self._method not in ("GET", "DELETE", "HEAD"):
+            return original(self)
+        saved, self._data = self._data, b""
+        try:
+            return original(self)
+        finally:
+            self._data = saved
+
+    monkeypatch.setattr(access_control.IAMRequest, "_create_aws_request", over_the_empty_body)
+
+
+def leaked_admin(incident: Incident, role: str = "ops-admin", session: str = "laptop") -> Leak:
+    """A session of a role that may do anything, leaked; auth is on from here."""
+    incident.role(role, incident.world.dev_arn, ALLOW_ALL)
+    incident.world.enforce_auth()
+    return incident.world.assume(role, session)
+
+
+def _attacker_ip(request: Any, **_: Any) -> None:
+    request.headers["X-Forwarded-For"] = ATTACKER_IP
+
+
+def attacker(incident: Incident, leak: Leak, service: str, region: str = REGION, agent: str = ATTACKER_AGENT) -> Any:
+    client = boto3.client(service, endpoint_url=incident.proxy.url, region_name=region,
+                          aws_access_key_id=leak.access_key_id, aws_secret_access_key=leak.secret,
+                          aws_session_token=leak.token, config=Config(user_agent_extra=agent,
+                                                                     retries={"max_attempts": 1}))
+    client.meta.events.register("before-send", _attacker_ip)
+    return client
+
+
+def setup(incident: Incident, service: str, region: str = REGION) -> Any:
+    """AWS as it was before the leak (moto's auth is still off: any key works)."""
+    from tests.aws.conftest import SETUP_KEY, SETUP_SECRET
+
+    return boto3.client(service, endpoint_url=incident.proxy.url, region_name=region,
+                        aws_access_key_id=SETUP_KEY, aws_secret_access_key=SETUP_SECRET)
+
+
+def operator(incident: Incident) -> aws_cli.Factory:
+    key, secret = incident.world.operator_key
+
+    def client(service: str, region: str) -> Any:
+        return boto3.client(service, endpoint_url=incident.proxy.url, region_name=region,
+                            aws_access_key_id=key, aws_secret_access_key=secret)
+    return client
+
+
+def remove(incident: Incident, row: dict[str, Any]) -> None:
+    """The operator runs the row's removal command as printed."""
+    aws_cli.run(row["remove"], operator(incident))
+
+
+def respond(incident: Incident, tmp_path: Path, leak: Leak, report: Path, regions: str = REGIONS) -> dict[str, Any]:
+    repo = GitRepo(tmp_path / "repo")
+    repo.commit("oops", {"creds.json": leak.assume_role_json() if leak.token else leak.ini()})
+    run = stsleak("respond", str(repo.path), "--regions", regions, "--report", str(report),
+                  "--audit-log", str(incident.world.audit_log), env=incident.env(), timeout=240)
+    assert run.code == 3, run.stderr  # live, a dry run
+    return _credential(report, leak)
+
+
+def investigate(incident: Incident, leak: Leak, report: Path, again: Path, regions: str = REGIONS) -> dict[str, Any]:
+    run: Run = stsleak("investigate", "--from", str(report), "--report", str(again), "--regions", regions,
+                       env=incident.env(), timeout=240)
+    assert run.code == 0, run.stderr
+    return _credential(again, leak)
+
+
+def _credential(report: Path, leak: Leak) -> dict[str, Any]:
+    data = json.loads(report.read_text())
+    return next(c for c in data["credentials"] if c["access_key_id"] == leak.access_key_id)
+
+
+def rows(credential: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(p["kind"], p["name"]): p for p in credential["persistence"]}
