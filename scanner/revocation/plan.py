@@ -22,6 +22,7 @@ from scanner.revocation.identity_center import is_identity_center_role, plan_ide
 from scanner.revocation.lockout import OperatorIdentity, lockout_reason
 from scanner.revocation.managed import managed_state, plan_managed
 from scanner.revocation.model import Change, Plan, PlanSettings, Target, TargetKind
+from scanner.revocation.off_instance import plan_off_instance
 from scanner.revocation.policy import document
 from scanner.revocation.targets import FEDERATED_ADVICE, unmodifiable_reason
 from scanner.revocation.workloads import (
@@ -77,14 +78,14 @@ def leak_marks(target: Target) -> list[str]:
 
 
 def _covered(documents: list[dict[str, Any] | None], target: Target, settings: PlanSettings,
-             user_id: str | None = None) -> datetime | None:
+             user_id: str | None = None, off_instance: bool = False) -> datetime | None:
     """The cutoff with which IAM already denies every leaked key of the target, or None (decided from
     IAM alone: our statements' Sids record the keys seen live before their cutoff; see policy.py)."""
     if settings.refresh:
         return None
     now = P.parse_iso_z(settings.cutoff)
     assert now is not None
-    return P.covering_cutoff(documents, leak_marks(target), now, user_id)
+    return P.covering_cutoff(documents, leak_marks(target), now, user_id, off_instance)
 
 
 def _inline_documents(calls: AuditedCalls, role: str) -> dict[str, dict[str, Any] | None]:
@@ -136,6 +137,12 @@ def _plan_role(plan: Plan, target: Target, settings: PlanSettings, calls: Audite
     managed = managed_state(calls, role)
     if settings.scope == "role":
         _plan_role_scope(plan, target, settings, role, inline, managed)
+    elif settings.scope == "off-instance":
+        plan_off_instance(plan, target, settings, inline, managed.document, calls,
+                          user_id_of=lambda session: _session_user_id(plan, target, role, session),
+                          covered_by=lambda documents, session, user_id: _covered(
+                              documents, _of_session(target, session), settings, user_id, off_instance=True),
+                          marks_of=lambda session: leak_marks(_of_session(target, session)))
     else:
         _plan_session_scope(plan, target, settings, role, inline, managed)
     if plan.status is not Status.PLANNED:

@@ -73,7 +73,8 @@ def policy_size(document: Policy | str) -> int:
 OLDER_SESSIONS_SID = "StsleakOlderSessions"
 MARK_LENGTH = 12  # hex characters of a leaked key id's hash in a Sid
 MAX_MARKS = 24  # beyond this a statement forgets the oldest marks: those keys are revoked again (fail closed)
-_SID = re.compile(r"^(?P<base>StsleakOlderSessions|StsleakSession[0-9a-f]{16})(?:Run(?P<run>[0-9a-f]{12}))?"
+_SID = re.compile(r"^(?P<base>StsleakOlderSessions|StsleakSession[0-9a-f]{16}|StsleakOffInstance[0-9a-f]{16})"
+                  r"(?:Run(?P<run>[0-9a-f]{12}))?"
                   r"(?:Keys(?P<marks>(?:[0-9a-f]{12})+))?$")
 
 
@@ -145,6 +146,66 @@ def session_statement(user_id: str, cutoff: str, run: str | None = None, marks: 
     }
 
 
+OFF_INSTANCE_POLICY_PREFIX = "StsleakOffInstance."
+
+
+@dataclass(frozen=True)
+class InstanceNetwork:
+    """Where an EC2 instance's own requests come from: its VPC (through VPC endpoints) and its public egress
+    addresses (its public IP, the VPC's NAT gateways); and its primary private IPv4."""
+
+    instance_id: str
+    vpc_id: str
+    private_ip: str
+    egress_ips: tuple[str, ...] = ()
+
+
+def off_instance_statement(user_id: str, network: InstanceNetwork, cutoff: str, run: str | None = None,
+                           marks: Iterable[str] = ()) -> Statement:
+    """Deny the instance's credentials (`user_id` ROLEID:i-…, issued before `cutoff`) when used off its network.
+
+    The credential-relative keys aws:ec2InstanceSourceVPC and aws:ec2InstanceSourcePrivateIPv4 travel with
+    every credential EC2 delivers to the instance: they say these are its credentials, wherever they are
+    used. The network-path keys say where a request comes from: aws:SourceVpc (only through a VPC endpoint;
+    absent, StringNotEquals holds) and aws:SourceIp (through the internet; absent, NotIpAddress holds). So
+    the deny holds unless the request comes through a VPC endpoint of the instance's VPC or from one of its
+    public egress addresses, and not when an AWS service calls on the credentials' behalf. AWS's own example
+    compares `aws:ec2InstanceSourceVPC` with `${aws:SourceVpc}` and so needs every call to go through VPC
+    endpoints; the instance's actual VPC and addresses, read from EC2, also let it work through a NAT gateway.
+    """
+    condition: dict[str, Any] = {
+        "StringEquals": {"aws:userid": user_id, "aws:ec2InstanceSourceVPC": network.vpc_id,
+                         "aws:ec2InstanceSourcePrivateIPv4": network.private_ip},
+        "DateLessThan": {"aws:TokenIssueTime": cutoff},
+        "StringNotEquals": {"aws:SourceVpc": network.vpc_id},
+        "BoolIfExists": {"aws:ViaAWSService": "false"}}
+    if network.egress_ips:
+        condition["NotIpAddress"] = {"aws:SourceIp": [f"{ip}/32" for ip in network.egress_ips]}
+    return {"Sid": Stamp(off_instance_id(user_id), run, tuple(dict.fromkeys(marks))).sid, "Effect": "Deny",
+            "Action": ["*"], "Resource": ["*"], "Condition": condition}
+
+
+def off_instance_id(user_id: str) -> str:
+    return "StsleakOffInstance" + hashlib.sha256(user_id.encode()).hexdigest()[:16]
+
+
+def off_instance_policy_name(user_id: str) -> str:
+    """The inline policy of one instance's off-instance deny: readable (the instance id) and unique."""
+    session = re.sub(r"[^\w+=,.@-]", "_", user_id.partition(":")[2])[:48]
+    return f"{OFF_INSTANCE_POLICY_PREFIX}{session}.{hashlib.sha256(user_id.encode()).hexdigest()[:12]}"
+
+
+def off_instance_user_id(statement: Statement) -> str | None:
+    """The ROLEID:i-… an off-instance statement (ours, or the same shape) denies off its network, else None."""
+    condition = statement.get("Condition", {})
+    equals, not_equals = condition.get("StringEquals", {}), condition.get("StringNotEquals", {})
+    if not _denies_everything(statement) or not isinstance(equals, dict) or not isinstance(not_equals, dict) \
+            or "aws:SourceVpc" not in not_equals or "aws:ec2InstanceSourceVPC" not in equals:
+        return None
+    value = equals.get("aws:userid")
+    return value if isinstance(value, str) and statement_cutoff(statement) else None
+
+
 def session_policy_name(user_id: str) -> str:
     """The inline policy of one session: readable (the session name) and unique (a hash of the user id)."""
     session = re.sub(r"[^\w+=,.@-]", "_", user_id.partition(":")[2])[:48]
@@ -199,6 +260,9 @@ def session_user_id(statement: Statement) -> str | None:
 def _same_purpose(ours: Statement, theirs: Statement) -> bool:
     if is_older_sessions(ours):
         return is_older_sessions(theirs)
+    off_instance = off_instance_user_id(ours)
+    if off_instance is not None:
+        return off_instance_user_id(theirs) == off_instance
     user_id = session_user_id(ours)
     return user_id is not None and session_user_id(theirs) == user_id
 
@@ -261,20 +325,23 @@ def expired_session_policy(document: Policy | None, now: datetime) -> bool:
     return cutoff is not None and cutoff + timedelta(seconds=LONGEST_SESSION_SECONDS) <= now
 
 
-def _purpose_matches(statement: Statement, user_id: str | None) -> bool:
-    return is_older_sessions(statement) if user_id is None else session_user_id(statement) == user_id
+def _purpose_matches(statement: Statement, user_id: str | None, off_instance: bool = False) -> bool:
+    if user_id is None:
+        return is_older_sessions(statement)
+    return session_user_id(statement) == user_id or (off_instance and off_instance_user_id(statement) == user_id)
 
 
 def covering_cutoff(documents: Iterable[Policy | None], marks: Iterable[str], now: datetime,
-                    user_id: str | None = None) -> datetime | None:
+                    user_id: str | None = None, off_instance: bool = False) -> datetime | None:
     """The cutoff in force when these documents already deny every leaked key (`marks`), else None.
 
-    A statement of the purpose (every session, or the session `user_id`) denies a leaked key when its
-    Sid records the key (the run that wrote it saw the key live before that cutoff), or when its
-    cutoff is at or after `now` (this run saw it live before now). Read from IAM, never from a file.
+    A statement of the purpose (every session, or the session `user_id`; with `off_instance`, also its
+    off-instance deny) denies a leaked key when its Sid records the key (the run that wrote it saw the
+    key live before that cutoff), or when its cutoff is at or after `now` (this run saw it live before
+    now). Read from IAM, never from a file.
     """
     wanted = set(marks)
-    relevant = [s for d in documents for s in statements(d) if _purpose_matches(s, user_id)]
+    relevant = [s for d in documents for s in statements(d) if _purpose_matches(s, user_id, off_instance)]
     if not wanted or not relevant:
         return None
     late = any((statement_cutoff(s) or now) >= now and statement_cutoff(s) for s in relevant)
@@ -316,7 +383,7 @@ def without_run(current: Policy | None, run: str, previous: Policy | None) -> tu
         stamp = stamp_of(statement)
         now_cutoff = statement_cutoff(statement)
         if stamp is None or stamp.run != run or now_cutoff is None or not (
-                is_older_sessions(statement) or session_user_id(statement)):
+                is_older_sessions(statement) or session_user_id(statement) or off_instance_user_id(statement)):
             kept.append(statement)
             continue
         same = [p for p in before if _same_purpose(statement, p) and statement_cutoff(p)]

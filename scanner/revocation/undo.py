@@ -79,7 +79,10 @@ def _reenables(undone: list[P.Undone], where: str) -> list[str]:
     lines = []
     for item in undone:
         user_id = P.session_user_id(item.statement)
-        who = f"session {user_id.partition(':')[2]!r} of {where}" if user_id else f"every session of {where}"
+        off_instance = P.off_instance_user_id(item.statement)
+        who = (f"session {user_id.partition(':')[2]!r} of {where}" if user_id else
+               f"session {off_instance.partition(':')[2]!r} of {where}, used off the instance's network"
+               if off_instance else f"every session of {where}")
         cutoff = item.statement["Condition"]["DateLessThan"]["aws:TokenIssueTime"]
         if item.cutoff_back and item.cutoff_back != cutoff:
             lines.append(f"{who} issued from {item.cutoff_back} to {cutoff} (the cutoff goes back to "

@@ -7,17 +7,22 @@ from datetime import UTC, datetime
 
 from scanner.revocation.plan import denied_principals, trust_principals
 from scanner.revocation.policy import (
+    InstanceNetwork,
     covers,
     existing_cutoff,
     expired_session_policy,
     iso_z,
     merge,
+    off_instance_statement,
+    off_instance_user_id,
     older_sessions_statement,
     policy_size,
     revoke_older_sessions,
     session_policy,
     session_policy_name,
     session_statement,
+    session_user_id,
+    without_run,
 )
 from scanner.revocation.targets import TargetKind, role_target, unmodifiable_reason
 
@@ -105,3 +110,18 @@ def test_the_trust_policy_as_it_is() -> None:
         f'Federated:{oidc} when StringLike token.actions.githubusercontent.com:sub="repo:acme/app:*"',
         "everyone but AWS:arn:aws:iam::999999999999:root"]
     assert denied_principals(trust) == ["AWS:arn:aws:iam::123456789012:user/intern"]
+
+
+def test_off_instance_statements_merge_and_undo_by_their_own_purpose() -> None:
+    network = InstanceNetwork("i-0123456789abcdef0", "vpc-0abc", "10.0.1.5", ("198.51.100.9",))
+    uid = "AROAEXAMPLEID:i-0123456789abcdef0"
+    first = off_instance_statement(uid, network, "2026-12-01T10:00:00Z", "aaaaaaaaaaaa")
+    assert off_instance_user_id(first) == uid and session_user_id(first) is None
+    session = session_statement(uid, "2026-12-01T09:00:00Z")
+    merged = merge({"Version": "2012-10-17", "Statement": [session]},
+                   [off_instance_statement(uid, network, "2026-12-01T11:00:00Z", "bbbbbbbbbbbb")])
+    assert merged["Statement"][0] == session and off_instance_user_id(merged["Statement"][1]) == uid  # both kept
+    again = merge(merged, [first])  # an earlier cutoff never replaces a later one of the same purpose
+    assert again["Statement"][1]["Condition"]["DateLessThan"]["aws:TokenIssueTime"] == "2026-12-01T11:00:00Z"
+    left, undone = without_run(merged, "bbbbbbbbbbbb", None)
+    assert left == {"Version": "2012-10-17", "Statement": [session]} and len(undone) == 1
