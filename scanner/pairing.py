@@ -11,6 +11,11 @@ The proximity rule (README, "Pairing"):
   the part of the next set written secret-first). Each key id first takes the best part on its
   primary side; a key id left without one may take an unclaimed part on the other side.
 - Best = a labelled part (aws_secret_access_key = …) over an unlabelled one, then the nearest.
+- Where that leaves a key id without a part it could have taken, a part it could have taken to
+  nobody, or a signature's key id (a pre-signed URL's) with a part from outside its URL, a
+  signature's key id first takes its URL's token and a key id alone in its object ({ … }) the best
+  parts inside it (_own_parts); the rest pair as above. So sets written in different orders side by
+  side in one JSON document, or a pre-signed URL between them, pair within their objects.
 - The other secrets and tokens a key id could have taken (within its reach, of another value, not
   taken by another key id, and on the other side only when on no key id's primary side) are kept
   as its set's alternatives, best first, at most MAX_ALTERNATIVES of each kind (the rest counted):
@@ -30,12 +35,14 @@ The proximity rule (README, "Pairing"):
   alternatives of both places); a bare key id is dropped when the same key id also appears in a
   fuller set.
 
-Every step is O(n log n) in the number of candidates: parts are sorted and found by bisect.
+Every step is O(n log n) in the number of candidates: parts are sorted and found by bisect; an
+object is looked for between the neighbouring key ids, at most _MAX_BRACES braces each way.
 """
 
 from __future__ import annotations
 
 import posixpath
+import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import replace
@@ -123,11 +130,20 @@ def _forward(keys: list[Candidate], sides: list[Sides]) -> bool:
         sum(_gap(b, k) for k, (_, b) in zip(keys, sides, strict=True))
 
 
-def _assign(keys: list[Candidate], sides: list[Sides]) -> tuple[list[Candidate | None], bool]:
-    """Give each key id its best part (see the module docstring); and whether parts follow their key ids."""
-    forward = _forward(keys, sides)
-    chosen: list[Candidate | None] = [None] * len(keys)
-    taken: set[int] = set()
+def _assign(keys: list[Candidate], sides: list[Sides], settled: list[Candidate | None] | None = None) \
+        -> tuple[list[Candidate | None], bool]:
+    """Give each key id its best part (see the module docstring); and whether parts follow their key ids.
+
+    `settled`: the parts key ids took from their own object first (_own_parts); the others vote and
+    choose among the parts left."""
+    chosen: list[Candidate | None] = list(settled) if settled else [None] * len(keys)
+    taken = {c.start for c in chosen if c is not None}
+    if taken:  # the vote is of the key ids still to pair, over the parts still free
+        free = [([p for p in a if p.start not in taken], [p for p in b if p.start not in taken])
+                if chosen[i] is None else ([], []) for i, (a, b) in enumerate(sides)]
+        forward = _forward(keys, free)
+    else:
+        forward = _forward(keys, sides)
     for primary in (True, False):
         for i, (after, before) in enumerate(sides):
             if chosen[i] is None:
@@ -136,6 +152,17 @@ def _assign(keys: list[Candidate], sides: list[Sides]) -> tuple[list[Candidate |
                     chosen[i] = best
                     taken.add(best.start)
     return chosen, forward
+
+
+def _contested(sides: list[Sides], chosen: list[Candidate | None], count: int) -> bool:
+    """Whether the proximity rule left a key id without a part it could have taken, or a part it
+    could have taken to nobody: the only texts where objects (_own_parts) may pair otherwise."""
+    if any(c is None and (a or b) for c, (a, b) in zip(chosen, sides, strict=True)):
+        return True
+    if count == len(chosen) - chosen.count(None):  # every part taken (complete profiles): the common case
+        return False
+    taken = {c.start for c in chosen if c is not None}
+    return any(p.start not in taken for a, b in sides for p in a + b)
 
 
 Rivals = dict[int, tuple[tuple[str, ...], int]]  # key id's index -> (alternatives kept, best first; how many more)
@@ -178,6 +205,108 @@ def _unclaimed(other: list[Candidate], sides: list[Sides], i: int, forward: bool
     return [p for p in other if p.start < theirs[0].start] if theirs else other
 
 
+_BRACES = re.compile(r"[{}]")
+_MAX_BRACES = 64  # braces read looking for a key id's object, each way: nested deeper, it is no record
+_URL_END = re.compile(r"[\s\"'<>]")
+
+
+def _signs(key: Candidate, text: str) -> bool:
+    """A signature's key id: its credential scope follows (ASIA…/20261124/us-east-1/s3/aws4_request),
+    as in a pre-signed URL's X-Amz-Credential or an Authorization header, which never hold the secret."""
+    day = text[key.end + 1:key.end + 9]
+    return text.startswith("/", key.end) and day.isascii() and day.isdigit() and text.startswith("/", key.end + 9)
+
+
+def _open_before(text: str, lo: int, pos: int) -> int:
+    """The `{` before pos not closed before it (at lo or after), or -1; -1 too past _MAX_BRACES
+    braces. Read backwards in doubling pieces: what it costs is the distance to that brace."""
+    depth, hi, size, seen = 0, pos, 1024, 0
+    while hi > lo:
+        start = max(lo, hi - size)
+        for m in _BRACES.finditer(text[start:hi][::-1]):  # the nearest first
+            seen += 1
+            if seen > _MAX_BRACES:
+                return -1
+            if m.group() == "}":
+                depth += 1
+            elif depth:
+                depth -= 1
+            else:
+                return hi - 1 - m.start()
+        hi, size = start, size * 2
+    return -1
+
+
+def _close_after(text: str, pos: int, hi: int) -> int:
+    """The `}` after pos that closes what is open at pos (before hi), or -1; -1 too past _MAX_BRACES braces."""
+    depth = 0
+    for seen, m in enumerate(_BRACES.finditer(text, pos, hi)):
+        if seen == _MAX_BRACES:
+            break
+        if m.group() == "{":
+            depth += 1
+        elif depth:
+            depth -= 1
+        else:
+            return m.start()
+    return -1
+
+
+def _signature_holds(keys: list[Candidate], chosen: list[Candidate | None], text: str) -> bool:
+    """Whether a signature's key id took a part from outside its own URL (a secret never is in it)."""
+    return any(part is not None and _signs(key, text) and (
+        part.kind is PartKind.SECRET or part.start < key.end or _URL_END.search(text, key.end, part.start))
+        for key, part in zip(keys, chosen, strict=True))
+
+
+Kind = tuple[_Parts, list[Sides], list[bool]]  # a part kind's parts, each key id's sides, which key ids take it
+Own = list[Candidate | None]  # per key id: the part it took first (None: none)
+
+
+def _own_parts(keys: list[Candidate], text: str, rules: RuleSet, word_like: list[bool],
+               secrets: Kind, tokens: Kind) -> tuple[Own, Own]:
+    """The secret and the token each key id takes before the proximity rule runs.
+
+    - A signature's key id (_signs) takes the token of its own URL: the first token after it, with
+      no space or quote between (X-Amz-Security-Token).
+    - A key id alone in its object — the innermost braces around it ({ … }: JSON, YAML flow
+      mappings, HCL, code) hold no other key id but signatures' — takes the best part inside them,
+      when that one is labelled or its reach holds no labelled one. So several sets in one JSON
+      document pair within their objects, whatever order each writes its fields in.
+    Objects are looked for between the neighbouring key ids, at most pairing_max_reach away and at
+    most _MAX_BRACES braces each way, stopping at the first brace not closed: each character is
+    read at most twice."""
+    n = len(keys)
+    own_secrets: Own = [None] * n
+    own_tokens: Own = [None] * n
+    signs = [_signs(k, text) for k in keys]
+    for i in range(n):
+        after = tokens[1][i][0]
+        if signs[i] and after and _URL_END.search(text, keys[i].end, after[0].start) is None:
+            own_tokens[i] = after[0]
+    if "{" not in text:
+        return own_secrets, own_tokens
+    in_urls = {t.start for t in own_tokens if t is not None}
+    normal = [i for i in range(n) if not signs[i]]
+    cap = rules.pairing_max_reach
+    for j, i in enumerate(normal):
+        key = keys[i]
+        opened = _open_before(text, max(keys[normal[j - 1]].end if j else 0, key.start - cap), key.start)
+        if opened < 0:
+            continue
+        closed = _close_after(text, key.end, min(keys[normal[j + 1]].start if j + 1 < len(normal) else len(text),
+                                                 key.end + cap))
+        if closed < 0:
+            continue
+        for own, (parts, sides, takes) in ((own_secrets, secrets), (own_tokens, tokens)):
+            inside = [p for p in parts.between(opened, closed) if p.start not in in_urls
+                      and (not word_like[i] or _names_aws(p, rules))] if takes[i] else []
+            best = min(inside, key=_rank(key)) if inside else None
+            if best and (best.labelled or not any(p.labelled for side in sides[i] for p in side)):
+                own[i] = best
+    return own_secrets, own_tokens
+
+
 def _reached(part: Candidate, keys: list[Candidate], key_starts: list[int], reach: list[Reach]) -> bool:
     """Whether the key id just before or just after the part reaches it."""
     i = bisect_right(key_starts, part.start)
@@ -218,7 +347,7 @@ def pair(candidates: list[Candidate], rules: RuleSet, text: str) -> list[Credent
         kept = lone_key_ids({value: k.start for value, k in first.items()}, rules)
         return [CredentialSet(first[value], None, None) for value in kept]
     reach = key_reach(keys, rules, text)
-    sets = _pair_keys(keys, reach, secrets, tokens, rules) if keys else []
+    sets = _pair_keys(keys, reach, secrets, tokens, rules, text) if keys else []
     key_starts = [k.start for k in keys]
     used = {(p.kind, p.start) for s in sets for p in (s.secret, s.token) if p is not None}
     orphans = [p for p in sorted(secrets + tokens, key=lambda c: c.start)
@@ -229,7 +358,7 @@ def pair(candidates: list[Candidate], rules: RuleSet, text: str) -> list[Credent
 
 
 def _pair_keys(keys: list[Candidate], reach: list[Reach], secrets: list[Candidate], tokens: list[Candidate],
-               rules: RuleSet) -> list[CredentialSet]:
+               rules: RuleSet, text: str) -> list[CredentialSet]:
     word_like = [rules.key_ids_without_digit_need_partner and _word_like(k.value, rules) for k in keys]
     secret_parts, token_parts = _Parts(secrets), _Parts(tokens)
     secret_sides = []
@@ -239,14 +368,26 @@ def _pair_keys(keys: list[Candidate], reach: list[Reach], secrets: list[Candidat
             after, before = [p for p in after if _names_aws(p, rules)], [p for p in before if _names_aws(p, rules)]
         secret_sides.append((after, before))
     token_sides = []
-    for i, k in enumerate(keys):
-        after, before = _sides(keys, reach, token_parts, i) \
-            if PartKind.SESSION_TOKEN in rules.rule_for(k.value).parts else ([], [])
+    takes_token = [PartKind.SESSION_TOKEN in rules.rule_for(k.value).parts for k in keys]
+    for i in range(len(keys)):
+        after, before = _sides(keys, reach, token_parts, i) if takes_token[i] else ([], [])
         if word_like[i]:  # ... and only a token that names AWS (an STS prefix or an AWS label)
             after, before = [p for p in after if _names_aws(p, rules)], [p for p in before if _names_aws(p, rules)]
         token_sides.append((after, before))
     chosen_secrets, secrets_forward = _assign(keys, secret_sides)
     chosen_tokens, tokens_forward = _assign(keys, token_sides)
+    contested = (len(keys) > 1 and (_contested(secret_sides, chosen_secrets, len(secrets))
+                                    or _signature_holds(keys, chosen_secrets, text)),
+                 len(keys) > 1 and (_contested(token_sides, chosen_tokens, len(tokens))
+                                    or _signature_holds(keys, chosen_tokens, text)))
+    if any(contested):  # proximity alone left a part or a key id over: let objects and URLs settle first
+        own_secrets, own_tokens = _own_parts(keys, text, rules, word_like,
+                                             (secret_parts, secret_sides, [True] * len(keys)),
+                                             (token_parts, token_sides, takes_token))
+        if contested[0] and any(own_secrets):
+            chosen_secrets, secrets_forward = _assign(keys, secret_sides, own_secrets)
+        if contested[1] and any(own_tokens):
+            chosen_tokens, tokens_forward = _assign(keys, token_sides, own_tokens)
     # Only a part no key id took can be an alternative (none in a text of complete profiles).
     secret_rivals = _rivals(keys, secret_sides, chosen_secrets, secrets_forward) \
         if len(secrets) > len(keys) - chosen_secrets.count(None) else {}

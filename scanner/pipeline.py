@@ -60,9 +60,9 @@ class LineIndex(Lines):
 
 def _finding(cset: CredentialSet, lines: LineIndex, chunk: Chunk, rules: RuleSet) -> Finding:
     key = cset.key
-    if key is not None:  # a key id's set: the common case
+    if key is not None:  # a key id's set: the common case; at the key id's line, wherever its parts stand
         finding = _key_finding(rules.rule_for(key.value), key.value, cset.secret.value if cset.secret else None,
-                               cset.token.value if cset.token else None, lines.line_of(cset.start), chunk)
+                               cset.token.value if cset.token else None, lines.line_of(key.start), chunk)
         finding.alternatives = cset.alternatives  # other secrets/tokens that competed (verify tries them)
         return finding
     without = rules.without_key_id
