@@ -46,6 +46,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import replace
+from itertools import pairwise
 from typing import NamedTuple
 
 from scanner.detection import filters
@@ -500,11 +501,24 @@ def lone_key_ids(first: KeyIdsOnly, rules: RuleSet) -> KeyIdsOnly:
 # (or of the work tree), a key id left without its secret takes the secret (and token) of a
 # finding that has no key id — only when that is unambiguous: one key-id finding there, and one
 # secret (at most one token) without a key id.
+# Then across directories (kustomize base/ and overlays/prod/, a chart's values.yaml and
+# secrets/prod/secrets.yaml, an environment's terraform.tfvars and the module's
+# secrets.auto.tfvars): what is still apart pairs in the smallest directory subtree of the commit
+# that holds both, when unambiguous there (_Subtree).
 
 
 def _where(finding: Finding, part: str) -> str:
     """Where a finding's part is: its own line, or the line parts_at names (a set of two lines)."""
     return (finding.parts_at or {}).get(part) or f"{finding.path}:{finding.line}"
+
+
+def _completed(key: Finding, secret_from: Finding, token_from: Finding | None) -> Finding:
+    """The key id's finding with the secret (and token) of findings without a key id (parts_at: where)."""
+    parts_at = {"secret": _where(secret_from, "secret")}
+    token = key.session_token
+    if token_from is not None:
+        token, parts_at["session_token"] = token_from.session_token, _where(token_from, "session_token")
+    return replace(key, secret=secret_from.secret, session_token=token, parts_at=parts_at)
 
 
 def _merge_group(group: list[Finding]) -> list[Finding]:
@@ -519,17 +533,12 @@ def _merge_group(group: list[Finding]) -> list[Finding]:
     if len(secrets) != 1 or len(tokens) > 1 or (tokens and (key.session_token or not takes_token)):
         return group
     secret_from = next(f for f in alone if f.secret)
-    token_from = next((f for f in alone if f.session_token), None)
-    parts_at = {"secret": _where(secret_from, "secret")}
-    token = key.session_token
-    if token_from is not None:
-        token, parts_at["session_token"] = token_from.session_token, _where(token_from, "session_token")
-    merged = replace(key, secret=secret_from.secret, session_token=token, parts_at=parts_at)
-    return [merged]
+    return [_completed(key, secret_from, next((f for f in alone if f.session_token), None))]
 
 
 def pair_across_files(findings: list[Finding]) -> list[Finding]:
-    """Complete a key id's set from other files of its directory (and commit), when unambiguous."""
+    """Complete a key id's set from other files of its directory (and commit), when unambiguous;
+    then from other directories of the commit (pair_across_directories)."""
     if not any(not f.access_key_id for f in findings):
         return findings
     groups: dict[tuple[str | None, str], list[Finding]] = {}
@@ -547,4 +556,118 @@ def pair_across_files(findings: list[Finding]) -> list[Finding]:
             result += merged[id(f)]
         elif id(f) not in placed:
             result.append(f)
-    return result
+    return pair_across_directories(result)
+
+
+class _Subtree:
+    """What is still apart in one directory's subtree: two of a kind are enough to call it ambiguous."""
+
+    __slots__ = ("keys", "secrets", "tokens")
+
+    def __init__(self) -> None:
+        self.keys: list[Finding] = []  # key ids that lack a secret (at most two kept)
+        self.secrets: dict[str, Finding] = {}  # distinct secrets without a key id (at most two kept)
+        self.tokens: dict[str, Finding] = {}
+
+    def add(self, finding: Finding) -> None:
+        if finding.access_key_id:
+            self.keys.append(finding)
+            del self.keys[2:]
+            return
+        for values, value in ((self.secrets, finding.secret), (self.tokens, finding.session_token)):
+            if value and len(values) < 2:
+                values.setdefault(value, finding)
+
+    def fold(self, child: _Subtree) -> None:
+        self.keys += child.keys[:2 - len(self.keys)]
+        for values, more in ((self.secrets, child.secrets), (self.tokens, child.tokens)):
+            for value, finding in more.items():
+                if len(values) < 2:
+                    values.setdefault(value, finding)
+
+    def pair(self) -> Finding | None:
+        """The key id's finding completed, when the subtree holds one key id without a secret, and it
+        without a token (a pre-signed URL's key id never takes a secret from afar), one secret without
+        a key id, and at most one token (only for a key id that takes one)."""
+        if len(self.keys) != 1 or len(self.secrets) != 1 or len(self.tokens) > 1:
+            return None
+        key = self.keys[0]
+        if key.session_token or (self.tokens and PartKind.SESSION_TOKEN not in key.expected_parts):
+            return None
+        (secret_from,) = self.secrets.values()
+        return _completed(key, secret_from, next(iter(self.tokens.values()), None))
+
+
+def _directory(path: str) -> str:
+    """A path's directory as a sort key: each name followed by NUL (no path holds one), so a
+    directory sorts right before everything under it and startswith() tells an ancestor."""
+    parent = posixpath.dirname(path)
+    return parent.replace("/", "\0") + "\0" if parent else ""
+
+
+def _common(a: str, b: str) -> str:
+    """The deepest directory holding both (bisecting on the common prefix: C-speed compares)."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return a[:a.rfind("\0", 0, lo) + 1]
+
+
+def _tree(directories: set[str]) -> tuple[list[str], list[int]]:
+    """The directories, the root and every directory where their paths part, in pre-order (a
+    directory before what is under it), with each one's parent (-1: the root). The directories
+    between are left out: a subtree is decided where paths meet, so deep paths cost no more."""
+    ordered = sorted(directories)
+    order = sorted({"", *ordered, *(_common(a, b) for a, b in pairwise(ordered))})
+    parents: list[int] = []
+    stack: list[int] = []
+    for i, directory in enumerate(order):
+        while stack and not directory.startswith(order[stack[-1]]):
+            stack.pop()
+        parents.append(stack[-1] if stack else -1)
+        stack.append(i)
+    return order, parents
+
+
+def pair_across_directories(findings: list[Finding]) -> list[Finding]:
+    """A key id left without a secret takes the secret (and token) left without a key id in the
+    smallest directory subtree of its commit that holds both (directories nearest first), when that
+    subtree holds no other key id without a secret, one secret and at most one token (_Subtree.pair).
+    A key id whose set is complete elsewhere waits for none. O(n log n) in the findings, linear in
+    their paths' lengths however deep."""
+    complete = {f.access_key_id for f in findings if f.access_key_id and f.secret}
+    waiting = [f for f in findings if f.path is not None and (
+        f.access_key_id not in complete if f.access_key_id else f.secret or f.session_token)]
+    if not any(f.access_key_id for f in waiting) or all(f.access_key_id for f in waiting):
+        return findings
+    commits: dict[str | None, dict[str, list[Finding]]] = {}
+    for f in waiting:
+        commits.setdefault(f.commit, {}).setdefault(_directory(f.path or ""), []).append(f)
+    paired: dict[int, Finding] = {}  # id of a key id's finding -> it completed
+    taken: set[int] = set()  # findings without a key id whose parts a key id took
+    for by_directory in commits.values():
+        order, parents = _tree(set(by_directory))
+        subtrees = [_Subtree() for _ in order]
+        at = {directory: i for i, directory in enumerate(order)}
+        for directory, found in by_directory.items():
+            for f in found:
+                subtrees[at[directory]].add(f)
+        took = [False] * len(order)
+        for i in reversed(range(len(order))):  # what is under a directory before it
+            completed = subtrees[i].pair()
+            if completed is not None:
+                took[i] = True
+                paired[id(subtrees[i].keys[0])] = completed
+            elif parents[i] >= 0:
+                subtrees[parents[i]].fold(subtrees[i])
+        for i, parent in enumerate(parents):  # a directory whose subtree took: all under it is taken
+            took[i] = took[i] or (parent >= 0 and took[parent])
+        taken.update(id(f) for directory, found in by_directory.items() if took[at[directory]]
+                     for f in found if not f.access_key_id)
+    if not paired:
+        return findings
+    return [paired.get(id(f), f) for f in findings if id(f) not in taken]

@@ -1,5 +1,5 @@
-"""Issue 23, pairing: several sets in one JSON document (#7) and the line of a finding (#11).
-Every value is generated at run time (scanner.testing.fakes)."""
+"""Issue 23, pairing: parts in different directories (#4), several sets in one JSON document (#7),
+and the line of a finding (#11). Every value is generated at run time (scanner.testing.fakes)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from scanner.model import Finding
+from scanner.model import Finding, PartKind
+from scanner.pairing import pair_across_files
 from scanner.testing import fakes
 from tests.support.cli import stsleak_in_process as stsleak  # the CLI in this process (fast tier)
-from tests.support.core import assert_json_set, assert_set, only, scan_text
+from tests.support.core import assert_json_set, assert_set, only, scan_text, sha
 
 Creds = fakes.FakeCredentials
 LABELS = {"k": "AccessKeyId", "s": "SecretAccessKey", "t": "SessionToken"}
@@ -165,3 +166,168 @@ def test_the_json_report_gives_the_key_ids_line(tmp_path: Path, creds: Creds) ->
     item = only(_json_scan(tmp_path))
     assert_json_set(item, creds)
     assert item["line"] == 5 and "parts_at" not in item
+
+
+# --- #4: parts in different directories ----------------------------------------------------------
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
+def _kustomize(creds: Creds, app: str = "deploy", overlay: str = "prod") -> dict[str, str]:
+    return {
+        f"{app}/base/configmap.yaml": ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: aws\ndata:\n"
+                                       f"  AWS_ACCESS_KEY_ID: {creds.access_key_id}\n  AWS_REGION: eu-west-1\n"),
+        f"{app}/base/kustomization.yaml": "resources:\n  - configmap.yaml\n",
+        f"{app}/overlays/{overlay}/kustomization.yaml": (
+            "resources:\n  - ../../base\nsecretGenerator:\n  - name: aws\n    literals:\n"
+            f"      - AWS_SECRET_ACCESS_KEY={creds.secret_access_key}\n"
+            f"      - AWS_SESSION_TOKEN={creds.session_token}\n"),
+    }
+
+
+def _helm(creds: Creds) -> dict[str, str]:
+    return {
+        "charts/billing/values.yaml": f"replicas: 2\naws:\n  region: eu-west-1\n  accessKeyId: {creds.access_key_id}\n",
+        "charts/billing/secrets/prod/secrets.yaml": (f"aws:\n  secretAccessKey: {creds.secret_access_key}\n"
+                                                     f"  sessionToken: {creds.session_token}\n"),
+    }
+
+
+def _terraform(creds: Creds) -> dict[str, str]:
+    return {
+        "infra/envs/prod/terraform.tfvars": f'region         = "eu-west-1"\naws_access_key = "{creds.access_key_id}"\n',
+        "infra/secrets.auto.tfvars": (f'aws_secret_key = "{creds.secret_access_key}"\n'
+                                      f'aws_token      = "{creds.session_token}"\n'),
+    }
+
+
+LAYOUTS = {
+    "kustomize": (_kustomize, "deploy/base/configmap.yaml", 6,
+                  {"secret": "deploy/overlays/prod/kustomization.yaml:6",
+                   "session_token": "deploy/overlays/prod/kustomization.yaml:7"}),
+    "helm": (_helm, "charts/billing/values.yaml", 4,
+             {"secret": "charts/billing/secrets/prod/secrets.yaml:2",
+              "session_token": "charts/billing/secrets/prod/secrets.yaml:3"}),
+    "terraform": (_terraform, "infra/envs/prod/terraform.tfvars", 2,
+                  {"secret": "infra/secrets.auto.tfvars:1", "session_token": "infra/secrets.auto.tfvars:2"}),
+}
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_parts_in_different_directories_pair(tmp_path: Path, creds: Creds, layout: str) -> None:
+    make, path, line, parts_at = LAYOUTS[layout]
+    _write(tmp_path, make(creds))
+    item = only(_json_scan(tmp_path))
+    assert_json_set(item, creds)
+    assert (item["path"], item["line"], item["parts_at"]) == (path, line, parts_at)
+
+
+def test_every_layout_at_once_pairs_each_in_its_own_subtree(tmp_path: Path, rng: random.Random) -> None:
+    """Nearest directories first: two apps side by side, a chart and a module each pair within their
+    own subtree, next to a complete set elsewhere in the tree."""
+    sets = [fakes.temporary(rng) for _ in range(5)]
+    _write(tmp_path, {**_kustomize(sets[0], "shop"), **_kustomize(sets[1], "billing"), **_helm(sets[2]),
+                      **_terraform(sets[3]),
+                      "tests/fixtures/credentials": (f"[default]\naws_access_key_id = {sets[4].access_key_id}\n"
+                                                     f"aws_secret_access_key = {sets[4].secret_access_key}\n"
+                                                     f"aws_session_token = {sets[4].session_token}\n")})
+    items = _json_scan(tmp_path)
+    assert len(items) == 5
+    by_key = {item["access_key_id"]: item for item in items}
+    for creds in sets:
+        assert_json_set(by_key[creds.access_key_id], creds)
+    assert by_key[sets[0].access_key_id]["parts_at"]["secret"].startswith("shop/overlays/prod/")
+    assert by_key[sets[1].access_key_id]["parts_at"]["secret"].startswith("billing/overlays/prod/")
+    assert "parts_at" not in by_key[sets[4].access_key_id]
+
+
+def test_two_overlays_with_different_secrets_are_not_paired(tmp_path: Path, rng: random.Random) -> None:
+    prod, dev = fakes.temporary(rng), fakes.temporary(rng)
+    _write(tmp_path, {**_kustomize(prod), **{k: v for k, v in _kustomize(dev, overlay="dev").items()
+                                             if "/overlays/" in k}})
+    items = _json_scan(tmp_path)
+    assert len(items) == 3 and not any(item["access_key_id"] and item["missing"] == [] for item in items)
+    assert {item["secret_sha256"] for item in items if not item["access_key_id"]} == \
+        {sha(prod.secret_access_key), sha(dev.secret_access_key)}
+
+
+def test_two_key_ids_for_one_secret_are_not_paired(tmp_path: Path, rng: random.Random) -> None:
+    creds, other = fakes.temporary(rng), fakes.temporary(rng)
+    _write(tmp_path, {**_kustomize(creds), "deploy/base/legacy.env": f"AWS_ACCESS_KEY_ID={other.access_key_id}\n"})
+    items = _json_scan(tmp_path)
+    assert len(items) == 3 and not any("parts_at" in item and item["access_key_id"] for item in items)
+
+
+def test_the_secret_goes_to_the_nearer_key_id(tmp_path: Path, rng: random.Random) -> None:
+    """A key id in a sibling subtree is nearer than one higher up: it pairs, the other stays alone."""
+    creds, far = fakes.temporary(rng), fakes.temporary(rng)
+    _write(tmp_path, {**_kustomize(creds), "README.md": f"old key: {far.access_key_id}\n"})
+    by_key = {item["access_key_id"]: item for item in _json_scan(tmp_path)}
+    assert_json_set(by_key[creds.access_key_id], creds)
+    assert by_key[far.access_key_id]["missing"] == ["secret", "session_token"]
+
+
+def test_a_presigned_urls_key_id_takes_no_secret_from_another_directory(tmp_path: Path, rng: random.Random) -> None:
+    signer, creds = fakes.temporary(rng), fakes.temporary(rng)
+    _write(tmp_path, {"docs/download.md": f"Fetch it from {_presigned_url(signer)}\n",
+                      "deploy/secret.env": f"AWS_SECRET_ACCESS_KEY={creds.secret_access_key}\n"})
+    items = _json_scan(tmp_path)
+    assert len(items) == 2 and not any("parts_at" in item for item in items if item["access_key_id"])
+
+
+def test_a_key_id_complete_elsewhere_takes_nothing_more(tmp_path: Path, rng: random.Random) -> None:
+    creds, stray = fakes.temporary(rng), fakes.secret(rng)
+    _write(tmp_path, {"app/.env": (f"AWS_ACCESS_KEY_ID={creds.access_key_id}\n"
+                                   f"AWS_SECRET_ACCESS_KEY={creds.secret_access_key}\n"),
+                      "app/docs/setup.md": f"Set AWS_ACCESS_KEY_ID to {creds.access_key_id}.\n",
+                      "ops/vault.env": f"AWS_SECRET_ACCESS_KEY={stray}\n"})
+    items = _json_scan(tmp_path)
+    assert not any(item.get("parts_at") for item in items if item["access_key_id"])
+    assert sha(stray) in {item["secret_sha256"] for item in items if not item["access_key_id"]}
+
+
+def test_a_long_term_key_takes_no_token_from_another_directory(tmp_path: Path, rng: random.Random) -> None:
+    key, creds = fakes.key_id("AKIA", rng), fakes.temporary(rng)
+    _write(tmp_path, {"base/config.env": f"AWS_ACCESS_KEY_ID={key}\n",
+                      "prod/secret.env": (f"AWS_SECRET_ACCESS_KEY={creds.secret_access_key}\n"
+                                          f"AWS_SESSION_TOKEN={creds.session_token}\n")})
+    assert not any("parts_at" in item for item in _json_scan(tmp_path) if item["access_key_id"])
+
+
+def _finding(path: str | None, key: str = "", secret: str | None = None, token: str | None = None,
+             commit: str | None = None) -> Finding:
+    return Finding(rule="r", access_key_id=key, secret=secret, session_token=token, account_id=None, path=path,
+                   line=1, commit=commit, expected_parts=(PartKind.SECRET, PartKind.SESSION_TOKEN))
+
+
+def test_history_pairs_within_one_commit_only(rng: random.Random) -> None:
+    """In history, findings are placed at the commit that introduced them: a key id pairs with the
+    parts another directory of the same commit holds, never with another commit's."""
+    creds, later = fakes.temporary(rng), fakes.temporary(rng)
+    findings = [_finding("svc/base/configmap.yaml", creds.access_key_id, commit="c1"),
+                _finding("svc/overlays/prod/secret.env", secret=creds.secret_access_key,
+                         token=creds.session_token, commit="c1"),
+                _finding("app/base/configmap.yaml", later.access_key_id, commit="c2"),
+                _finding("app/overlays/prod/secret.env", secret=later.secret_access_key, commit="c3")]
+    paired = pair_across_files(findings)
+    assert len(paired) == 3
+    first = paired[0]
+    assert (first.access_key_id, first.secret, first.session_token, first.commit) == \
+        (creds.access_key_id, creds.secret_access_key, creds.session_token, "c1")
+    assert first.parts_at == {"secret": "svc/overlays/prod/secret.env:1",
+                              "session_token": "svc/overlays/prod/secret.env:1"}
+    assert paired[1:] == findings[2:]
+
+
+def test_deep_and_many_paths_stay_cheap(rng: random.Random) -> None:
+    """Directories are walked once per finding (a trie), so 4,000 findings 300 levels deep pair fast."""
+    findings = []
+    for n in range(2_000):
+        deep = "/".join(f"d{n}-{level}" for level in range(300))
+        findings += [_finding(f"{deep}/base/a.yaml", fakes.key_id("ASIA", rng)),
+                     _finding(f"{deep}/prod/b.yaml", secret=fakes.secret(rng))]
+    paired = pair_across_files(findings)
+    assert len(paired) == 2_000 and all(f.secret and f.parts_at for f in paired)
