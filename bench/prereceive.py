@@ -76,26 +76,30 @@ def time_hook(record: Path) -> int:
 
 
 def _synthetic(path: Path, commits: int = 20_000, files: int = 3_000) -> Path:
-    """A bare repository of `commits` commits over `files` files (fast-import), for want of a real one."""
+    """A bare repository of `commits` commits over `files` files and a tag every 500 commits
+    (fast-import), for want of a real one. Built once, under a temporary name until complete."""
     if path.exists():
         return path
-    _git(path.parent, "init", "-q", "--bare", str(path))
+    building = path.with_name(path.name + ".building")
+    shutil.rmtree(building, ignore_errors=True)
+    building.parent.mkdir(parents=True, exist_ok=True)
+    _git(building.parent, "init", "-q", "--bare", str(building))
     rng = random.Random(25)
     lines = []
     for n in range(commits):
-        lines.append(f"commit refs/heads/main\ncommitter Bench <bench@example.com> {1_600_000_000 + n} +0000\n"
-                     f"data 9\nchange {n % 10}\n")
-        if n:
-            lines.append("from refs/heads/main^0\n")
+        lines.append(f"commit refs/heads/main\nmark :{n + 1}\n"
+                     f"committer Bench <bench@example.com> {1_600_000_000 + n} +0000\ndata 9\nchange {n % 10}\n")
         for _ in range(3 if n else files):
             name = f"src/dir{rng.randrange(60)}/file{rng.randrange(files)}.c"
             body = "".join(f"int f{n}_{i}(void) {{ return {rng.randrange(1 << 30)}; }}\n" for i in range(80))
             lines.append(f"M 100644 inline {name}\ndata {len(body.encode())}\n{body}\n")
         if n % 500 == 0:
-            lines.append(f"reset refs/tags/v{n}\nfrom refs/heads/main^0\n")
-    subprocess.run(["git", "-C", str(path), "fast-import", "--quiet"], input="".join(lines).encode(), check=True,
+            lines.append(f"reset refs/tags/v{n}\nfrom :{n + 1}\n\n")
+    subprocess.run(["git", "-C", str(building), "fast-import", "--quiet"], input="".join(lines).encode(), check=True,
                    env={**os.environ, **_ENV})
-    _git(path, "repack", "-adq")
+    _git(building, "symbolic-ref", "HEAD", "refs/heads/main")
+    _git(building, "repack", "-adq")
+    building.rename(path)
     return path
 
 
