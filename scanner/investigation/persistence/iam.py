@@ -24,6 +24,7 @@ from scanner.investigation.persistence.common import (
 from scanner.investigation.persistence.common import item as _item
 
 IAM = PersistenceCategory.IAM
+MAX_DOCUMENT = 100_000  # characters of a SAML metadata document kept to compare with what is there now
 RULES: dict[str, Rule] = {}
 READERS: dict[str, Reader] = {}
 
@@ -187,8 +188,8 @@ def _saml_update(e: Event) -> list[PersistenceItem]:
     metadata = get(e.request, "sAMLMetadataDocument")
     return [item("saml-metadata", arn, f"aws iam update-saml-provider --saml-provider-arn {arn} "
                                        "--saml-metadata-document file://metadata-before.xml",
-                 detail="its signing metadata was replaced", arn=arn,
-                 metadata=metadata if isinstance(metadata, str) else None)]
+                 detail="its signing metadata was replaced", arn=arn,  # kept to compare, if small (memory bounded)
+                 metadata=metadata if isinstance(metadata, str) and len(metadata) <= MAX_DOCUMENT else None)]
 
 
 # --- credentials of users: MFA, SSH keys, service-specific credentials -------------------------------
