@@ -116,3 +116,17 @@ def test_the_hook_run_by_hand(server: Path, tmp_path: Path, rng: random.Random) 
     assert clean.code == 0 and clean.stderr == ""
     bad = stsleak("hook", "pre-receive", cwd=server, input_text="nonsense\n")
     assert bad.code == 2 and bad.stderr.count("\n") == 1 and "push refused: the scan failed" in bad.stderr
+
+
+def test_many_pushed_refs_are_read_in_batches(server: Path, history: tuple[GitRepo, dict[str, str]],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches of one ref: a commit both batches reach is counted once, the boundary is named once."""
+    dev, ids = history
+    c = dev.commit("c", {"c.txt": "c\n"})  # a child of b
+    dev.git("push", "-q", "--no-verify", "origin", f"{c}:refs/tmp/c")
+    dev.git("push", "-q", "--no-verify", "origin", ":refs/tmp/c")
+    monkeypatch.setattr(prereceive, "_BATCH", 1)
+    pushed = prereceive.what_is_pushed(server, [RefUpdate(ids["a"], ids["b"], "refs/heads/main"),
+                                                RefUpdate(Z40, c, "refs/heads/topic")])
+    assert pushed.new_commits == 2 and pushed.boundary == (ids["a"],)
+    assert pushed.base_tree == dev.git("rev-parse", f"{ids['a']}^{{tree}}").strip()

@@ -47,6 +47,7 @@ GIT_HOOK_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIREC
 _OID = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 _CARRIER_MESSAGE = "stsleak pre-receive: objects pushed outside commits\n"
 _MAX_TAG_CHAIN = 32
+_BATCH = 2000  # object ids per git command line
 
 
 def _zero(oid: str) -> bool:
@@ -208,12 +209,17 @@ def _peel(repo: Path, tags: dict[str, str]) -> tuple[dict[str, tuple[str, str]],
     raise StsleakError(f"a pushed tag is a chain of more than {_MAX_TAG_CHAIN} tags")
 
 
+def _batches(oids: list[str]) -> list[list[str]]:
+    """Object ids in groups small enough for one git command line (a mirror push may name 100,000 refs)."""
+    return [oids[i : i + _BATCH] for i in range(0, len(oids), _BATCH)]
+
+
 def _not_reached(repo: Path, oids: list[str]) -> set[str]:
     """Those of `oids` (tags, blobs, trees) no existing ref reaches."""
-    if not oids:
-        return set()
-    out = run_git(repo, "rev-list", "--objects", "--no-object-names", *oids, "--not", "--all")
-    return set(out.split()) & set(oids)
+    found: set[str] = set()
+    for batch in _batches(oids):
+        found |= set(run_git(repo, "rev-list", "--objects", "--no-object-names", *batch, "--not", "--all").split())
+    return found & set(oids)
 
 
 def what_is_pushed(repo: Path, updates: list[RefUpdate]) -> Pushed:
@@ -254,22 +260,25 @@ def what_is_pushed(repo: Path, updates: list[RefUpdate]) -> Pushed:
 
 def _commit_range(repo: Path, commits: dict[str, list[str]], pushed: Pushed) -> None:
     """The new commits the pushed ones reach, and the boundary where they meet existing history
-    (one `rev-list --boundary`, with each commit's tree)."""
-    out = run_git(repo, "rev-list", "--boundary", "--format=%m %T", *commits, "--not", "--all")
-    boundary: list[str] = []
-    current = ""
-    for line in out.splitlines():
-        if line.startswith("commit "):
-            current = line[len("commit "):]
-            if current.startswith("-"):
-                boundary.append(current[1:])
-            else:
-                pushed.new_commits += 1
-        elif line.startswith("- ") and current.startswith("-") and pushed.base_tree is None:
-            pushed.base_tree = line[2:].strip()
-    if pushed.new_commits:
+    (one `rev-list --boundary`, with each commit's tree, per batch of pushed commits)."""
+    new: set[str] = set()
+    boundary: dict[str, str] = {}  # boundary commit -> its tree
+    for batch in _batches(list(commits)):
+        current = ""
+        for line in run_git(repo, "rev-list", "--boundary", "--format=%m %T", *batch, "--not", "--all").splitlines():
+            if line.startswith("commit -"):
+                current = line[len("commit -"):]
+                boundary[current] = ""
+            elif line.startswith("commit "):
+                current = ""
+                new.add(line[len("commit "):])
+            elif line.startswith("- ") and current:
+                boundary[current] = line[2:].strip()
+    if new:
+        pushed.new_commits = len(new)
         pushed.tips = commits
-        pushed.boundary = tuple(boundary)
+        pushed.boundary = tuple(boundary)  # existing commits (reached by --all): never a new one
+        pushed.base_tree = boundary[pushed.boundary[0]] if pushed.boundary else None
 
 
 def _write(scratch: Path, kind: str, data: bytes) -> str:
