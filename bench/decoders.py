@@ -10,19 +10,31 @@ Rows (median of K runs; everything generated under bench/.work/, credentials by 
 - detection on ordinary text (code-like lines with `&amp;`, `\\n`, `<span>` and base64 noise but
   no credential) without and with the decoders, MB/s;
 - archive throughput: a files-mode scan (in-process, run_scan) of a .zip and a .tar.gz of text
-  files (decompressed MB/s), each holding one planted credential that must be found at `archive!member`.
+  files (decompressed MB/s), each holding one planted credential that must be found at `archive!member`;
+- binary files (issue 23 #1): printable_runs on binary bytes (random, with ASCII and UTF-16 islands),
+  MB/s, and a files-mode scan of binary files that each hold one planted set (an environment dump, a
+  pickle, a .pyc) that must be found;
+- encoded formats (issue 23 #3): a files-mode scan of one file per format people paste (a federation
+  sign-in URL, a quoted-printable e-mail, powershell -EncodedCommand, base64 twice, a Helm release
+  Secret, URL-safe base64), each holding one planted set that must be found whole.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import binascii
+import gzip
 import io
+import json
+import pickle
+import py_compile
 import random
 import statistics
 import sys
 import tarfile
 import time
+import urllib.parse
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -181,6 +193,104 @@ def archive_rows(mbytes: float, runs: int, rules: RuleSet) -> list[str]:
     return rows
 
 
+# --- binary files and encoded formats (issue 23) ----------------------------------------------------
+
+def _binary(rng: random.Random, size: int) -> bytes:
+    parts, total = [], 0
+    while total < size:
+        roll = rng.random()
+        part = (rng.randbytes(rng.randrange(16, 4096)) if roll < 0.7 else
+                _text(rng, rng.randrange(64, 2048)).encode() if roll < 0.9 else
+                _text(rng, rng.randrange(64, 1024)).encode("utf-16-le"))
+        parts.append(part)
+        total += len(part)
+    return b"".join(parts)
+
+
+def _planted_binaries(rng: random.Random, folder: Path) -> dict[str, str]:
+    sets = {name: fakes.temporary(rng, "IQoJ", 1100) for name in ("environ", "creds.pkl", "deploy.pyc")}
+    env = sets["environ"]
+    (folder / "environ").write_bytes(f"PATH=/usr/bin\0AWS_ACCESS_KEY_ID={env.access_key_id}\0AWS_SECRET_ACCESS_KEY="
+                                     f"{env.secret_access_key}\0AWS_SESSION_TOKEN={env.session_token}\0".encode())
+    pkl = sets["creds.pkl"]
+    (folder / "creds.pkl").write_bytes(pickle.dumps({"AccessKeyId": pkl.access_key_id, "SecretAccessKey":
+                                                     pkl.secret_access_key, "SessionToken": pkl.session_token}))
+    pyc = sets["deploy.pyc"]
+    source = folder / "deploy_src.txt"
+    source.write_text(f"import boto3\ns = boto3.Session(aws_access_key_id='{pyc.access_key_id}', aws_secret_access_key="
+                      f"'{pyc.secret_access_key}', aws_session_token='{pyc.session_token}')\n")
+    py_compile.compile(str(source), cfile=str(folder / "deploy.pyc"), doraise=True)
+    source.unlink()
+    return {name: creds.access_key_id for name, creds in sets.items()}
+
+
+def binary_rows(mbytes: float, runs: int, rules: RuleSet) -> list[str]:
+    from scanner.detection.decoders.strings import printable_runs
+
+    rng = random.Random(11)
+    blobs = [_binary(rng, 1 << 20) for _ in range(int(mbytes))]
+    size = sum(map(len, blobs)) / 1e6
+    wall = _median(lambda: [printable_runs(blob) for blob in blobs], runs)
+    folder = WORK / "binaries"
+    folder.mkdir(parents=True, exist_ok=True)
+    planted = _planted_binaries(random.Random(12), folder)
+    scanned = run_scan(ScanRequest(mode=ScanMode.FILES, paths=(folder,)), rules)
+    found = {Path(f.path or "").name: f for f in scanned.findings}
+    ok = all(name in found and found[name].access_key_id == key and not found[name].missing
+             for name, key in planted.items())
+    return [f"binary strings ({size:.0f} MB of binary bytes): printable_runs {size / wall:,.0f} MB/s; "
+            f"{'ok' if ok else 'FAIL'}: {sum(n in found for n in planted)}/{len(planted)} planted found whole "
+            f"({', '.join(planted)})"]
+
+
+def _encoded_formats(rng: random.Random) -> dict[str, tuple[str, str]]:
+    """file name -> (content, the key id planted in it), one file per format."""
+    sets = {name: fakes.temporary(rng, "IQoJ", 1100) for name in
+            ("federation.txt", "mail.eml", "ci.ps1", "twice.env", "release.yaml", "urlsafe.txt")}
+
+    def env(name: str) -> str:
+        c = sets[name]
+        return (f"AWS_ACCESS_KEY_ID={c.access_key_id}\nAWS_SECRET_ACCESS_KEY={c.secret_access_key}\n"
+                f"AWS_SESSION_TOKEN={c.session_token}\n")
+
+    fed = sets["federation.txt"]
+    session = json.dumps({"sessionId": fed.access_key_id, "sessionKey": fed.secret_access_key,
+                          "sessionToken": fed.session_token})
+    helm = sets["release.yaml"]
+    aws = {"accessKeyId": helm.access_key_id, "secretAccessKey": helm.secret_access_key,
+           "sessionToken": helm.session_token}
+    release = json.dumps({"name": "app", "config": {"aws": aws}})
+    content = {
+        "federation.txt": "https://signin.aws.amazon.com/federation?Action=getSigninToken&Session="
+                          + urllib.parse.quote_plus(session) + "\n",
+        "mail.eml": "Subject: creds\nContent-Transfer-Encoding: quoted-printable\n\n"
+                    + binascii.b2a_qp(env("mail.eml").replace("=", " = ").encode()).decode(),
+        "ci.ps1": "powershell -EncodedCommand " + base64.b64encode(env("ci.ps1").encode("utf-16-le")).decode() + "\n",
+        "twice.env": "CREDS=" + base64.b64encode(base64.b64encode(env("twice.env").encode())).decode() + "\n",
+        "release.yaml": "kind: Secret\ntype: helm.sh/release.v1\ndata:\n  release: "
+                        + base64.b64encode(base64.b64encode(gzip.compress(release.encode()))).decode() + "\n",
+        "urlsafe.txt": "env=" + base64.urlsafe_b64encode(env("urlsafe.txt").encode()).decode().rstrip("=") + "\n",
+    }
+    return {name: (text, sets[name].access_key_id) for name, text in content.items()}
+
+
+def format_rows(runs: int, rules: RuleSet) -> list[str]:
+    folder = WORK / "encoded"
+    folder.mkdir(parents=True, exist_ok=True)
+    formats = _encoded_formats(random.Random(13))
+    for name, (text, _) in formats.items():
+        (folder / name).write_text(text)
+    request = ScanRequest(mode=ScanMode.FILES, paths=(folder,))
+    results = []
+    wall = _median(lambda: results.append(run_scan(request, rules)), runs)
+    found = {Path(f.path or "").name: f for f in results[-1].findings}
+    missed = [name for name, (_, key) in formats.items()
+              if name not in found or found[name].access_key_id != key or found[name].missing]
+    return [f"encoded formats ({len(formats)} files): {wall * 1000:.0f} ms; "
+            f"{'ok' if not missed else 'FAIL'}: {len(formats) - len(missed)}/{len(formats)} planted found whole"
+            + (f" (missed: {', '.join(missed)})" if missed else "")]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repo", type=Path, help="history of this repo (default: bench/.work's synthetic repo)")
@@ -191,6 +301,8 @@ def main(argv: list[str] | None = None) -> int:
     rules = load_ruleset()
     rows = text_rows(4 if args.quick else 32, runs, rules)
     rows += archive_rows(4 if args.quick else 64, runs, rules)
+    rows += binary_rows(4 if args.quick else 32, runs, rules)
+    rows += format_rows(runs, rules)
     repo = args.repo or next(iter(sorted(WORK.glob("synth-*"))), None)
     if repo is not None:
         rows += history_rows(repo.resolve(), runs, rules)
