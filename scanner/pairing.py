@@ -12,10 +12,11 @@ The proximity rule (README, "Pairing"):
   primary side; a key id left without one may take an unclaimed part on the other side.
 - Best = a labelled part (aws_secret_access_key = …) over an unlabelled one, then the nearest.
 - Where that leaves a key id without a part it could have taken, a part it could have taken to
-  nobody, or a signature's key id (a pre-signed URL's) with a part from outside its URL, a
-  signature's key id first takes its URL's token and a key id alone in its object ({ … }) the best
-  parts inside it (_own_parts); the rest pair as above. So sets written in different orders side by
-  side in one JSON document, or a pre-signed URL between them, pair within their objects.
+  nobody, or a signature's key id (a pre-signed URL's) with a part from outside its URL, pairing
+  starts again: a signature's key id first takes its URL's token, and a key id alone in its record
+  (the braces around it, or its INI section) the best parts inside it (_own_parts); the rest pair as
+  above, signatures' key ids last and without a vote. So sets written in different orders side by
+  side in one JSON document or credentials file, or pre-signed URLs between them, pair right.
 - The other secrets and tokens a key id could have taken (within its reach, of another value, not
   taken by another key id, and on the other side only when on no key id's primary side) are kept
   as its set's alternatives, best first, at most MAX_ALTERNATIVES of each kind (the rest counted):
@@ -35,8 +36,8 @@ The proximity rule (README, "Pairing"):
   alternatives of both places); a bare key id is dropped when the same key id also appears in a
   fuller set.
 
-Every step is O(n log n) in the number of candidates: parts are sorted and found by bisect; an
-object is looked for between the neighbouring key ids, at most _MAX_BRACES braces each way.
+Every step is O(n log n) in the number of candidates: parts are sorted and found by bisect; a
+record is looked for between the neighbouring key ids, at most _MAX_BRACES braces each way.
 """
 
 from __future__ import annotations
@@ -131,33 +132,39 @@ def _forward(keys: list[Candidate], sides: list[Sides]) -> bool:
         sum(_gap(b, k) for k, (_, b) in zip(keys, sides, strict=True))
 
 
-def _assign(keys: list[Candidate], sides: list[Sides], settled: list[Candidate | None] | None = None) \
-        -> tuple[list[Candidate | None], bool]:
+def _assign(keys: list[Candidate], sides: list[Sides], settled: list[Candidate | None] | None = None,
+            last: list[bool] | None = None) -> tuple[list[Candidate | None], bool]:
     """Give each key id its best part (see the module docstring); and whether parts follow their key ids.
 
-    `settled`: the parts key ids took from their own object first (_own_parts); the others vote and
-    choose among the parts left."""
+    `settled`: the parts key ids took first (_own_parts); `last`: key ids that choose after all others
+    (signatures': a URL never holds the secret) and do not vote (where their URL's token stands says
+    nothing of how the sets around are written). In the vote, a key id that took a part from its
+    record counts on the side that part stands on, the others by the parts left."""
     chosen: list[Candidate | None] = list(settled) if settled else [None] * len(keys)
     taken = {c.start for c in chosen if c is not None}
-    if taken:  # the vote is of the key ids still to pair, over the parts still free
-        free = [([p for p in a if p.start not in taken], [p for p in b if p.start not in taken])
-                if chosen[i] is None else ([], []) for i, (a, b) in enumerate(sides)]
-        forward = _forward(keys, free)
+    if taken or last:
+        votes: list[Sides] = [
+            ([], []) if last and last[i]
+            else (([c], []) if c.start > k.start else ([], [c])) if c is not None
+            else ([p for p in a if p.start not in taken], [p for p in b if p.start not in taken])
+            for i, (k, c, (a, b)) in enumerate(zip(keys, chosen, sides, strict=True))]
+        forward = _forward(keys, votes)
     else:
         forward = _forward(keys, sides)
-    for primary in (True, False):
-        for i, (after, before) in enumerate(sides):
-            if chosen[i] is None:
-                best = _best(after if forward == primary else before, keys[i], taken)
-                if best:
-                    chosen[i] = best
-                    taken.add(best.start)
+    for turn in (False, True) if last else (False,):  # the others first, then the last
+        for primary in (True, False):
+            for i, (after, before) in enumerate(sides):
+                if chosen[i] is None and (last is None or last[i] == turn):
+                    best = _best(after if forward == primary else before, keys[i], taken)
+                    if best:
+                        chosen[i] = best
+                        taken.add(best.start)
     return chosen, forward
 
 
 def _contested(sides: list[Sides], chosen: list[Candidate | None], count: int) -> bool:
     """Whether the proximity rule left a key id without a part it could have taken, or a part it
-    could have taken to nobody: the only texts where objects (_own_parts) may pair otherwise."""
+    could have taken to nobody: the only texts where records (_own_parts) may pair otherwise."""
     if any(c is None and (a or b) for c, (a, b) in zip(chosen, sides, strict=True)):
         return True
     if count == len(chosen) - chosen.count(None):  # every part taken (complete profiles): the common case
@@ -207,8 +214,9 @@ def _unclaimed(other: list[Candidate], sides: list[Sides], i: int, forward: bool
 
 
 _BRACES = re.compile(r"[{}]")
-_MAX_BRACES = 64  # braces read looking for a key id's object, each way: nested deeper, it is no record
+_MAX_BRACES = 64  # braces read looking for a key id's record, each way: nested deeper, it has none
 _URL_END = re.compile(r"[\s\"'<>]")
+_SECTION = re.compile(r"^[ \t]*\[[\w .:/@-]+\][ \t]*\r?$", re.MULTILINE)  # [default], [profile prod]
 
 
 def _signs(key: Candidate, text: str) -> bool:
@@ -264,43 +272,60 @@ Kind = tuple[_Parts, list[Sides], list[bool]]  # a part kind's parts, each key i
 Own = list[Candidate | None]  # per key id: the part it took first (None: none)
 
 
-def _own_parts(keys: list[Candidate], text: str, rules: RuleSet, word_like: list[bool],
+def _record(text: str, key: Candidate, lo: int, hi: int, braces: bool, sections: bool, last: bool) \
+        -> tuple[int, int] | None:
+    """Where the key id's own set is written, between the key ids around it (lo, hi; `last`: none
+    after it): the innermost braces around it, or else its INI/TOML section ([profile prod] up to
+    the next header)."""
+    if braces:
+        opened = _open_before(text, lo, key.start)
+        closed = _close_after(text, key.end, hi) if opened >= 0 else -1
+        if closed >= 0:
+            return opened, closed
+    if sections:
+        headers = list(_SECTION.finditer(text, lo, key.start))
+        following = _SECTION.search(text, key.end, hi) if headers else None
+        if following or (headers and last):
+            return headers[-1].end(), following.start() if following else hi
+    return None
+
+
+def _own_parts(keys: list[Candidate], text: str, rules: RuleSet, word_like: list[bool], signs: list[bool],
                secrets: Kind, tokens: Kind) -> tuple[Own, Own]:
     """The secret and the token each key id takes before the proximity rule runs.
 
     - A signature's key id (_signs) takes the token of its own URL: the first token after it, with
       no space or quote between (X-Amz-Security-Token).
-    - A key id alone in its object — the innermost braces around it ({ … }: JSON, YAML flow
-      mappings, HCL, code) hold no other key id but signatures' — takes the best part inside them,
-      when that one is labelled or its reach holds no labelled one. So several sets in one JSON
-      document pair within their objects, whatever order each writes its fields in.
-    Objects are looked for between the neighbouring key ids, at most pairing_max_reach away and at
-    most _MAX_BRACES braces each way, stopping at the first brace not closed: each character is
-    read at most twice."""
+    - A key id alone in its record takes the best part inside it, when that one is labelled or its
+      reach holds no labelled one. Its record: the innermost braces around it ({ … }: JSON, YAML flow
+      mappings, HCL, code), or else its INI/TOML section, when they hold no other key id but
+      signatures'. So several sets in one JSON document or credentials file pair within their
+      records, whatever order each writes its fields in.
+    Records are looked for between the neighbouring key ids (a record reaching one holds two), at
+    most pairing_max_reach away and at most _MAX_BRACES braces each way: each character is read at
+    most twice."""
     n = len(keys)
     own_secrets: Own = [None] * n
     own_tokens: Own = [None] * n
-    signs = [_signs(k, text) for k in keys]
     for i in range(n):
         after = tokens[1][i][0]
         if signs[i] and after and _URL_END.search(text, keys[i].end, after[0].start) is None:
             own_tokens[i] = after[0]
-    if "{" not in text:
+    braces, sections = "{" in text, "[" in text and _SECTION.search(text) is not None
+    if not braces and not sections:
         return own_secrets, own_tokens
     in_urls = {t.start for t in own_tokens if t is not None}
     normal = [i for i in range(n) if not signs[i]]
     cap = rules.pairing_max_reach
     for j, i in enumerate(normal):
         key = keys[i]
-        opened = _open_before(text, max(keys[normal[j - 1]].end if j else 0, key.start - cap), key.start)
-        if opened < 0:
-            continue
-        closed = _close_after(text, key.end, min(keys[normal[j + 1]].start if j + 1 < len(normal) else len(text),
-                                                 key.end + cap))
-        if closed < 0:
+        lo = max(keys[normal[j - 1]].end if j else 0, key.start - cap)
+        hi = min(keys[normal[j + 1]].start if j + 1 < len(normal) else len(text), key.end + cap)
+        record = _record(text, key, lo, hi, braces, sections, j + 1 == len(normal))
+        if record is None:
             continue
         for own, (parts, sides, takes) in ((own_secrets, secrets), (own_tokens, tokens)):
-            inside = [p for p in parts.between(opened, closed) if p.start not in in_urls
+            inside = [p for p in parts.between(*record) if p.start not in in_urls
                       and (not word_like[i] or _names_aws(p, rules))] if takes[i] else []
             best = min(inside, key=_rank(key)) if inside else None
             if best and (best.labelled or not any(p.labelled for side in sides[i] for p in side)):
@@ -381,14 +406,16 @@ def _pair_keys(keys: list[Candidate], reach: list[Reach], secrets: list[Candidat
                                     or _signature_holds(keys, chosen_secrets, text)),
                  len(keys) > 1 and (_contested(token_sides, chosen_tokens, len(tokens))
                                     or _signature_holds(keys, chosen_tokens, text)))
-    if any(contested):  # proximity alone left a part or a key id over: let objects and URLs settle first
-        own_secrets, own_tokens = _own_parts(keys, text, rules, word_like,
+    if any(contested):  # proximity alone left a part or a key id over: records and URLs settle first
+        signs = [_signs(k, text) for k in keys]
+        own_secrets, own_tokens = _own_parts(keys, text, rules, word_like, signs,
                                              (secret_parts, secret_sides, [True] * len(keys)),
                                              (token_parts, token_sides, takes_token))
-        if contested[0] and any(own_secrets):
-            chosen_secrets, secrets_forward = _assign(keys, secret_sides, own_secrets)
-        if contested[1] and any(own_tokens):
-            chosen_tokens, tokens_forward = _assign(keys, token_sides, own_tokens)
+        last = signs if any(signs) else None
+        if contested[0] and (last or any(own_secrets)):
+            chosen_secrets, secrets_forward = _assign(keys, secret_sides, own_secrets, last)
+        if contested[1] and (last or any(own_tokens)):
+            chosen_tokens, tokens_forward = _assign(keys, token_sides, own_tokens, last)
     # Only a part no key id took can be an alternative (none in a text of complete profiles).
     secret_rivals = _rivals(keys, secret_sides, chosen_secrets, secrets_forward) \
         if len(secrets) > len(keys) - chosen_secrets.count(None) else {}

@@ -75,6 +75,25 @@ def test_each_set_pairs_within_its_object_whatever_order_it_writes(rng: random.R
     assert wrong == []
 
 
+INI_LABELS = {"k": "aws_access_key_id", "s": "aws_secret_access_key", "t": "aws_session_token"}
+
+
+def test_each_profile_of_a_credentials_file_pairs_within_its_section(rng: random.Random) -> None:
+    """The same in an INI/TOML file: a profile's section ([profile p1] up to the next header) is its record."""
+    wrong = []
+    for orders in _orders(rng):
+        sets = [fakes.temporary(rng) for _ in orders]
+        text = ""
+        for i, (c, order) in enumerate(zip(sets, orders, strict=True)):
+            values = {"k": c.access_key_id, "s": c.secret_access_key, "t": c.session_token}
+            text += f"[profile p{i}]\n" + "".join(f"{INI_LABELS[x]} = {values[x]}\n" for x in order) + "\n"
+        by_key = _by_key(text, "credentials")
+        if {k: (f.secret, f.session_token) for k, f in by_key.items()} != \
+                {c.access_key_id: (c.secret_access_key, c.session_token) for c in sets}:
+            wrong.append(orders)
+    assert wrong == []
+
+
 URL_PLACES = ["own-object", "list-item", "top-level", "inside-a-set-first", "inside-a-set-between",
               "inside-a-set-last"]
 
@@ -108,6 +127,28 @@ def test_a_presigned_urls_key_id_between_sets_takes_its_own_token_only(rng: rand
             expected[signer.access_key_id] = (None, signer.session_token)
             if {k: (f.secret, f.session_token) for k, f in by_key.items()} != expected:
                 wrong.append((orders, indent))
+    assert wrong == []
+
+
+@pytest.mark.parametrize("order", ORDERS)
+def test_presigned_urls_between_sets_in_a_shell_script(rng: random.Random, order: str) -> None:
+    """No braces: the URLs' key ids take their own tokens, choose last and do not vote on how the
+    sets around them are written."""
+    labels = {"k": "AWS_ACCESS_KEY_ID", "s": "AWS_SECRET_ACCESS_KEY", "t": "AWS_SESSION_TOKEN"}
+    wrong = []
+    for _ in range(12):
+        blocks, expected = [], {}
+        for c in (fakes.temporary(rng) for _ in range(rng.randrange(2, 4))):
+            values = {"k": c.access_key_id, "s": c.secret_access_key, "t": c.session_token}
+            blocks.append("".join(f"export {labels[x]}={values[x]}\n" for x in order))
+            expected[c.access_key_id] = (c.secret_access_key, c.session_token)
+        for _ in range(rng.randrange(1, 3)):
+            signer = fakes.temporary(rng)
+            blocks.insert(rng.randrange(len(blocks) + 1), f"curl '{_presigned_url(signer)}'\n")
+            expected[signer.access_key_id] = (None, signer.session_token)
+        text = "\n".join(blocks)
+        if {k: (f.secret, f.session_token) for k, f in _by_key(text, "fetch.sh").items()} != expected:
+            wrong.append(text)
     assert wrong == []
 
 
