@@ -1,6 +1,12 @@
 """Decoders benchmark: what archives, base64, escapes and tag-split HTML cost, and what they scan.
 
     python bench/decoders.py [--repo PATH] [--runs K] [--quick]
+    python bench/decoders.py --against DIR [--repo PATH] [--runs K]
+
+`--against DIR` compares this checkout with another one (`git worktree add DIR <commit>`, or
+`git archive <commit> | tar -x -C DIR`): the history row ("on") and the ordinary-text row, each
+measurement in a fresh process (this file, with DIR's or this checkout's `scanner`), the two
+checkouts alternating, CPU time of the process and its git children, medians of K runs.
 
 Rows (median of K runs; everything generated under bench/.work/, credentials by fakes.py):
 - history of a repo with no credentials, in-process, decoders off vs on: "off" is the history
@@ -27,10 +33,13 @@ import binascii
 import gzip
 import io
 import json
+import os
 import pickle
 import py_compile
 import random
+import resource
 import statistics
+import subprocess
 import sys
 import tarfile
 import time
@@ -40,7 +49,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
+ROOT = Path(os.environ.get("STSLEAK_BENCH_TREE") or HERE.parent)  # --against: the other checkout's scanner
 WORK = HERE / ".work"
 sys.path.insert(0, str(ROOT))
 
@@ -291,19 +300,82 @@ def format_rows(runs: int, rules: RuleSet) -> list[str]:
             + (f" (missed: {', '.join(missed)})" if missed else "")]
 
 
+# --- this checkout against another ------------------------------------------------------------------
+
+def _cpu() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def one(task: str, repo: Path | None, rules: RuleSet) -> tuple[float, float, float]:
+    """One measurement: (wall s, CPU s, MB) of a history scan ("on") or of the ordinary-text row."""
+    if task == "history":
+        assert repo is not None
+        wall, cpu = time.perf_counter(), _cpu()
+        _history_on(repo, rules)
+        return time.perf_counter() - wall, _cpu() - cpu, 0.0
+    rng = random.Random(3)
+    chunks = [Chunk(data=_text(rng, 64 * 1024).encode(), path=f"f{i}.py") for i in range(256)]
+    stats = ScanStats()
+    decoders = Decoders(rules.key_id_prefixes, ArchiveLimits())
+    for chunk in chunks[:20]:  # past the Hyperscan switch, as a long scan is
+        decoders.findings(chunk, lambda c: findings_in_chunk(c, rules, stats), stats)
+    wall, cpu = time.perf_counter(), _cpu()
+    for _ in range(3):
+        for chunk in chunks:
+            decoders.findings(chunk, lambda c: findings_in_chunk(c, rules, stats), stats)
+    return time.perf_counter() - wall, _cpu() - cpu, 3 * sum(len(c.data) for c in chunks) / 1e6
+
+
+def against_rows(other: Path, repo: Path | None, runs: int) -> list[str]:
+    trees = {"this": str(HERE.parent), "other": str(other.resolve())}
+    rows = []
+    for task in ("text", "history") if repo is not None else ("text",):
+        got: dict[str, list[tuple[float, ...]]] = {name: [] for name in trees}
+        for i in range(runs):
+            for name in (list(trees) if i % 2 == 0 else list(reversed(trees))):
+                command = [sys.executable, __file__, "--one", task] + (["--repo", str(repo)] if repo else [])
+                out = subprocess.run(command, env={**os.environ, "STSLEAK_BENCH_TREE": trees[name]},
+                                     capture_output=True, text=True, check=True).stdout.split()
+                got[name].append(tuple(float(x) for x in out))
+        cpu = {name: statistics.median(r[1] for r in rows_) for name, rows_ in got.items()}
+        wall = {name: statistics.median(r[0] for r in rows_) for name, rows_ in got.items()}
+        change = 100 * (cpu["this"] / cpu["other"] - 1)
+        if task == "text":
+            mb = got["this"][0][2]
+            rows.append(f"ordinary text, this vs {other}: CPU {mb / cpu['other']:,.0f} -> {mb / cpu['this']:,.0f} MB/s "
+                        f"({change:+.1f}% time, budget +10%: {'ok' if change <= 10 else 'OVER BUDGET'})")
+        else:
+            rows.append(f"history {repo.name if repo else ''}, this vs {other}: CPU {cpu['other']:.2f} -> "
+                        f"{cpu['this']:.2f} s ({change:+.1f}%, budget +5%: {'ok' if change <= 5 else 'OVER BUDGET'}); "
+                        f"wall {wall['other']:.2f} -> {wall['this']:.2f} s")
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repo", type=Path, help="history of this repo (default: bench/.work's synthetic repo)")
     parser.add_argument("--runs", type=int, default=None, help="runs per row (default 5; --quick 1)")
     parser.add_argument("--quick", action="store_true", help="small inputs, one run (smoke test)")
+    parser.add_argument("--against", type=Path, metavar="DIR", help="compare with another checkout (see above)")
+    parser.add_argument("--one", choices=["history", "text"], help=argparse.SUPPRESS)  # --against's measurement
     args = parser.parse_args(argv)
     runs = args.runs or (1 if args.quick else 5)
     rules = load_ruleset()
+    repo = args.repo or next(iter(sorted(WORK.glob("synth-*"))), None)
+    if args.one:
+        print(*one(args.one, repo.resolve() if repo else None, rules))
+        return 0
+    if args.against:
+        rows = against_rows(args.against, repo.resolve() if repo else None, runs)
+        print("decoders (bench/decoders.py --against):")
+        for row in rows:
+            print(f"  {row}")
+        return 1 if any("OVER BUDGET" in row for row in rows) else 0
     rows = text_rows(4 if args.quick else 32, runs, rules)
     rows += archive_rows(4 if args.quick else 64, runs, rules)
     rows += binary_rows(4 if args.quick else 32, runs, rules)
     rows += format_rows(runs, rules)
-    repo = args.repo or next(iter(sorted(WORK.glob("synth-*"))), None)
     if repo is not None:
         rows += history_rows(repo.resolve(), runs, rules)
     print("decoders (bench/decoders.py):")
