@@ -313,11 +313,11 @@ class ThreadedGit:
 
 def raw_change_result(meta: bytes) -> str | None:
     """The result-side object id of one `git log --raw -c` change record (`::100644 100644 100644
-    a b c MM`: one mode and id per parent, then the result's), or None for a deletion or a
-    malformed record."""
+    a b c MM`: one mode and id per parent, then the result's), or None for a deletion, a gitlink (a
+    submodule's commit, which is no object of this repository) or a malformed record."""
     parents = len(meta) - len(meta.lstrip(b":"))
     fields = meta[parents:].split()
-    if len(fields) <= 2 * parents + 1:
+    if len(fields) <= 2 * parents + 1 or fields[parents] == b"160000":
         return None
     oid = fields[2 * parents + 1].decode()
     return oid if oid.strip("0") else None
