@@ -1,9 +1,17 @@
-"""`stsleak install-hook`: put the plain git hook script into a repository's hooks directory."""
+"""`stsleak install-hook`: put the plain git hook script into a repository's hooks directory.
+
+The script (hooks/<type>) is a shim; the installed copy records the Python this stsleak runs in
+(`sys.executable`, as pre-commit records its own), so that the hook finds stsleak from a shell
+without the venv on PATH, and refuses, saying to reinstall, once that Python is gone: it never
+falls back to whatever `stsleak` PATH holds then."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import shlex
+import sys
 from pathlib import Path
 
 from scanner.errors import ExitCode, StsleakError
@@ -11,6 +19,7 @@ from scanner.sources.git.run import configured, require_repo, run_git
 
 MARKER = "stsleak-hook"
 HOOK_TYPES = ("pre-commit", "pre-push", "pre-receive")  # pre-receive: a server's repository (hooks/pre-receive)
+_PYTHON_LINE = re.compile(r"^stsleak_python=''$", re.MULTILINE)  # in each hooks/ script, filled in here
 _PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the scanner package
 
 
@@ -20,6 +29,17 @@ def hook_source(hook_type: str) -> Path:
         if (directory / hook_type).is_file():
             return directory / hook_type
     raise StsleakError(f"cannot find the {hook_type} hook script (broken install?)")
+
+
+def hook_script(hook_type: str, python: str) -> str:
+    """hooks/<hook_type> with `python` (an absolute path, shell-quoted) as the interpreter it runs."""
+    if not os.path.isabs(python):
+        raise StsleakError(f"cannot tell which Python runs stsleak ({python!r} is no absolute path)")
+    template = hook_source(hook_type).read_text(encoding="utf-8")
+    script, filled = _PYTHON_LINE.subn(lambda _: f"stsleak_python={shlex.quote(python)}", template, count=1)
+    if not filled:
+        raise StsleakError(f"the {hook_type} hook script has no stsleak_python line (broken install?)")
+    return script
 
 
 def _inside(path: Path, roots: list[Path]) -> bool:
@@ -53,11 +73,14 @@ def _hooks_dir(repo: Path, force: bool) -> tuple[Path, str]:
     return hooks_dir, how
 
 
-def install_hook(repo: Path, hook_type: str = "pre-commit", force: bool = False) -> str:
+def install_hook(repo: Path, hook_type: str = "pre-commit", force: bool = False,
+                 python: str | None = None) -> str:
+    """`python` is the interpreter the hook will run (`python -P -m scanner`): by default, this one."""
+    python = python or sys.executable
     require_repo(repo)
     hooks_dir, how = _hooks_dir(repo, force)
     target = hooks_dir / hook_type
-    source = hook_source(hook_type).read_text(encoding="utf-8")
+    source = hook_script(hook_type, python)
     if target.exists() or target.is_symlink():
         if target.is_symlink() and not force:
             raise StsleakError(f"{target} is a symbolic link (to {os.readlink(target)}): use --force to replace it")
@@ -72,7 +95,8 @@ def install_hook(repo: Path, hook_type: str = "pre-commit", force: bool = False)
         os.chmod(target, 0o755)
     except OSError as exc:
         raise StsleakError(f"cannot write {target}: {exc.strerror or exc.__class__.__name__}") from None
-    done = f"installed stsleak {hook_type} hook at {target}{how}"
+    done = (f"installed stsleak {hook_type} hook at {target}{how}\n"
+            f"it runs stsleak with {python}; if that goes, install the hook again")
     return done + _server_note(repo) if hook_type == "pre-receive" else done
 
 
@@ -88,22 +112,16 @@ def _server_note(repo: Path) -> str:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    hook = sub.add_parser("install-hook", help="install stsleak as this repository's git pre-commit hook")
+    hook = sub.add_parser("install-hook", help="install stsleak as a git hook of this repository (pre-commit, "
+                                               "pre-push, or a server's pre-receive)")
     hook.add_argument("repo", nargs="?", default=".", help="repository (default '.')")
     hook.add_argument("--force", action="store_true",
                       help="replace an existing hook that is not stsleak's; install into a core.hooksPath "
                            "outside the repository")
-    hook.add_argument("--type", choices=("pre-commit", "pre-push"), default="pre-commit", dest="hook_type",
+    hook.add_argument("--type", choices=HOOK_TYPES, default="pre-commit", dest="hook_type",
                       help="pre-commit (default): scan the staged changes of each commit; pre-push: scan the "
-                           "commits a push sends")
-    _accept_hook_types(hook)
-
-
-def _accept_hook_types(parser: argparse.ArgumentParser) -> None:
-    """--type takes every hook in HOOK_TYPES (pre-receive: the server's bare repository)."""
-    for action in parser._actions:
-        if action.dest == "hook_type":
-            action.choices = HOOK_TYPES
+                           "commits a push sends; pre-receive: on a server's (bare) repository, refuse a push "
+                           "that adds a credential (--no-verify does not skip it)")
 
 
 def run(args: argparse.Namespace) -> ExitCode:
