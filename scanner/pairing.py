@@ -214,21 +214,26 @@ def _unclaimed(other: list[Candidate], sides: list[Sides], i: int, forward: bool
 
 
 _BRACES = re.compile(r"[{}]")
-_MAX_BRACES = 64  # braces read looking for a key id's record, each way: nested deeper, it has none
+_MAX_BRACES = 32  # braces read looking for a key id's record, each way: nested deeper, it has none
 _URL_END = re.compile(r"[\s\"'<>]")
-_SECTION = re.compile(r"^[ \t]*\[[\w .:/@-]+\][ \t]*\r?$", re.MULTILINE)  # [default], [profile prod]
+_SECTION = re.compile(r"^\[[\w .:/@-]+\][ \t]*\r?$", re.MULTILINE)  # [default], [profile prod]
 
 
 def _signs(key: Candidate, text: str) -> bool:
     """A signature's key id: its credential scope follows (ASIA…/20261124/us-east-1/s3/aws4_request),
     as in a pre-signed URL's X-Amz-Credential or an Authorization header, which never hold the secret."""
+    if not text.startswith("/", key.end):  # the common case, decided here
+        return False
     day = text[key.end + 1:key.end + 9]
-    return text.startswith("/", key.end) and day.isascii() and day.isdigit() and text.startswith("/", key.end + 9)
+    return day.isascii() and day.isdigit() and text.startswith("/", key.end + 9)
 
 
 def _open_before(text: str, lo: int, pos: int) -> int:
     """The `{` before pos not closed before it (at lo or after), or -1; -1 too past _MAX_BRACES
     braces. Read backwards in doubling pieces: what it costs is the distance to that brace."""
+    opened = text.rfind("{", lo, pos)
+    if opened < 0 or text.rfind("}", opened, pos) < 0:  # no object closes between (JSON): that one
+        return opened
     depth, hi, size, seen = 0, pos, 1024, 0
     while hi > lo:
         start = max(lo, hi - size)
@@ -248,6 +253,9 @@ def _open_before(text: str, lo: int, pos: int) -> int:
 
 def _close_after(text: str, pos: int, hi: int) -> int:
     """The `}` after pos that closes what is open at pos (before hi), or -1; -1 too past _MAX_BRACES braces."""
+    closed = text.find("}", pos, hi)
+    if closed < 0 or text.find("{", pos, closed) < 0:  # no object opens between (JSON): that one
+        return closed
     depth = 0
     for seen, m in enumerate(_BRACES.finditer(text, pos, hi)):
         if seen == _MAX_BRACES:
@@ -311,7 +319,7 @@ def _own_parts(keys: list[Candidate], text: str, rules: RuleSet, word_like: list
         after = tokens[1][i][0]
         if signs[i] and after and _URL_END.search(text, keys[i].end, after[0].start) is None:
             own_tokens[i] = after[0]
-    braces, sections = "{" in text, "[" in text and _SECTION.search(text) is not None
+    braces, sections = "{" in text, text.startswith("[") or "\n[" in text
     if not braces and not sections:
         return own_secrets, own_tokens
     in_urls = {t.start for t in own_tokens if t is not None}
