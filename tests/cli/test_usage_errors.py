@@ -45,7 +45,7 @@ def test_the_help_pointer_names_the_command_in_use(capsys: pytest.CaptureFixture
     assert _error(capsys, "org", "scan", "--workrs", "2", "x").endswith(
         "unknown option: --workrs (did you mean --workers?); see stsleak org scan --help")
     assert _error(capsys, "install-hook", "--type", "pre-pushh").endswith(
-        "invalid choice 'pre-pushh' (did you mean pre-push?); choose from pre-commit, pre-push; "
+        "invalid choice 'pre-pushh' (did you mean pre-push?); choose from pre-commit, pre-push, pre-receive; "
         "see stsleak install-hook --help")
 
 
