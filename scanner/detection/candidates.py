@@ -6,7 +6,7 @@ pairing_max_reach characters); labelled secrets and tokens only next to their la
 a plain substring search; prefixed tokens next to their prefixes. So a large file costs one pass
 per literal, and every pattern runs on a bounded region from a known start.
 
-Every pattern is linear in the length of what it reads (README, "Linear time"); the regions are
+Every pattern is linear in the length of what it reads (docs/detection-and-pairing.md, "Linear time"); the regions are
 merged before they are searched, so each character is read a bounded number of times.
 """
 
@@ -24,7 +24,7 @@ from scanner.model import Candidate, PartKind
 
 _TOKEN_REACH = 16_384  # how far past a window's end a token is read in one search; longer ones are finished after
 _SECRET_REACH = 64  # past a window's end, enough to see that a 40-char run goes on (then it is no secret)
-LABEL_REACH = 4_096  # how far after its label a labelled value may start (README: separators)
+LABEL_REACH = 4_096  # how far after its label a labelled value may start (docs/detection-and-pairing.md, "Secrets")
 
 Span = tuple[int, int]
 

@@ -1,4 +1,4 @@
-"""The incident report as JSON: a versioned contract (README, "Incident response").
+"""The incident report as JSON: a versioned contract (docs/incident-response.md, "The report").
 
 The document is a superset of the scan report (`version`, `findings`, `stats`), so
 `stsleak investigate --from incident.json` and `stsleak revoke --from incident.json` read it too.

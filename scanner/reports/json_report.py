@@ -1,4 +1,4 @@
-"""The JSON report: the contract other tools and CI rely on (README, "JSON output")."""
+"""The JSON report: the contract other tools and CI rely on (docs/usage.md, "JSON output")."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ current RoleId; an AKIA key belongs (GetAccessKeyLastUsed) to the user the verif
 IAM user's verified UserId is the user's; and the account encoded in each key id is the target's.
 Rows without a fingerprint are refused before this (targets.py). This cannot prove that a key
 leaked — only that the row describes real credentials of that principal — which is the boundary
-the README documents.
+docs/verify-and-revoke.md documents ("Trust boundary of --from").
 """
 
 from __future__ import annotations
