@@ -253,6 +253,7 @@ class Suppression(StrEnum):
     ALLOWLIST = "allowlist"  # a key id the rules' allowlist rejects (EXAMPLE, placeholders)
     CONFIG_MAX_FILE_SIZE = "config-max-file-size"  # larger than the config file's max_file_size
     CONFIG_ARCHIVE_LIMIT = "config-archive-limit"  # archive content an archive limit the config file lowered stopped
+    OWN_ARTIFACT = "stsleak-artifact"  # a key id alone that a baseline or report stsleak wrote records
 
 
 @dataclass

@@ -21,9 +21,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from scanner.model import Finding, ScanStats
+from scanner.model import Finding, ScanStats, Suppression
 
-OWN_ARTIFACT = "stsleak-artifact"  # the cause in stats.suppressed
+OWN_ARTIFACT = Suppression.OWN_ARTIFACT  # the cause in stats.suppressed
 _REPORT_STATS = ({"files", "blobs", "bytes"}, {"repositories", "failed", "findings"})  # scan, org scan
 
 
