@@ -24,20 +24,21 @@ def _ini(creds: fakes.FakeCredentials) -> str:
             f"aws_secret_access_key = {creds.secret_access_key}\naws_session_token = {creds.session_token}\n")
 
 
-def _run_on_terminal(*args: str, cwd: Path | None = None) -> tuple[int, str, str]:
-    """The CLI with stderr on a pseudo-terminal and stdout on a pipe: (code, stdout, terminal text)."""
+def _stderr_on_terminal(argv: list[str], *, env: dict[str, str], what: str, cwd: Path | None = None,
+                        stdout: int = subprocess.DEVNULL) -> tuple[subprocess.Popen[bytes], str]:
+    """Run argv with stderr on a pseudo-terminal (TERM=xterm, NO_COLOR unset, env on top of os.environ),
+    read the terminal until the child closes it: (the process, not yet waited for; the terminal text)."""
     master, slave = pty.openpty()
-    env = {**os.environ, "STSLEAK_PROGRESS_DELAY": "0", "TERM": "xterm", "COLUMNS": "120"}
-    env.pop("NO_COLOR", None)
-    proc = subprocess.Popen([sys.executable, "-m", "scanner", *args], cwd=cwd, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=slave, env=env)
+    full_env = {**os.environ, "TERM": "xterm", **env}
+    full_env.pop("NO_COLOR", None)
+    proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=stdout, stderr=slave, env=full_env)
     os.close(slave)
     seen = bytearray()
     while True:
         ready, _, _ = select.select([master], [], [], 60)
         if not ready:
             proc.kill()
-            raise AssertionError("the CLI wrote nothing for 60 s")
+            raise AssertionError(f"the {what} wrote nothing for 60 s")
         try:
             data = os.read(master, 65536)
         except OSError:  # EIO: the child closed the terminal
@@ -46,10 +47,17 @@ def _run_on_terminal(*args: str, cwd: Path | None = None) -> tuple[int, str, str
             break
         seen += data
     os.close(master)
+    return proc, seen.decode(errors="replace")
+
+
+def _run_on_terminal(*args: str, cwd: Path | None = None) -> tuple[int, str, str]:
+    """The CLI with stderr on a pseudo-terminal and stdout on a pipe: (code, stdout, terminal text)."""
+    proc, terminal = _stderr_on_terminal([sys.executable, "-m", "scanner", *args], cwd=cwd, stdout=subprocess.PIPE,
+                                         env={"STSLEAK_PROGRESS_DELAY": "0", "COLUMNS": "120"}, what="CLI")
     assert proc.stdout is not None
     out = proc.stdout.read().decode()
     proc.stdout.close()
-    return proc.wait(), out, seen.decode(errors="replace")
+    return proc.wait(), out, terminal
 
 
 @pytest.fixture

@@ -7,11 +7,7 @@ time where rates are checked: nothing here measures time."""
 from __future__ import annotations
 
 import io
-import os
-import pty
 import random
-import select
-import subprocess
 import sys
 import textwrap
 from typing import Any
@@ -20,7 +16,7 @@ import pytest
 
 from scanner.cli.progress import REFRESH_PER_SECOND, Step, TerminalProgress, _make_bar
 from scanner.testing import fakes
-from tests.cli.test_progress import _run_on_terminal
+from tests.cli.test_progress import _run_on_terminal, _stderr_on_terminal
 from tests.support.cli import GitRepo
 from tests.support.core import ini
 
@@ -29,28 +25,10 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-
 
 def _terminal_of(script: str) -> str:
     """What a Python script writing progress to a pseudo-terminal (its stderr) showed."""
-    master, slave = pty.openpty()
-    env = {**os.environ, "TERM": "xterm", "COLUMNS": "160"}
-    env.pop("NO_COLOR", None)
-    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=slave, env=env)
-    os.close(slave)
-    seen = bytearray()
-    while True:
-        ready, _, _ = select.select([master], [], [], 60)
-        if not ready:
-            proc.kill()
-            raise AssertionError("the script wrote nothing for 60 s")
-        try:
-            data = os.read(master, 65536)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not data:
-            break
-        seen += data
-    os.close(master)
-    assert proc.wait() == 0, seen.decode(errors="replace")
-    return seen.decode(errors="replace")
+    proc, terminal = _stderr_on_terminal([sys.executable, "-c", textwrap.dedent(script)],
+                                         env={"COLUMNS": "160"}, what="script")
+    assert proc.wait() == 0, terminal
+    return terminal
 
 
 # Each step of a scan, on a fake clock: the frame rich draws last (when the bar stops) shows its counts.
