@@ -22,13 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from scanner.detection.decoders.archives import ArchiveLimits
 from scanner.detection.decoders.tar import TarReader
 from scanner.detection.decoders.zips import central_entries
-from scanner.detection.rules import load_ruleset
-from scanner.model import Finding, ScanMode
-from scanner.pipeline import ScanRequest, run_scan
+from scanner.model import Finding
 from scanner.testing import fakes
+from tests.support.archives import scan_files, zip_of
 from tests.support.core import assert_set, only
 
 GB_68 = 68_719_476_737  # 64 GiB + 1: the claim of git/git's huge-and-future.tar
@@ -46,29 +44,15 @@ def _filler(size: int) -> bytes:
     return b"".join(b" ".join(rng.choices(words, k=9)) + b"\n" for _ in range(size // 50))
 
 
-def _zip(members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", method) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return out.getvalue()
-
-
-def _scan_dir(root: Path, **limits: int) -> tuple[list[Finding], dict[str, int]]:
-    request = ScanRequest(mode=ScanMode.FILES, paths=(root,), archive_limits=ArchiveLimits(**limits))
-    result = run_scan(request, load_ruleset())
-    return sorted(result.findings, key=lambda f: f.path or ""), result.stats.skipped
-
-
 def _scan_one(tmp_path: Path, name: str, data: bytes) -> tuple[list[Finding], dict[str, int]]:
     (tmp_path / name).write_bytes(data)
-    return _scan_dir(tmp_path)
+    return scan_files(tmp_path)
 
 
 # --- issue 20 #6: damaged, or only looking like an archive ----------------------------------------
 
 def _bad_crc_zip(member: bytes, method: int) -> bytes:
-    good = _zip({"conf/.env": member}, method)
+    good = zip_of({"conf/.env": member}, method)
     at = good.rfind(b"PK\x01\x02") + 16  # the central directory's CRC-32 (unzip checks that one)
     crc = int.from_bytes(good[at:at + 4], "little") ^ 0x5A5A5A5A
     local = 14  # and the local header's
@@ -140,7 +124,7 @@ def test_raw_bytes_of_a_damaged_archive_keep_what_its_members_lost(tmp_path: Pat
 def test_a_damaged_archive_inside_an_archive(tmp_path: Path, rng: random.Random) -> None:
     creds = fakes.temporary(rng)
     inner = gzip.compress(_creds_text(creds)) + b"\x00garbage"
-    findings, skipped = _scan_one(tmp_path, "bundle.zip", _zip({"deploy/creds.env.gz": inner}))
+    findings, skipped = _scan_one(tmp_path, "bundle.zip", zip_of({"deploy/creds.env.gz": inner}))
     finding = only(findings)
     assert_set(finding, creds)
     assert finding.path.endswith("bundle.zip!deploy/creds.env.gz")
@@ -152,7 +136,7 @@ def test_undamaged_archives_count_nothing(tmp_path: Path, rng: random.Random) ->
     text = _creds_text(creds)
     (tmp_path / "a.gz").write_bytes(gzip.compress(text) + bytes(64))  # zero padding, as tape blocks leave
     (tmp_path / "b.gz").write_bytes(gzip.compress(text[:100]) + gzip.compress(text[100:]))  # two streams
-    findings, skipped = _scan_dir(tmp_path)
+    findings, skipped = scan_files(tmp_path)
     assert [f.path.rsplit("/", 1)[-1] for f in findings] == ["a.gz", "b.gz"]
     assert skipped == {}
 
@@ -164,7 +148,7 @@ def test_garbage_after_the_magic_never_crashes(tmp_path: Path) -> None:
         for j in range(20):
             (tmp_path / f"f{i}-{j}").write_bytes(magic + rng.randbytes(rng.randrange(0, 3000)))
     (tmp_path / "t.tar").write_bytes(gzip.decompress(_tar_gz({"x": b"y" * 2000}))[:700])  # cut in its data
-    findings, skipped = _scan_dir(tmp_path)
+    findings, skipped = scan_files(tmp_path)
     assert findings == []
     assert set(skipped) <= {"archive-corrupt", "binary"} and skipped["archive-corrupt"] >= 90
 
@@ -229,7 +213,7 @@ def test_lying_sizes_in_a_stream_and_in_a_zip(tmp_path: Path, rng: random.Random
     what is there (the zip's claim does not make the member skipped as too large)."""
     creds = fakes.temporary(rng)
     text = _creds_text(creds)
-    good = _zip({"conf/.env": text}, zipfile.ZIP_STORED)
+    good = zip_of({"conf/.env": text}, zipfile.ZIP_STORED)
     at = good.rfind(b"PK\x01\x02")
     claims = (0xFFFF_FFF0).to_bytes(4, "little")  # compressed and uncompressed sizes
     lying = good[:at + 20] + claims + claims + good[at + 28:]
@@ -242,7 +226,7 @@ def test_lying_sizes_in_a_stream_and_in_a_zip(tmp_path: Path, rng: random.Random
 
 def test_a_zip_with_no_central_directory_is_walked_by_its_local_headers(tmp_path: Path, rng: random.Random) -> None:
     first, second = fakes.temporary(rng), fakes.temporary(rng)
-    whole = _zip({"a/.env": _creds_text(first), "b/.env": _creds_text(second), "c.txt": _filler(20_000)})
+    whole = zip_of({"a/.env": _creds_text(first), "b/.env": _creds_text(second), "c.txt": _filler(20_000)})
     cut = whole[:whole.rfind(b"PK\x01\x02") - 200]  # into the last member's data, before the directory
     findings, skipped = _scan_one(tmp_path, "upload.zip", cut)
     assert sorted(f.path.rsplit("!", 1)[-1] for f in findings) == ["a/.env", "b/.env"]
@@ -266,14 +250,14 @@ def test_member_counts_that_lie_are_bounded(tmp_path: Path, rng: random.Random) 
     """An end-of-central-directory record announcing 1 entry before a directory of 50, and a gzip of
     30 streams back to back: both held to the member limit (zipfile makes an object per entry)."""
     creds = fakes.temporary(rng)
-    many = _zip({f"f{i}.txt": b"x\n" for i in range(50)})
+    many = zip_of({f"f{i}.txt": b"x\n" for i in range(50)})
     at = many.rfind(b"PK\x05\x06")
     lying = many[:at + 8] + (1).to_bytes(2, "little") * 2 + many[at + 12:]
     assert central_entries(lying) == 50  # checked before zipfile parses the directory
     (tmp_path / "many.zip").write_bytes(lying)
     (tmp_path / "streams.gz").write_bytes(gzip.compress(_creds_text(creds)) +
                                           b"".join(gzip.compress(b"line %d\n" % i) for i in range(30)))
-    findings, skipped = _scan_dir(tmp_path, max_members=10)
+    findings, skipped = scan_files(tmp_path, max_members=10)
     assert_set(only(findings), creds)  # from the streams read before the limit
     assert only(findings).path.endswith("streams.gz")
     assert skipped == {"archive-max-members": 2}

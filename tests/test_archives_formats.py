@@ -9,21 +9,16 @@ by fakes.temporary(rng).
 from __future__ import annotations
 
 import bz2
-import io
 import lzma
 import random
-import tarfile
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from scanner.detection.decoders.archives import ArchiveLimits, archive_kind, magic_literals
-from scanner.detection.rules import load_ruleset
-from scanner.model import Finding, ScanMode
-from scanner.pipeline import ScanRequest, run_scan
+from scanner.detection.decoders.archives import archive_kind, magic_literals
 from scanner.testing import fakes
+from tests.support.archives import scan_files, tar_of, zip_of
 from tests.support.cli import GitRepo, stsleak_in_process
 from tests.support.core import assert_json_set, assert_set, only
 
@@ -33,30 +28,6 @@ def _creds_text(creds: fakes.FakeCredentials) -> bytes:
             f"AWS_SESSION_TOKEN={creds.session_token}\n").encode()
 
 
-def _tar(members: dict[str, bytes], mode: str = "w") -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode=mode) as archive:  # type: ignore[call-overload]
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return out.getvalue()
-
-
-def _zip(members: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return out.getvalue()
-
-
-def _scan(root: Path, **limits: int) -> tuple[list[Finding], dict[str, int]]:
-    request = ScanRequest(mode=ScanMode.FILES, paths=(root,), archive_limits=ArchiveLimits(**limits))
-    result = run_scan(request, load_ruleset())
-    return sorted(result.findings, key=lambda f: f.path or ""), result.stats.skipped
-
-
 _MEMBER = "home/ci/.aws/credentials"
 _FORMATS: dict[str, tuple[Callable[[bytes], bytes], str]] = {
     "creds.env.xz": (lambda text: lzma.compress(text), "creds.env.xz"),
@@ -64,10 +35,10 @@ _FORMATS: dict[str, tuple[Callable[[bytes], bytes], str]] = {
     "creds.env.lzma (preset 9)": (lambda text: lzma.compress(text, format=lzma.FORMAT_ALONE, preset=9),
                                   "creds.env.lzma (preset 9)"),
     "creds.env.bz2": (lambda text: bz2.compress(text), "creds.env.bz2"),
-    "backup.tar.xz": (lambda text: _tar({_MEMBER: text}, "w:xz"), f"backup.tar.xz!{_MEMBER}"),
-    "backup.txz": (lambda text: _tar({_MEMBER: text}, "w:xz"), f"backup.txz!{_MEMBER}"),
-    "backup.tar.bz2": (lambda text: _tar({_MEMBER: text}, "w:bz2"), f"backup.tar.bz2!{_MEMBER}"),
-    "backup.tar.lzma": (lambda text: lzma.compress(_tar({_MEMBER: text}), format=lzma.FORMAT_ALONE),
+    "backup.tar.xz": (lambda text: tar_of({_MEMBER: text}, "w:xz"), f"backup.tar.xz!{_MEMBER}"),
+    "backup.txz": (lambda text: tar_of({_MEMBER: text}, "w:xz"), f"backup.txz!{_MEMBER}"),
+    "backup.tar.bz2": (lambda text: tar_of({_MEMBER: text}, "w:bz2"), f"backup.tar.bz2!{_MEMBER}"),
+    "backup.tar.lzma": (lambda text: lzma.compress(tar_of({_MEMBER: text}), format=lzma.FORMAT_ALONE),
                         f"backup.tar.lzma!{_MEMBER}"),
     "multi-stream.xz": (lambda text: lzma.compress(text[:50]) + lzma.compress(text[50:]), "multi-stream.xz"),
     "multi-stream.bz2": (lambda text: bz2.compress(text[:50]) + bz2.compress(text[50:]), "multi-stream.bz2"),
@@ -79,7 +50,7 @@ def test_xz_lzma_bzip2_and_tars_in_them(tmp_path: Path, rng: random.Random, name
     creds = fakes.temporary(rng)
     build, where = _FORMATS[name]
     (tmp_path / name).write_bytes(build(_creds_text(creds)))
-    findings, skipped = _scan(tmp_path)
+    findings, skipped = scan_files(tmp_path)
     finding = only(findings)
     assert_set(finding, creds)
     assert finding.path.endswith(where)
@@ -89,21 +60,22 @@ def test_xz_lzma_bzip2_and_tars_in_them(tmp_path: Path, rng: random.Random, name
 
 def test_recognised_by_magic_not_by_name(tmp_path: Path, rng: random.Random) -> None:
     creds = fakes.temporary(rng)
-    (tmp_path / "layer").write_bytes(_tar({"etc/app.env": _creds_text(creds)}, "w:bz2"))
+    (tmp_path / "layer").write_bytes(tar_of({"etc/app.env": _creds_text(creds)}, "w:bz2"))
     (tmp_path / "notes.xz").write_text("just text named .xz\n")
-    findings, skipped = _scan(tmp_path)
+    findings, skipped = scan_files(tmp_path)
     assert only(findings).path.endswith("layer!etc/app.env")
     assert skipped == {}
 
 
 def test_nested_and_the_depth_limit(tmp_path: Path, rng: random.Random) -> None:
     creds = fakes.temporary(rng)
-    inner = _tar({"deploy/.env": _creds_text(creds)}, "w:xz")
-    (tmp_path / "release.zip").write_bytes(_zip({"images/layer.tar.bz2": bz2.compress(_tar({"rootfs.txz": inner}))}))
-    finding = only(_scan(tmp_path)[0])
+    inner = tar_of({"deploy/.env": _creds_text(creds)}, "w:xz")
+    layer = bz2.compress(tar_of({"rootfs.txz": inner}))
+    (tmp_path / "release.zip").write_bytes(zip_of({"images/layer.tar.bz2": layer}))
+    finding = only(scan_files(tmp_path)[0])
     assert_set(finding, creds)
     assert finding.path.endswith("release.zip!images/layer.tar.bz2!rootfs.txz!deploy/.env")
-    findings, skipped = _scan(tmp_path, max_depth=2)
+    findings, skipped = scan_files(tmp_path, max_depth=2)
     assert findings == [] and skipped == {"archive-max-depth": 1}
 
 
@@ -111,23 +83,23 @@ def test_nested_and_the_depth_limit(tmp_path: Path, rng: random.Random) -> None:
     ("zeros.xz", lambda data: lzma.compress(data, preset=0)),
     ("zeros.lzma", lambda data: lzma.compress(data, format=lzma.FORMAT_ALONE, preset=0)),
     ("zeros.bz2", bz2.compress),
-    ("zeros.tar.xz", lambda data: lzma.compress(_tar({"zeros.bin": data}), preset=0)),
-    ("zeros.tar.bz2", lambda data: bz2.compress(_tar({"zeros.bin": data}))),
+    ("zeros.tar.xz", lambda data: lzma.compress(tar_of({"zeros.bin": data}), preset=0)),
+    ("zeros.tar.bz2", lambda data: bz2.compress(tar_of({"zeros.bin": data}))),
 ])
 def test_decompression_bombs_stop_at_the_limits(tmp_path: Path, name: str, compress: Callable[[bytes], bytes]) -> None:
     bomb = compress(bytes(32 << 20))  # 32 MiB of zeros in a few KB
     assert len(bomb) < 100_000
     (tmp_path / name).write_bytes(bomb)
-    findings, skipped = _scan(tmp_path)
+    findings, skipped = scan_files(tmp_path)
     assert findings == [] and skipped == {"archive-max-ratio": 1}
-    findings, skipped = _scan(tmp_path, max_ratio=1 << 30, max_bytes=4 << 20)  # no ratio limit: the bytes one
+    findings, skipped = scan_files(tmp_path, max_ratio=1 << 30, max_bytes=4 << 20)  # no ratio limit: the bytes one
     assert findings == [] and skipped == {"archive-max-bytes": 1}
 
 
 def test_a_bomb_member_does_not_hide_the_rest_of_a_tar_xz(tmp_path: Path, rng: random.Random) -> None:
     creds = fakes.temporary(rng)
-    (tmp_path / "a.tar.xz").write_bytes(_tar({"z/.env": _creds_text(creds), "zeros": bytes(8 << 20)}, "w:xz"))
-    findings, skipped = _scan(tmp_path)
+    (tmp_path / "a.tar.xz").write_bytes(tar_of({"z/.env": _creds_text(creds), "zeros": bytes(8 << 20)}, "w:xz"))
+    findings, skipped = scan_files(tmp_path)
     assert_set(only(findings), creds)  # read before the ratio limit stopped the stream
     assert skipped == {"archive-max-ratio": 1}
 
@@ -152,7 +124,7 @@ def test_unsupported_archive_is_counted_and_its_printable_runs_scanned(
         name: str, build: Callable[[bytes], bytes]) -> None:
     creds = fakes.temporary(rng)
     (tmp_path / name).write_bytes(build(_creds_text(creds)))
-    findings, skipped = _scan(tmp_path)
+    findings, skipped = scan_files(tmp_path)
     finding = only(findings)
     assert_set(finding, creds)
     assert finding.path.endswith(name)
@@ -161,9 +133,9 @@ def test_unsupported_archive_is_counted_and_its_printable_runs_scanned(
 
 def test_unsupported_archive_inside_a_zip(tmp_path: Path, rng: random.Random) -> None:
     creds = fakes.temporary(rng)
-    (tmp_path / "bundle.zip").write_bytes(_zip({"vendor/old.7z": _seven_zip_like(_creds_text(creds)),
+    (tmp_path / "bundle.zip").write_bytes(zip_of({"vendor/old.7z": _seven_zip_like(_creds_text(creds)),
                                                 "vendor/empty.7z": b"7z\xbc\xaf\x27\x1c\x00\x04" + bytes(24)}))
-    findings, skipped = _scan(tmp_path)
+    findings, skipped = scan_files(tmp_path)
     assert only(findings).path.endswith("bundle.zip!vendor/old.7z")
     assert skipped == {"archive-unsupported": 2}
 
@@ -184,7 +156,7 @@ def test_magic_recognition_and_the_prefilter_literals() -> None:
 
 def test_history_reads_xz_and_bzip2_blobs(repo: GitRepo, rng: random.Random) -> None:
     first, second = fakes.temporary(rng), fakes.temporary(rng)
-    commit = repo.commit("backups", {"backups/home.tar.xz": _tar({"ci/.aws/credentials": _creds_text(first)}, "w:xz"),
+    commit = repo.commit("backups", {"backups/home.tar.xz": tar_of({"ci/.aws/credentials": _creds_text(first)}, "w:xz"),
                                      "backups/env.bz2": bz2.compress(_creds_text(second))})
     run = stsleak_in_process("scan", "--history", "--format", "json", str(repo.path))
     assert run.code == 1, run.stderr
