@@ -19,16 +19,7 @@ from scanner.redact import secrets_of
 from scanner.reports.json_report import render_json
 from scanner.reports.text import render_text
 from scanner.testing import fakes
-from tests.support.core import ini, only, ruleset, scan_text, sha
-
-
-def _decoy_file(real: fakes.FakeCredentials, decoys: list[fakes.FakeCredentials]) -> str:
-    """The key id, then decoy secrets and tokens (nearest first), then the real ones a few lines further."""
-    text = f"[default]\naws_access_key_id = {real.access_key_id}\n"
-    for decoy in decoys:
-        text += f"aws_secret_access_key = {decoy.secret_access_key}\naws_session_token = {decoy.session_token}\n"
-    return text + (f"# rotated\naws_secret_access_key = {real.secret_access_key}\n"
-                   f"aws_session_token = {real.session_token}\n")
+from tests.support.core import decoy_file, ini, only, ruleset, scan_text, sha
 
 
 @pytest.fixture
@@ -42,11 +33,11 @@ def decoy(rng: random.Random) -> fakes.FakeCredentials:
 
 
 def test_the_real_set_after_a_decoy_is_kept_as_an_alternative(real, decoy) -> None:
-    _, sets = credential_sets(_decoy_file(real, [decoy]).encode(), ruleset()) or ("", [])
+    _, sets = credential_sets(decoy_file(real, [decoy]).encode(), ruleset()) or ("", [])
     (cset,) = sets
     assert cset.values == (real.access_key_id, decoy.secret_access_key, decoy.session_token)  # the nearest wins
     assert cset.alternatives == Alternatives((real.secret_access_key,), (real.session_token,), 0)
-    finding = only(scan_text(_decoy_file(real, [decoy])))
+    finding = only(scan_text(decoy_file(real, [decoy])))
     assert (finding.secret, finding.session_token) == (decoy.secret_access_key, decoy.session_token)
     assert finding.alternatives == Alternatives((real.secret_access_key,), (real.session_token,), 0)
     assert finding.alternatives.summary == \
@@ -110,7 +101,7 @@ def test_a_long_term_key_takes_no_token_alternatives(rng: random.Random) -> None
 def test_alternatives_are_bounded_and_the_rest_counted(rng: random.Random) -> None:
     real = fakes.temporary(rng, token_length=200)  # short tokens: every part within the key id's window
     decoys = [fakes.temporary(rng, token_length=200) for _ in range(MAX_ALTERNATIVES + 3)]
-    finding = only(scan_text(_decoy_file(real, decoys)))
+    finding = only(scan_text(decoy_file(real, decoys)))
     alt = finding.alternatives
     assert alt is not None and finding.secret == decoys[0].secret_access_key
     assert len(alt.secrets) == len(alt.tokens) == MAX_ALTERNATIVES  # nearest first: decoys 1..8
@@ -120,7 +111,7 @@ def test_alternatives_are_bounded_and_the_rest_counted(rng: random.Random) -> No
 
 
 def test_reports_show_counts_and_hashes_never_the_values(real, decoy) -> None:
-    finding = only(scan_text(_decoy_file(real, [decoy])))
+    finding = only(scan_text(decoy_file(real, [decoy])))
     result = ScanResult([finding], ScanStats())
     row = json.loads(render_json(result))["findings"][0]
     assert row["alternatives"] == {"count": 2, "secret_sha256": [sha(real.secret_access_key)],
@@ -133,7 +124,7 @@ def test_reports_show_counts_and_hashes_never_the_values(real, decoy) -> None:
 
 
 def test_the_fingerprint_covers_every_candidate_in_any_order(real, decoy) -> None:
-    finding = only(scan_text(_decoy_file(real, [decoy])))
+    finding = only(scan_text(decoy_file(real, [decoy])))
     decoy_only = only(scan_text(ini(Creds(real.access_key_id, decoy.secret_access_key, decoy.session_token))))
     assert finding.fingerprint != decoy_only.fingerprint  # a baseline of the decoy set does not hide the real one
     swapped = Finding(**{**_fields(finding), "secret": real.secret_access_key, "session_token": real.session_token,
@@ -152,7 +143,7 @@ def test_adding_the_real_set_below_a_decoy_is_new(real, decoy) -> None:
     """Staged and history scans compare sets by their alternatives too: the change that adds the real
     set under an existing decoy is reported, and the later blob is not folded into the earlier one."""
     before = ini(Creds(real.access_key_id, decoy.secret_access_key, decoy.session_token)).encode()
-    after = _decoy_file(real, [decoy])
+    after = decoy_file(real, [decoy])
     finding = only(scan_text(after))
     assert drop_sets_already_in(before, [finding], ruleset()) == [finding]
     old = only(scan_text(before.decode()))
@@ -164,6 +155,6 @@ def test_adding_the_real_set_below_a_decoy_is_new(real, decoy) -> None:
 def test_chunks_carry_alternatives_through_the_pipeline(real, decoy) -> None:
     from scanner.pipeline import findings_in_chunk
 
-    data = _decoy_file(real, [decoy]).encode()
+    data = decoy_file(real, [decoy]).encode()
     (finding,) = findings_in_chunk(Chunk(data=data, path="a.ini"), ruleset(), ScanStats())
     assert finding.alternatives is not None and finding.alternatives.secrets == (real.secret_access_key,)

@@ -18,18 +18,9 @@ from scanner.model import VerificationStatus as Status
 from scanner.reports.json_report import render_json
 from scanner.testing import fakes
 from scanner.verification.sts import MAX_COMBINATIONS, verify_findings
-from tests.support.core import only, scan_text, sha
+from tests.support.core import decoy_file, only, scan_text, sha
 
 Creds = fakes.FakeCredentials
-
-
-def _decoy_file(real: Creds, decoys: list[Creds]) -> str:
-    """The key id, then decoy secrets and tokens (nearest first), then the real ones a few lines further."""
-    text = f"[default]\naws_access_key_id = {real.access_key_id}\n"
-    for decoy in decoys:
-        text += f"aws_secret_access_key = {decoy.secret_access_key}\naws_session_token = {decoy.session_token}\n"
-    return text + (f"# rotated\naws_secret_access_key = {real.secret_access_key}\n"
-                   f"aws_session_token = {real.session_token}\n")
 
 
 @pytest.fixture
@@ -74,7 +65,7 @@ class _NoOperator:
 
 
 def test_a_live_alternative_becomes_the_finding(real, decoy) -> None:
-    finding = only(scan_text(_decoy_file(real, [decoy])))
+    finding = only(scan_text(decoy_file(real, [decoy])))
     fingerprint = finding.fingerprint
     sts = FakeSts(real)
     _verify([finding], sts)
@@ -96,7 +87,7 @@ def test_a_live_alternative_becomes_the_finding(real, decoy) -> None:
 def test_the_search_is_linear_in_the_alternatives(rng: random.Random) -> None:
     real = fakes.temporary(rng, token_length=200)
     decoys = [fakes.temporary(rng, token_length=200) for _ in range(MAX_ALTERNATIVES)]
-    finding = only(scan_text(_decoy_file(real, decoys)))
+    finding = only(scan_text(decoy_file(real, decoys)))
     sts = FakeSts(real)
     _verify([finding], sts)
     assert finding.verification and finding.verification.status == Status.LIVE
@@ -107,7 +98,7 @@ def test_the_search_is_linear_in_the_alternatives(rng: random.Random) -> None:
 
 
 def test_nothing_live_stays_invalid_and_says_so(real, decoy, rng: random.Random) -> None:
-    finding = only(scan_text(_decoy_file(real, [decoy])))
+    finding = only(scan_text(decoy_file(real, [decoy])))
     _verify([finding], FakeSts(fakes.temporary(rng)))  # another session is the live one: none of these
     v = finding.verification
     assert v and v.status == Status.INVALID and v.note and "combination(s) tried, none live" in v.note
@@ -115,7 +106,7 @@ def test_nothing_live_stays_invalid_and_says_so(real, decoy, rng: random.Random)
 
 
 def test_an_alternative_that_cannot_be_checked_is_no_all_clear(real, decoy) -> None:
-    finding = only(scan_text(_decoy_file(real, [decoy])))
+    finding = only(scan_text(decoy_file(real, [decoy])))
     _verify([finding], FakeSts(real, error_for={(decoy.secret_access_key, real.session_token)}))
     v = finding.verification
     assert v and v.status == Status.ERROR and "could not be checked" in (v.error or "")
@@ -125,14 +116,14 @@ def test_an_alternative_that_cannot_be_checked_is_no_all_clear(real, decoy) -> N
 def test_alternatives_past_the_bound_make_an_invalid_verdict_unknown(rng: random.Random) -> None:
     real = fakes.temporary(rng, token_length=200)
     decoys = [fakes.temporary(rng, token_length=200) for _ in range(MAX_ALTERNATIVES + 1)]
-    finding = only(scan_text(_decoy_file(real, decoys)))
+    finding = only(scan_text(decoy_file(real, decoys)))
     _verify([finding], FakeSts(real))  # the real set is past the bound: never tried
     v = finding.verification
     assert v and v.status == Status.ERROR and "were not tried" in (v.error or "")
 
 
 def test_a_live_nearest_set_tries_nothing_else(real, decoy) -> None:
-    finding = only(scan_text(_decoy_file(decoy, [real])))  # the real set nearest, a decoy below
+    finding = only(scan_text(decoy_file(decoy, [real])))  # the real set nearest, a decoy below
     sts = FakeSts(Creds(decoy.access_key_id, real.secret_access_key, real.session_token))
     _verify([finding], sts)
     assert finding.verification and finding.verification.status == Status.LIVE

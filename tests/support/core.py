@@ -53,6 +53,15 @@ def env_file(creds: fakes.FakeCredentials, export: bool = False) -> str:
     return text + (f"{lead}AWS_SESSION_TOKEN={creds.session_token}\n" if creds.session_token else "")
 
 
+def decoy_file(real: fakes.FakeCredentials, decoys: list[fakes.FakeCredentials]) -> str:
+    """The key id, then decoy secrets and tokens (nearest first), then the real ones a few lines further."""
+    text = f"[default]\naws_access_key_id = {real.access_key_id}\n"
+    for decoy in decoys:
+        text += f"aws_secret_access_key = {decoy.secret_access_key}\naws_session_token = {decoy.session_token}\n"
+    return text + (f"# rotated\naws_secret_access_key = {real.secret_access_key}\n"
+                   f"aws_session_token = {real.session_token}\n")
+
+
 def only(findings: list[Any]) -> Any:
     assert len(findings) == 1, findings
     return findings[0]
