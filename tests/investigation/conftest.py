@@ -45,11 +45,11 @@ class Incident:
     def env(self, operator: bool = True) -> dict[str, str]:
         return {**self.world.env(operator), "AWS_ENDPOINT_URL_CLOUDTRAIL": self.emulator.url}
 
-    def attacker(self, leak: Leak, service: str) -> Any:
+    def attacker(self, leak: Leak, service: str, region: str = REGION, agent: str = ATTACKER_AGENT) -> Any:
         """A client signed with leaked credentials, with the attacker's user agent and source IP."""
-        client = boto3.client(service, endpoint_url=self.proxy.url, region_name=REGION,
+        client = boto3.client(service, endpoint_url=self.proxy.url, region_name=region,
                               aws_access_key_id=leak.access_key_id, aws_secret_access_key=leak.secret,
-                              aws_session_token=leak.token, config=Config(user_agent_extra=ATTACKER_AGENT,
+                              aws_session_token=leak.token, config=Config(user_agent_extra=agent,
                                                                          retries={"max_attempts": 1}))
         client.meta.events.register("before-send", _from_attacker_ip)
         return client

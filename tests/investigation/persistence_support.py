@@ -11,11 +11,10 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.config import Config
 
 from tests.aws.conftest import Leak
 from tests.investigation import aws_cli
-from tests.investigation.conftest import ALLOW_ALL, ATTACKER_AGENT, ATTACKER_IP, REGION, Incident
+from tests.investigation.conftest import ALLOW_ALL, ATTACKER_AGENT, REGION, Incident
 from tests.support.cli import GitRepo, Run, stsleak
 
 WEST = "us-west-2"
@@ -51,17 +50,8 @@ def leaked_admin(incident: Incident, role: str = "ops-admin", session: str = "la
     return incident.world.assume(role, session)
 
 
-def _attacker_ip(request: Any, **_: Any) -> None:
-    request.headers["X-Forwarded-For"] = ATTACKER_IP
-
-
 def attacker(incident: Incident, leak: Leak, service: str, region: str = REGION, agent: str = ATTACKER_AGENT) -> Any:
-    client = boto3.client(service, endpoint_url=incident.proxy.url, region_name=region,
-                          aws_access_key_id=leak.access_key_id, aws_secret_access_key=leak.secret,
-                          aws_session_token=leak.token, config=Config(user_agent_extra=agent,
-                                                                     retries={"max_attempts": 1}))
-    client.meta.events.register("before-send", _attacker_ip)
-    return client
+    return incident.attacker(leak, service, region, agent)
 
 
 def setup(incident: Incident, service: str, region: str = REGION) -> Any:
