@@ -73,7 +73,7 @@ def _finding(cset: CredentialSet, lines: LineIndex, chunk: Chunk, rules: RuleSet
         session_token=cset.token.value if cset.token else None, account_id=None, path=chunk.path,
         line=lines.line_of(cset.start), blob=chunk.blob,
         expected_parts=tuple(k for k, p in _parts_of(cset) if p),
-        parts_at={str(k): f"{chunk.path}:{lines.line_of(p.start)}" for k, p in _parts_of(cset) if p}
+        parts_at={str(k): f"{chunk.path or ''}:{lines.line_of(p.start)}" for k, p in _parts_of(cset) if p}
         if cset.secret and cset.token else None,
     )
 
@@ -173,8 +173,9 @@ def place_in_history(findings: list[Finding], lookup: IntroductionLookup) -> lis
         placed = intros.get(finding.blob or "", [])
         options = [
             # An archive member's path is "!member": the blob's path goes in front of it.
+            # So does parts_at's (a blob's chunk has no path of its own: ":line", "!member:line").
             (i.timestamp, replace(finding, path=i.path + (finding.path or ""), commit=i.commit, author=i.author,
-                                  date=i.date))
+                                  date=i.date, parts_at=_placed_parts(finding.parts_at, i.path)))
             for i in placed
         ] or [(1 << 62, finding)]
         for stamp, candidate in options:
@@ -182,6 +183,10 @@ def place_in_history(findings: list[Finding], lookup: IntroductionLookup) -> lis
             if key not in best or stamp < best[key][0]:
                 best[key] = (stamp, candidate)
     return [f for _, f in sorted(best.values(), key=lambda item: (item[0], item[1].path or "", item[1].line))]
+
+
+def _placed_parts(parts_at: dict[str, str] | None, path: str) -> dict[str, str] | None:
+    return {part: path + where for part, where in parts_at.items()} if parts_at else parts_at
 
 
 def _placement(lookup: IntroductionLookup, stats: ScanStats, repo: Path) -> IntroductionLookup:
@@ -229,14 +234,18 @@ def _drop_sets_present_at(reader: BlobReader, rev: str, findings: list[Finding],
 
 def _scan_history(request: ScanRequest, rules: RuleSet, stats: ScanStats, notes: list[str],
                   progress: Progress = NO_PROGRESS) -> list[Finding]:
-    from scanner.detection.prefilter import make_prefilter
+    from scanner.detection.prefilter import label_literals, make_prefilter
     from scanner.sources.git.history import HistoryScan
     from scanner.sources.git.run import is_shallow, require_repo
 
     repo = require_repo(request.paths[0])
     if is_shallow(repo):
         notes.append(f"{repo} is a shallow clone: history beyond its depth was not scanned")
-    prefilter = make_prefilter(rules.key_id_prefixes, request.use_hyperscan)
+    # Besides key ids, what a finding without a key id stands on (a label naming an AWS secret or
+    # token, an STS token's opening): such a blob is a finding of its own, or a key id's partner
+    # from a sibling file (pair_across_files), as in a tree scan.
+    labels = label_literals(rules.secret_labels | rules.token_labels, rules.generic_labels)
+    prefilter = make_prefilter(rules.key_id_prefixes, request.use_hyperscan, rules.token_prefixes, tuple(labels))
     limits = replace(request.archive_limits, max_member=request.max_size)
     # `with`: the history walk's verdict (missing objects) is collected after placement, which reads the walk.
     with HistoryScan(repo, request.since, request.max_size, prefilter, stats, request.tips, progress) as history:

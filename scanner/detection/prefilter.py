@@ -1,4 +1,5 @@
-"""A cheap literal prefilter: does a buffer hold any key-id prefix at all?
+"""A cheap literal prefilter: does a buffer hold any key-id prefix at all (or, in history, a label
+that names an AWS secret, matched case-insensitively, or the opening of an STS session token)?
 
 Hyperscan (when its wheel is installed) runs at memory speed; otherwise plain `bytes.find`, which
 is a fast C search too. Both look for the prefixes in ASCII, UTF-16-LE/BE and UTF-32-LE/BE, so text in
@@ -29,28 +30,45 @@ def prefix_literals(prefixes: tuple[str, ...]) -> list[bytes]:
     return literals
 
 
-def _compile_hyperscan(literals: list[bytes]) -> object:
+def label_literals(labels: frozenset[str], generic: frozenset[str]) -> list[str]:
+    """The labels that name an AWS secret on their own (a secret after one is reported without a key
+    id), without those holding a shorter one: matched case-insensitively, each hit is one of them."""
+    named = sorted({label.lower() for label in labels} - generic, key=len)
+    kept: list[str] = []
+    for label in named:
+        if not any(shorter in label for shorter in kept):
+            kept.append(label)
+    return kept
+
+
+def _compile_hyperscan(literals: list[bytes], caseless: list[bytes]) -> object:
     import hyperscan
 
     db = hyperscan.Database()
+    every = literals + caseless
     db.compile(
         # Hex escapes: hyperscan reads patterns as C strings, so a NUL byte would end one.
-        expressions=["".join(f"\\x{b:02x}" for b in lit).encode() for lit in literals],
-        ids=list(range(len(literals))),
-        elements=len(literals),
-        flags=[hyperscan.HS_FLAG_SINGLEMATCH] * len(literals),
+        expressions=["".join(f"\\x{b:02x}" for b in lit).encode() for lit in every],
+        ids=list(range(len(every))),
+        elements=len(every),
+        flags=[hyperscan.HS_FLAG_SINGLEMATCH] * len(literals)
+        + [hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_CASELESS] * len(caseless),
     )
     return db
+
+
+def _caseless_re(caseless: list[bytes]) -> re.Pattern[bytes] | None:
+    return re.compile(b"|".join(re.escape(lit) for lit in caseless), re.IGNORECASE) if caseless else None
 
 
 class _HyperscanScanner:
     """One database (and so one scratch space) per scanner: safe to use from its own thread."""
 
-    def __init__(self, literals: list[bytes]) -> None:
+    def __init__(self, literals: list[bytes], caseless: list[bytes]) -> None:
         import hyperscan
 
         self._stop = hyperscan.ScanTerminated
-        self._scan = _compile_hyperscan(literals).scan  # type: ignore[attr-defined]
+        self._scan = _compile_hyperscan(literals, caseless).scan  # type: ignore[attr-defined]
         self._end = -1
 
     def _on_match(self, _id: int, _start: int, end: int, _flags: int, _ctx: object) -> bool:
@@ -74,59 +92,75 @@ class _HyperscanScanner:
 
 
 class _FindScanner:
-    """Pure Python fallback: `bytearray.find` per literal, remembering each literal's next hit."""
+    """Pure Python fallback: `bytearray.find` per literal (and one case-insensitive search for the
+    labels), remembering each one's next hit."""
 
-    def __init__(self, literals: list[bytes]) -> None:
+    def __init__(self, literals: list[bytes], caseless: re.Pattern[bytes] | None) -> None:
         self._literals = literals
+        self._caseless = caseless
+
+    def _labels(self, buf: bytearray, start: int, end: int) -> tuple[int, int]:
+        assert self._caseless is not None
+        found = self._caseless.search(buf, start, end)
+        return (found.start(), found.end()) if found else (-1, -1)
 
     def scan(self, buf: bytearray, start: int, end: int, on_hit: OnHit) -> None:
         pending = {lit: buf.find(lit, start, end) for lit in self._literals}
+        label, label_end = self._labels(buf, start, end) if self._caseless else (-1, -1)
         while True:
-            live = [(pos + len(lit), lit) for lit, pos in pending.items() if pos >= 0]
+            live = [pos + len(lit) for lit, pos in pending.items() if pos >= 0]
+            if label >= 0:
+                live.append(label_end)
             if not live:
                 return
-            hit_end, _ = min(live)
-            start = on_hit(hit_end)
+            start = on_hit(min(live))
             if start >= end:
                 return
             for lit, pos in pending.items():
                 if 0 <= pos < start:
                     pending[lit] = buf.find(lit, start, end)
+            if 0 <= label < start:
+                label, label_end = self._labels(buf, start, end)
 
 
 class _HyperscanPrefilter:
-    def __init__(self, literals: list[bytes]) -> None:
-        self._literals = literals
-        self.longest = max(len(lit) for lit in literals)
-        self._one = _HyperscanScanner(literals)
+    def __init__(self, literals: list[bytes], caseless: list[bytes] | None = None) -> None:
+        self._literals, self._caseless = literals, caseless or []
+        self.longest = max(len(lit) for lit in literals + self._caseless)
+        self._one = _HyperscanScanner(literals, self._caseless)
 
     def __call__(self, data: bytes | bytearray | memoryview) -> bool:
         return self._one.first_end(data) >= 0
 
     def buffer_scanner(self) -> BufferScanner:
-        return _HyperscanScanner(self._literals)
+        return _HyperscanScanner(self._literals, self._caseless)
 
 
 class _FindPrefilter:
-    def __init__(self, literals: list[bytes]) -> None:
+    def __init__(self, literals: list[bytes], caseless: list[bytes] | None = None) -> None:
         self._literals = literals
-        self.longest = max(len(lit) for lit in literals)
+        self.longest = max(len(lit) for lit in literals + (caseless or []))
+        self._labels = _caseless_re(caseless or [])
         self._search = re.compile(b"|".join(re.escape(lit) for lit in literals)).search
 
     def __call__(self, data: bytes | bytearray | memoryview) -> bool:
-        return self._search(data) is not None
+        return self._search(data) is not None or (self._labels is not None and self._labels.search(data) is not None)
 
     def buffer_scanner(self) -> BufferScanner:
-        return _FindScanner(self._literals)
+        return _FindScanner(self._literals, self._labels)
 
 
-def make_prefilter(prefixes: tuple[str, ...], use_hyperscan: bool = True) -> Prefilter:
+def make_prefilter(prefixes: tuple[str, ...], use_hyperscan: bool = True, openings: tuple[str, ...] = (),
+                   labels: tuple[str, ...] = ()) -> Prefilter:
+    """`openings` (case-sensitive, e.g. STS token openings) and `labels` (case-insensitive): what else
+    makes a blob worth reading; history passes those that a finding without a key id stands on."""
     # Plus the decoders' literals (base64 of a prefix, an escaped "A", a split prefix, archive
     # magic): a blob holding only an encoded credential or an archive is read again too.
-    literals = prefix_literals(prefixes) + decoder_literals(prefixes)
+    literals = prefix_literals(prefixes) + decoder_literals(prefixes) + prefix_literals(openings)
+    caseless = prefix_literals(labels)
     if use_hyperscan:
         try:
-            return _HyperscanPrefilter(literals)
+            return _HyperscanPrefilter(literals, caseless)
         except ImportError:
             pass
-    return _FindPrefilter(literals)
+    return _FindPrefilter(literals, caseless)
