@@ -17,12 +17,11 @@ import pytest
 
 from tests.aws.conftest import Leak
 from tests.investigation.conftest import ALLOW_ALL, REGION, Incident
-from tests.investigation.persistence_support import (  # noqa: F401 (a fixture)
+from tests.investigation.persistence_support import (
     REGIONS,
     WEST,
     attacker,
     investigate,
-    moto_signs_bodyless_requests,
     remove,
     respond,
     rows,

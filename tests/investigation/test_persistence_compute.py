@@ -17,12 +17,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.investigation.conftest import REGION, Incident
-from tests.investigation.persistence_support import (  # noqa: F401 (a fixture)
+from tests.investigation.persistence_support import (
     WEST,
     attacker,
     investigate,
     leaked_admin,
-    moto_signs_bodyless_requests,
     operator,
     remove,
     respond,

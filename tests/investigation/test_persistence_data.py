@@ -18,11 +18,10 @@ import pytest
 
 from tests.investigation.browser import render
 from tests.investigation.conftest import REGION, Incident
-from tests.investigation.persistence_support import (  # noqa: F401 (a fixture)
+from tests.investigation.persistence_support import (
     attacker,
     investigate,
     leaked_admin,
-    moto_signs_bodyless_requests,
     operator,
     remove,
     respond,

@@ -15,12 +15,11 @@ from pathlib import Path
 import pytest
 
 from tests.investigation.conftest import REGION, Incident
-from tests.investigation.persistence_support import (  # noqa: F401 (a fixture)
+from tests.investigation.persistence_support import (
     WEST,
     attacker,
     investigate,
     leaked_admin,
-    moto_signs_bodyless_requests,
     remove,
     respond,
     rows,
