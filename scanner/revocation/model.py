@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from scanner.model import Finding, Revocation, RevocationStatus
+from scanner.revocation.policy import policy_text
 
 Status = RevocationStatus
 
@@ -161,6 +162,18 @@ class Plan:
     def surface(self) -> Surface | None:
         """The surface of the plan's first change (a plan writes one surface), None when it writes nothing."""
         return self.changes[0].surface if self.changes else None
+
+    def put_inline_policy(self, kind: str, owner: str, name: str, existing: dict[str, Any] | None,
+                          merged: dict[str, Any], ours: list[dict[str, Any]]) -> None:
+        """Add the change that puts `merged` as inline policy `name` of role or user (`kind`) `owner`; the
+        document it replaces (if any) is shown in the plan and kept for undo."""
+        operation, owner_param = {"role": ("PutRolePolicy", "RoleName"), "user": ("PutUserPolicy", "UserName")}[kind]
+        if existing is not None:
+            self.replaces.append(policy_text(existing))
+        self.changes.append(Change(operation, {owner_param: owner, "PolicyName": name,
+                                               "PolicyDocument": policy_text(merged)},
+                                   f"{kind}-policy:{owner}:{name}",
+                                   None if existing is None else {"PolicyDocument": existing}, ours))
 
     def revocation(self) -> Revocation:
         return Revocation(self.status, self.scope, self.label, self.policy_name, self.cutoff, self.message,

@@ -24,7 +24,7 @@ from scanner.aws_session import client_config, failure_from
 from scanner.model import RevocationStatus
 from scanner.revocation import policy as P
 from scanner.revocation.calls import AuditedCalls
-from scanner.revocation.model import Change, Plan, PlanSettings, Target
+from scanner.revocation.model import Plan, PlanSettings, Target
 from scanner.revocation.workloads import is_instance_session
 
 Status = RevocationStatus
@@ -112,12 +112,7 @@ def plan_off_instance(plan: Plan, target: Target, settings: PlanSettings, inline
         existing = inline.get(name)
         ours = [P.off_instance_statement(user_id, network, settings.cutoff, settings.run_id, marks_of(session))]
         merged = P.merge(existing, ours)
-        if existing is not None:
-            plan.replaces.append(P.policy_text(existing))
-        plan.changes.append(Change("PutRolePolicy", {"RoleName": target.name, "PolicyName": name,
-                                                     "PolicyDocument": P.policy_text(merged)},
-                                   f"role-policy:{target.name}:{name}",
-                                   None if existing is None else {"PolicyDocument": existing}, ours))
+        plan.put_inline_policy("role", target.name, name, existing, merged, ours)
         _describe(plan, network)
     if not plan.changes:
         plan.status, plan.cutoff, plan.message = Status.ALREADY_REVOKED, P.iso_z(min(covered)), (

@@ -166,12 +166,7 @@ def _plan_role_scope(plan: Plan, target: Target, settings: PlanSettings, role: d
     ours = [P.older_sessions_statement(settings.cutoff, settings.run_id, leak_marks(target))]
     merged = P.merge(existing, ours)
     plan.cutoff = P.iso_z(P.existing_cutoff(merged) or P.parse_iso_z(settings.cutoff))  # type: ignore[arg-type]
-    if existing is not None:
-        plan.replaces.append(P.policy_text(existing))
-    plan.changes.append(Change("PutRolePolicy", {"RoleName": target.name, "PolicyName": P.ROLE_POLICY_NAME,
-                                                 "PolicyDocument": P.policy_text(merged)},
-                               f"role-policy:{target.name}:{P.ROLE_POLICY_NAME}",
-                               None if existing is None else {"PolicyDocument": existing}, ours))
+    plan.put_inline_policy("role", target.name, P.ROLE_POLICY_NAME, existing, merged, ours)
     plan.caveats.append("every session of this role issued before the cutoff is denied; sessions issued "
                         "after it keep working")
 
@@ -211,12 +206,7 @@ def _plan_session_scope(plan: Plan, target: Target, settings: PlanSettings, role
         marks = leak_marks(_of_session(target, session))
         ours = [P.session_statement(user_id, settings.cutoff, settings.run_id, marks)]
         merged = P.merge(existing, ours)
-        if existing is not None:
-            plan.replaces.append(P.policy_text(existing))
-        plan.changes.append(Change("PutRolePolicy", {"RoleName": target.name, "PolicyName": name,
-                                                     "PolicyDocument": P.policy_text(merged)},
-                                   f"role-policy:{target.name}:{name}",
-                                   None if existing is None else {"PolicyDocument": existing}, ours))
+        plan.put_inline_policy("role", target.name, name, existing, merged, ours)
     if not plan.changes:
         _already(plan, min(covered), "stsleak's session policies")
         return
@@ -256,13 +246,8 @@ def _user_policy_change(plan: Plan, user: str, settings: PlanSettings, calls: Au
         plan.message = (f"user {user}'s inline policies would total {total} characters, over IAM's "
                         f"{P.USER_INLINE_LIMIT} limit: remove one, or attach a managed deny policy by hand")
         return True
-    if existing is not None:
-        plan.replaces.append(P.policy_text(existing))
     plan.policy_name = P.USER_POLICY_NAME
-    plan.changes.append(Change("PutUserPolicy", {"UserName": user, "PolicyName": P.USER_POLICY_NAME,
-                                                 "PolicyDocument": P.policy_text(merged)},
-                               f"user-policy:{user}:{P.USER_POLICY_NAME}",
-                               None if existing is None else {"PolicyDocument": existing}, ours))
+    plan.put_inline_policy("user", user, P.USER_POLICY_NAME, existing, merged, ours)
     return True
 
 
@@ -380,13 +365,8 @@ def _plan_federated(plan: Plan, target: Target, settings: PlanSettings, calls: A
         plan.message = (f"user {user}'s inline policies would total {total} characters, over IAM's "
                         f"{P.USER_INLINE_LIMIT} limit: remove one, or attach a managed deny policy by hand")
         return
-    if existing is not None:
-        plan.replaces.append(P.policy_text(existing))
     plan.policy_name, plan.cutoff = name, settings.cutoff
-    plan.changes.append(Change("PutUserPolicy", {"UserName": user, "PolicyName": name,
-                                                 "PolicyDocument": P.policy_text(merged)},
-                               f"user-policy:{user}:{name}", None if existing is None else {"PolicyDocument": existing},
-                               ours))
+    plan.put_inline_policy("user", user, name, existing, merged, ours)
     plan.caveats.append(f"issuer: user {user}, {target.issuer_source}")
     plan.caveats.append(f"only the federated session {target.name!r} (aws:userid {user_id}) issued before the cutoff "
                         f"is denied; user {user}'s own keys and its other federated sessions keep working")
