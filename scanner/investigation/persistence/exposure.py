@@ -52,13 +52,20 @@ def _adds(request: dict[str, Any]) -> bool:
     return any("add" in path for path, _ in leaves(request))
 
 
+def _who_it_opens(doc: dict[str, Any] | None, grants: str, replaced: str) -> tuple[list[str], str]:
+    """A resource policy's public grants, and its detail: what it allows anyone, else whom it grants
+    (`grants` and the principals), else (no document) `replaced`."""
+    opened = public_principals(doc)
+    detail = (f"PUBLIC: allows {short(opened)} to anyone" if opened
+              else f"{grants} {short(principals(doc))}" if doc else replaced)
+    return opened, detail
+
+
 # --- S3 ----------------------------------------------------------------------------------------------
 def _bucket_policy(e: Event) -> list[PersistenceItem]:
     bucket = text(e.request, "bucketName")
     doc = document(get(e.request, "bucketPolicy"))
-    opened = public_principals(doc)
-    detail = (f"PUBLIC: allows {short(opened)} to anyone" if opened
-              else f"grants {short(principals(doc))}" if doc else "bucket policy replaced")
+    opened, detail = _who_it_opens(doc, "grants", "bucket policy replaced")
     return [item("s3-bucket-policy", bucket, e.region, f"aws s3api delete-bucket-policy --bucket {bucket}",
                  detail=detail + " (or put back the policy before)", bucket=bucket, document=doc,
                  public=bool(opened))]
@@ -225,9 +232,7 @@ READERS.update({"ebs-snapshot-shared": _read_snapshot, "ami-shared": _read_image
 def _key_policy(e: Event) -> list[PersistenceItem]:
     key = text(e.request, "keyId")
     doc = document(get(e.request, "policy"))
-    opened = public_principals(doc)
-    detail = (f"PUBLIC: allows {short(opened)} to anyone" if opened
-              else f"now grants {short(principals(doc))}" if doc else "key policy replaced")
+    _, detail = _who_it_opens(doc, "now grants", "key policy replaced")
     return [item("kms-key-policy", key, e.region, f"aws kms put-key-policy --key-id {key} --policy-name default "
                                                   "--policy file://key-policy-before.json",
                  detail=detail, key=key, document=doc)]
