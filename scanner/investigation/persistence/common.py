@@ -68,6 +68,14 @@ def item(kind: str, name: str, category: PersistenceCategory, remove: str, *, de
                            ids={k: v for k, v in ids.items() if v is not None})
 
 
+def regional_item(category: PersistenceCategory, kind: str, name: str, region: str, remove: str, *,
+                  detail: str = "", **ids: Any) -> PersistenceItem:
+    """A row of a regional resource: its removal command carries `--region`, the row its region."""
+    found = item(kind, name, category, in_region(remove, region), detail=detail, **ids)
+    found.region = region
+    return found
+
+
 def in_region(command: str, region: str) -> str:
     """The command with `--region`, before the note that may follow it (two spaces and a parenthesis)."""
     command, _, note = command.partition("  (")

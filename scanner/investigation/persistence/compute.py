@@ -16,12 +16,11 @@ from scanner.investigation.persistence.common import (
     Rule,
     find,
     get,
-    in_region,
     listed,
+    regional_item,
     short,
     text,
 )
-from scanner.investigation.persistence.common import item as _item
 
 COMPUTE = PersistenceCategory.COMPUTE
 RULES: dict[str, Rule] = {}
@@ -32,9 +31,7 @@ GONE = ("terminated", "shutting-down")
 
 
 def item(kind: str, name: str, region: str, remove: str, *, detail: str = "", **ids: Any) -> PersistenceItem:
-    found = _item(kind, name, COMPUTE, in_region(remove, region), detail=detail, **ids)
-    found.region = region
-    return found
+    return regional_item(COMPUTE, kind, name, region, remove, detail=detail, **ids)
 
 
 # --- EC2 -------------------------------------------------------------------------------------------

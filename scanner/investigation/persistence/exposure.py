@@ -19,15 +19,14 @@ from scanner.investigation.persistence.common import (
     document,
     flag,
     get,
-    in_region,
     leaves,
     principals,
     public_principals,
+    regional_item,
     same_document,
     short,
     text,
 )
-from scanner.investigation.persistence.common import item as _item
 
 DATA = PersistenceCategory.DATA
 RULES: dict[str, Rule] = {}
@@ -40,9 +39,7 @@ BLOCK_ALL = json.dumps({"BlockPublicAcls": True, "IgnorePublicAcls": True, "Bloc
 
 
 def item(kind: str, name: str, region: str, remove: str, *, detail: str = "", **ids: Any) -> PersistenceItem:
-    found = _item(kind, name, DATA, in_region(remove, region), detail=detail, **ids)
-    found.region = region
-    return found
+    return regional_item(DATA, kind, name, region, remove, detail=detail, **ids)
 
 
 def _adds(request: dict[str, Any]) -> bool:

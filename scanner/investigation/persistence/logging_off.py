@@ -9,8 +9,17 @@ from typing import Any
 
 from scanner.aws_session import failure_from
 from scanner.investigation.model import PersistenceCategory, PersistenceItem
-from scanner.investigation.persistence.common import Clients, Event, Reader, Rule, flag, get, in_region, listed, text
-from scanner.investigation.persistence.common import item as _item
+from scanner.investigation.persistence.common import (
+    Clients,
+    Event,
+    Reader,
+    Rule,
+    flag,
+    get,
+    listed,
+    regional_item,
+    text,
+)
 
 LOGGING = PersistenceCategory.LOGGING
 RULES: dict[str, Rule] = {}
@@ -32,9 +41,7 @@ ALL_MANAGEMENT_EVENTS = json.dumps([{"ReadWriteType": "All", "IncludeManagementE
 
 
 def item(kind: str, name: str, region: str, remove: str, *, detail: str = "", **ids: Any) -> PersistenceItem:
-    found = _item(kind, name, LOGGING, in_region(remove, region), detail=detail, **ids)
-    found.region = region
-    return found
+    return regional_item(LOGGING, kind, name, region, remove, detail=detail, **ids)
 
 
 def _trail_name(value: str) -> str:
