@@ -29,7 +29,9 @@ from functools import lru_cache
 from scanner.detection.decoders.views import find_all, in_windows
 
 _ESCAPE = re.compile(
-    r"(?:\\\\)+"  # escaped backslashes: a run of pairs is one match (each pair -> one backslash)
+    # Every branch starts with a literal, so `re` jumps between the three first characters instead of
+    # trying a match at every position (3x faster on source code: curl's history, 20 MB of hit blobs).
+    r"\\\\(?:\\\\)*"  # escaped backslashes: a run of pairs is one match (each pair -> one backslash)
     r"|\\(?:u00([0-9a-fA-F]{2})|x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|u\{0{0,6}([0-9a-fA-F]{1,6})\}"
     r"|U([0-9a-fA-F]{8})|([0-3][0-7]{2})|([/\"'])|[nrt])"
     r"|%([0-9A-Fa-f]{2})"
@@ -86,9 +88,9 @@ def _replace(match: re.Match[str]) -> str:
 
 
 # A query or form parameter's value: after "?", "&" or ";" (`&amp;`), a name, "=". Linear: a match
-# starts only right after one of those three characters, its name is bounded and its value is one
-# character class with nothing after it.
-_QUERY_VALUE = re.compile(r"(?<=[?&;])[\w.~-]{1,128}=([^\s&#\"'<>]+)")
+# starts only at one of those three characters (a literal first character, which `re` jumps to),
+# its name is bounded and its value is one character class with nothing after it.
+_QUERY_VALUE = re.compile(r"[?&;][\w.~-]{1,128}=([^\s&#\"'<>]+)")
 _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
 
 
