@@ -64,13 +64,17 @@ def _compile_hyperscan(literals: list[bytes], caseless: list[bytes]) -> object:
 
 
 class _HyperscanScanner:
-    """One database (and so one scratch space) per scanner: safe to use from its own thread."""
+    """A compiled database shared between scanners, with one scratch space per scanner: safe to use
+    from its own thread (compiling is the costly part: ~15 ms a database, once per scan)."""
 
-    def __init__(self, literals: list[bytes], caseless: list[bytes]) -> None:
+    def __init__(self, db: object) -> None:
         import hyperscan
 
         self._stop = hyperscan.ScanTerminated
-        self._scan = _compile_hyperscan(literals, caseless).scan  # type: ignore[attr-defined]
+        scratch = hyperscan.Scratch(db)  # type: ignore[arg-type]  # a hyperscan.Database
+        scan = db.scan  # type: ignore[attr-defined]
+        self._scan = lambda data, match_event_handler: scan(data, match_event_handler=match_event_handler,
+                                                            scratch=scratch)
         self._end = -1
 
     def _on_match(self, _id: int, _start: int, end: int, _flags: int, _ctx: object) -> bool:
@@ -93,68 +97,85 @@ class _HyperscanScanner:
                 start = on_hit(start + found)
 
 
-class _FindScanner:
-    """Pure Python fallback: `bytearray.find` per literal, remembering each literal's next hit; the
-    labels are found the same way in a lower-cased copy of the window (a case-insensitive regex
-    would be several times slower than every find together)."""
+def _trie(literals: list[bytes]) -> re.Pattern[bytes]:
+    """One regex for all the literals, nested by their common beginnings (`AS(?:IA|…)`): `re` then
+    tries a handful of branches where one begins, not every literal (100 MB/s on 286 literals, where
+    a `find` per literal gave 7). A literal that begins with a shorter one is left out: the shorter
+    one is found first wherever the longer one stands."""
+    root: dict[int | None, dict] = {}
+    for literal in sorted(set(literals), key=len):
+        node = root
+        for byte in literal:
+            if None in node:
+                break
+            node = node.setdefault(byte, {})
+        else:
+            node.clear()
+            node[None] = {}
 
-    def __init__(self, literals: list[bytes], caseless: list[bytes]) -> None:
-        self._literals = literals
-        self._caseless = [lit.lower() for lit in caseless]
+    def pattern(node: dict[int | None, dict]) -> bytes:
+        if None in node:
+            return b""
+        branches = [re.escape(bytes([byte])) + pattern(child) for byte, child in sorted(node.items())
+                    if byte is not None]
+        if not branches:
+            return b"(?!)"  # no literal at all: never matches
+        return branches[0] if len(branches) == 1 else b"(?:" + b"|".join(branches) + b")"
+
+    return re.compile(pattern(root))
+
+
+class _FindScanner:
+    """Pure Python fallback: one regex search for the literals (`_trie`) and one for the labels in a
+    lower-cased copy of the window (a case-insensitive regex is three times slower), each
+    remembering its next hit."""
+
+    def __init__(self, literals: re.Pattern[bytes], labels: re.Pattern[bytes] | None) -> None:
+        self._literals, self._labels = literals.search, labels.search if labels else None
 
     def scan(self, buf: bytearray, start: int, end: int, on_hit: OnHit) -> None:
-        base = start
-        low = buf[start:end].lower() if self._caseless else bytearray()
-
-        def label_at(lit: bytes, at: int) -> int:
-            pos = low.find(lit, at - base)
-            return pos + base if pos >= 0 else -1
-
-        pending = {lit: buf.find(lit, start, end) for lit in self._literals}
-        labels = {lit: label_at(lit, start) for lit in self._caseless}
-        while True:
-            live = [pos + len(lit) for found in (pending, labels) for lit, pos in found.items() if pos >= 0]
-            if not live:
-                return
-            start = on_hit(min(live))
+        base, labels = start, self._labels
+        low = buf[start:end].lower() if labels else bytearray()
+        found = self._literals(buf, start, end)
+        label = labels(low) if labels else None
+        while found or label:
+            start = on_hit(min(m.end() + offset for m, offset in ((found, 0), (label, base)) if m))
             if start >= end:
                 return
-            for lit, pos in pending.items():
-                if 0 <= pos < start:
-                    pending[lit] = buf.find(lit, start, end)
-            for lit, pos in labels.items():
-                if 0 <= pos < start:
-                    labels[lit] = label_at(lit, start)
+            if found and found.start() < start:
+                found = self._literals(buf, start, end)
+            if label and labels and label.start() + base < start:
+                label = labels(low, start - base)
 
 
 class _HyperscanPrefilter:
     def __init__(self, literals: list[bytes], caseless: list[bytes] | None = None) -> None:
         self._literals, self._caseless = literals, caseless or []
         self.longest = max(len(lit) for lit in literals + self._caseless)
-        self._one = _HyperscanScanner(literals, self._caseless)
+        self._db = _compile_hyperscan(literals, self._caseless)
+        self._one = _HyperscanScanner(self._db)
 
     def __call__(self, data: bytes | bytearray | memoryview) -> bool:
         return self._one.first_end(data) >= 0
 
     def buffer_scanner(self) -> BufferScanner:
-        return _HyperscanScanner(self._literals, self._caseless)
+        return _HyperscanScanner(self._db)
 
 
 class _FindPrefilter:
     def __init__(self, literals: list[bytes], caseless: list[bytes] | None = None) -> None:
         self._literals = literals
         self.longest = max(len(lit) for lit in literals + (caseless or []))
-        self._caseless = [lit.lower() for lit in caseless or []]
-        self._search = re.compile(b"|".join(re.escape(lit) for lit in literals)).search
+        self._pattern = _trie(literals)
+        self._labels = _trie([lit.lower() for lit in caseless]) if caseless else None
 
     def __call__(self, data: bytes | bytearray | memoryview) -> bool:
-        if self._search(data) is not None:
+        if self._pattern.search(data) is not None:
             return True
-        low = bytes(data).lower() if self._caseless else b""
-        return any(lit in low for lit in self._caseless)
+        return self._labels is not None and self._labels.search(bytes(data).lower()) is not None
 
     def buffer_scanner(self) -> BufferScanner:
-        return _FindScanner(self._literals, self._caseless)
+        return _FindScanner(self._pattern, self._labels)
 
 
 def make_prefilter(prefixes: tuple[str, ...], use_hyperscan: bool = True, openings: tuple[str, ...] = (),
