@@ -33,7 +33,7 @@ from scanner.pipeline import findings_in_chunk
 from scanner.testing import fakes
 from tests.support.cli import GitRepo
 from tests.support.cli import stsleak_in_process as stsleak
-from tests.support.core import assert_json_set, assert_set, env_file, ini, only, ruleset
+from tests.support.core import assert_json_set, assert_set, env_file, ini, only, ruleset, sha
 
 Creds = fakes.FakeCredentials
 
@@ -259,11 +259,41 @@ def test_depth_limit_stops_nesting(creds: Creds, rng: random.Random) -> None:
 
 def test_new_literals_are_in_the_history_prefilter() -> None:
     literals = set(prefilter_literals(ruleset().key_id_prefixes))
-    assert {b"H4sI", b"SDRzS", b"AS=\nIA", b"%41"} <= literals
+    assert {b"H4sI", b"SDRzS", b"AS=\nIA"} <= literals
     wide = base64.b64encode("xASIAx".encode("utf-16-le")).decode()
     nested = base64.b64encode(base64.b64encode(b"xxASIAx")).decode()
-    for text in (wide, nested):
+    escaped = ("%41SIA", "%41%53%49%41", "%41%4bIA", "\\x41\\x53IA", "\\u0041KIA", "&#65;&#83;IA", "\\101\\123IA")
+    for text in (wide, nested, *escaped):
         assert any(lit in text.encode() for lit in literals), text
+
+
+@pytest.mark.parametrize("engine", [(), ("--no-hyperscan",)], ids=["hyperscan", "fallback"])
+def test_key_ids_escaped_whole_are_found_in_history(creds: Creds, tmp_path: Path, engine: tuple[str, ...]) -> None:
+    """Every character escaped (`%41%53%49%41…`, `\\u0041\\u0053…`) and nothing else in the blob that
+    the history prefilter looks for (no label, no token): the escaped prefix alone gets it read."""
+    def every(fmt: str, value: str) -> str:
+        return "".join(fmt.format(ord(c)) for c in value)
+
+    secret = urllib.parse.quote(creds.secret_access_key, safe="")
+    json_key = every("\\u{:04x}", creds.access_key_id)
+    texts = {"url.txt": f"https://example.test/cb?k={every('%{:02X}', creds.access_key_id)}&s={secret}\n",
+             "app.json": f'{{"k": "{json_key}", "s": "{creds.secret_access_key}"}}\n',
+             "page.html": f"<i>{every('&#{};', creds.access_key_id)}</i> <b>{creds.secret_access_key}</b>\n"}
+    for name, text in texts.items():
+        assert creds.access_key_id[:4] not in text, name
+        assert not any(word in text.lower() for word in ("secret", "aws", "key")), name
+        repo = GitRepo(tmp_path / name)
+        repo.commit("add", {name: text, "noise.txt": "q=%41%44%45 &#65;&#68;\n"})
+        run = stsleak("scan", *engine, "--history", "--format", "json", str(repo.path))
+        found = only(run.json()["findings"])
+        assert (found["access_key_id"], found["secret_sha256"]) == (creds.access_key_id, sha(creds.secret_access_key))
+
+
+def test_an_escaped_a_alone_does_not_make_a_blob_worth_reading() -> None:
+    """URL-encoded and binary text is full of `%41`; only an escaped "A" that starts a key-id prefix counts."""
+    literals = set(prefilter_literals(ruleset().key_id_prefixes))
+    for text in ("q=%41%44%45", "path%2F%41rchive", "\\x41\\x00\\x41", "&#65;&#68;"):
+        assert not any(lit in text.encode() for lit in literals), text
 
 
 # --- linear time ----------------------------------------------------------------------------------

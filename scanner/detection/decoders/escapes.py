@@ -15,10 +15,14 @@ carries a whole JSON session (`Session=%7B%22sessionId%22%3A+%22ASIA…`) that w
 token's `+` elsewhere stays a `+`.
 
 An escaped key id holds no literal `ASIA`, so the prefilters look for an escaped first letter
-instead: every key-id prefix starts with `A`, and `ESCAPED_A` lists its escaped spellings. A key id
-is therefore found when its first character is escaped (as encoders that escape every character
-do); one whose first character is plain but a later one escaped (`AS\\x49A…`) only when the text
-also holds a plain key-id prefix somewhere.
+instead: every key-id prefix starts with `A`, and `ESCAPED_A` lists its escaped spellings. The
+literal is that escaped "A" followed by a prefix's second character plain, or by its second and
+third characters escaped the same way (`%41S`, `%41%53%49`, `\\x41\\x4b\\x49`): an escaped "A" alone
+is everywhere in URL-encoded and binary text, and so is `%41%42` (107 of psf/requests' 114 history
+blobs read again had nothing else). A key id is therefore
+found when its first character is escaped (as encoders that escape every character do); one whose
+first character is plain but a later one escaped (`AS\\x49A…`) only when the text also holds a plain
+key-id prefix somewhere.
 """
 
 from __future__ import annotations
@@ -43,8 +47,11 @@ _NAMED = {"sol": "/", "plus": "+", "equals": "=", "quot": '"', "apos": "'", "lt"
 _HEX_GROUPS = (1, 2, 3, 4, 5, 9)  # groups holding a hex code point
 _MARKERS = ("\\", "%", "&")
 
-# The escaped spellings of "A" (0x41) the prefilters look for (see the module docstring).
-ESCAPED_A = ("\\x41", "\\u0041", "\\u{41}", "\\U00000041", "\\101", "&#x41;", "&#X41;", "&#65;", "%41")
+# The escaped spellings of "A" (0x41) the prefilters look for (see the module docstring), each with
+# how the same escape spells another character: {h} its hex code, {o} octal, {d} decimal.
+_SPELLINGS = {"\\x41": "\\x{h}", "\\u0041": "\\u00{h}", "\\u{41}": "\\u{{{h}}}", "\\U00000041": "\\U000000{h}",
+              "\\101": "\\{o}", "&#x41;": "&#x{h};", "&#X41;": "&#X{h};", "&#65;": "&#{d};", "%41": "%{h}"}
+ESCAPED_A = tuple(_SPELLINGS)
 
 
 def _char(code: int) -> str:
@@ -122,8 +129,22 @@ def unescape(text: str) -> str:
     return text
 
 
-def escaped_literals() -> list[bytes]:
-    return [spelling.encode() for spelling in ESCAPED_A]
+def _spelled(char: str, form: str) -> set[str]:
+    """`char` escaped as `form` spells it (hex digits in either case)."""
+    code = ord(char)
+    return {form.format(h=hex_code, o=f"{code:03o}", d=code) for hex_code in (f"{code:02X}", f"{code:02x}")}
+
+
+def escaped_literals(prefixes: tuple[str, ...]) -> list[bytes]:
+    """An escaped "A" and then a prefix's second character plain, or its second and third escaped
+    alike (the third plain or escaped)."""
+    literals: set[str] = set()
+    for prefix in {prefix[:3] for prefix in prefixes if len(prefix) > 2 and prefix[0] == "A"}:
+        for a, form in _SPELLINGS.items():
+            literals.add(a + prefix[1])
+            for second in _spelled(prefix[1], form):
+                literals |= {a + second + third for third in {prefix[2], *_spelled(prefix[2], form)}}
+    return sorted(literal.encode() for literal in literals)
 
 
 REACH = 8192  # an escaped key id is unescaped this far around it (its parts stand within 4,096)

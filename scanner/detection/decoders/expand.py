@@ -40,7 +40,7 @@ __all__ = ["ArchiveLimits", "Decoders", "prefilter_literals"]
 
 def prefilter_literals(prefixes: tuple[str, ...]) -> list[bytes]:
     """What the history prefilter must look for besides the plain prefixes."""
-    return sorted({*base64.view_literals(prefixes), *escapes.escaped_literals(),
+    return sorted({*base64.view_literals(prefixes), *escapes.escaped_literals(prefixes),
                    *html.split_literals(prefixes), *quoted_printable.soft_break_literals(prefixes),
                    *magic_literals()})
 
@@ -55,7 +55,7 @@ class Decoders:
         self._base64_text = [literal.decode() for literal in base64.view_literals(self.prefixes)]
         self._split_text = [literal.decode() for literal in html.split_literals(self.prefixes)]
         self._literals = LiteralGroups({"base64": base64.view_literals(self.prefixes),
-                                        "escaped": escapes.escaped_literals(),
+                                        "escaped": escapes.escaped_literals(self.prefixes),
                                         "split": html.split_literals(self.prefixes),
                                         "qp": quoted_printable.literals(self.prefixes), "plain": self._plain})
 
