@@ -272,6 +272,28 @@ def rerun_rows(scratch: Path, name: str, runs: int, compare: Path | None) -> lis
     return [row for row, _, _ in rows]
 
 
+def worktree_rows(source: Path, name: str, runs: int, compare: Path | None) -> list[Row]:
+    """`scan .` of the repository's checked-out default branch (what a pre-commit or CI step that scans
+    the tree does), next to the same files read by `cat` (the floor: every file read once)."""
+    tree = WORK / f"tree-{name}"
+    if not tree.exists():
+        subprocess.run(["git", "clone", "--quiet", "--local", "--single-branch", "--no-tags", str(source), str(tree)],
+                       check=True, env={**os.environ, **_GIT_ENV})
+    files = len(git(tree, "ls-files").splitlines())
+    floor = Row(f"floor: git ls-files -z | xargs -0 cat ({name} work tree)")
+    floor.floor = floor
+    args = ("scan", "--format", "json", "--quiet", ".")
+    rows = [(floor, ["sh", "-c", "git ls-files -z | xargs -0 cat > /dev/null"], tree),
+            (Row(f"stsleak scan . ({name} work tree, {files:,} files)", floor=floor), stsleak_cmd(*args, rss=False),
+             tree)]
+    if compare:
+        rows.append((Row(f"  the same, code of {compare}", floor=floor), stsleak_cmd(*args, tree=compare), tree))
+    _alternating(rows, max(runs, 5))
+    for row, _, _ in rows[1:]:
+        row.check = "(target <= 0.4 s on git/git)"
+    return [row for row, _, _ in rows]
+
+
 def real_repo_rows(source: Path, runs: int, compare: Path | None = None) -> list[Row]:
     """A real repository, through a scratch clone with credentials planted in it (bench/plant.py)."""
     name = source.name if source.name != "repo" else source.parent.name
@@ -284,7 +306,8 @@ def real_repo_rows(source: Path, runs: int, compare: Path | None = None) -> list
     print(f"scratch clone {scratch} of {source} with {len(planted)} planted ready in "
           f"{time.perf_counter() - started:.1f} s", file=sys.stderr)
     rows = history_rows(scratch, runs, f"{name}, {commits:,} commits", planted, compare)
-    return rows + push_rows(source, name, runs, compare) + rerun_rows(scratch, name, runs, compare)
+    return (rows + push_rows(source, name, runs, compare) + rerun_rows(scratch, name, runs, compare)
+            + worktree_rows(source, name, runs, compare))
 
 
 def _typical_text(rng: random.Random, size: int) -> str:

@@ -126,3 +126,36 @@ def test_hit_blobs_same_with_both_engines_on_a_real_repo(repo: GitRepo, rng: ran
     hits = {engine: hit_blobs(str(repo.path), blobs, make_prefilter(PREFIXES, engine), 2) for engine in (True, False)}
     assert hits[True] == hits[False] == list(range(0, 30, 4))
     assert sum(sizes) < blobstream._SPLIT_MIN_BYTES  # one part here: the split itself is tested above
+
+
+def test_pieces_come_back_in_order_whichever_git_finishes_first(repo: GitRepo, rng: random.Random,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many pieces, two processes at a time: a process that ends early takes the next piece, yet the
+    caller gets each piece's hits in list and object order, and `rest` once everything is read."""
+    monkeypatch.setattr(blobstream, "_SPLIT_MIN_BYTES", 0)
+    monkeypatch.setattr(blobstream, "_PIECE_MIN_BYTES", 1)
+    lists = [BlobList(), BlobList()]
+    truth: list[list[int]] = [[], []]
+    for which, count in ((0, 40), (1, 9)):
+        oids, sizes = [], []
+        for i in range(count):
+            # Uneven sizes: the pieces (cut by bytes) hold very different numbers of objects.
+            body = rng.randbytes(rng.choice((10, 200, 60_000))).replace(b"AS", b"as").replace(b"AK", b"ak")
+            if rng.random() < 0.3:
+                body += b" ASIA"
+                truth[which].append(i)
+            repo.write(f"l{which}/b{i}", body)
+            oids.append(repo.git("hash-object", "-w", f"l{which}/b{i}").strip())
+            sizes.append(len(body))
+        lists[which].extend([(size, oid.encode()) for size, oid in zip(sizes, oids, strict=True)])
+    for engine in (True, False):
+        results = [blobstream.Streamed(), blobstream.Streamed()]
+        pieces = list(blobstream.stream_pieces(str(repo.path), lists, make_prefilter(PREFIXES, engine), 2,
+                                               results=results))
+        assert len(pieces) > 4
+        assert [(p.which, i) for p in pieces for i in p.hits] == [(w, i) for w in (0, 1) for i in truth[w]]
+        assert [r.hits for r in results] == truth
+        # `rest` is given once nothing is left to read (never sooner), and then to every piece after.
+        known = [n for n, p in enumerate(pieces) if p.rest is not None]
+        assert known == list(range(known[0], len(pieces))) if known else True
+        assert all(pieces[n].rest == sum(len(q.hits) for q in pieces[n:]) for n in known)

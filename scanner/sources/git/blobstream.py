@@ -1,15 +1,21 @@
 """Prefilter a list of blobs at the speed git can inflate them, on every core.
 
-The blob list (ids and sizes, from `git cat-file --batch-check`) is cut into contiguous parts of
-about equal bytes, one `git cat-file --batch` per part. Because every size is known up front,
-the byte offset of every object in each output stream is known too: a reader thread only reads
-big blocks into one reused buffer and hands each block to the prefilter's C scanner; a match's
-offset maps back to its blob by bisection. No Python code runs per object, so the cost is the
-pipe copy plus the scan. Blobs with a hit are returned as indices; the caller reads them again.
+The blob list (ids and sizes, from `git cat-file --batch-check`) is cut into contiguous pieces of
+about equal bytes: four per core, but no piece under 64 MB unless each core would go without one.
+One `git cat-file --batch` reads each piece, a core at a time; a process that ends early starts the
+next piece, so no core idles while the slowest ends (git's speed varies along a pack). The caller
+gets each piece's hits as soon as it and the pieces before it are read, in order, and reads and
+checks those objects while git streams the rest.
 
-One corrupt object makes `cat-file --batch` die. Everything before it in the part was read and
+Because every size is known up front, the byte offset of every object in each output stream is
+known too: a reader thread only reads big blocks into one reused buffer and hands each block to the
+prefilter's C scanner; a match's offset maps back to its blob by bisection. No Python code runs per
+object, so the cost is the pipe copy plus the scan. Blobs with a hit are returned as indices; the
+caller reads them again.
+
+One corrupt object makes `cat-file --batch` die. Everything before it in the piece was read and
 scanned; the object where the output stops is the bad one (git writes objects whole, or streams a
-big loose one up to the damage): it is reported by id, and a new process reads the rest of the part.
+big loose one up to the damage): it is reported by id, and a new process reads the rest of the piece.
 
 Git writes a pipe in small pieces; a reader that wakes for each one costs git more than the
 reading itself. So the reader spaces its reads by about the time git needs to half-fill the
@@ -24,6 +30,8 @@ import threading
 import time
 from array import array
 from bisect import bisect_right
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -33,6 +41,11 @@ from scanner.sources.git.run import ThreadedGit, git_argv, stdin_file
 
 _BUFFER = 1 << 20
 _SPLIT_MIN_BYTES = 8 << 20  # below this one git process is quicker than starting several
+# Pieces per process slot: a process that finishes early takes the next, so the slowest part no longer
+# sets the end (curl/curl: parts 2.0 and 2.7 s; 4 a slot: the stream 0.4 s sooner; 2 or 4 alike there,
+# 8 costs more in process starts and cold delta caches than it balances).
+_PIECES_PER_PROCESS = 4
+_PIECE_MIN_BYTES = 64 << 20  # a smaller repository gets one piece a process (psf/requests: 2 of 63 MB)
 _MAX_RESTARTS = 256  # unreadable objects after which the rest of a stream is given up (and counted)
 
 
@@ -195,20 +208,42 @@ class Streamed:
 
 
 class _Part:
-    """One `git cat-file --batch` over objects lo..hi of one list and the thread that reads its output."""
+    """One `git cat-file --batch` over objects lo..hi of one list and the thread that reads its
+    output; started when a process slot is free, `done` once its output is read."""
 
-    def __init__(self, repo: str, which: int, blobs: BlobList, lo: int, hi: int, prefilter: Prefilter) -> None:
-        self.which, self.lo, self.hi = which, lo, hi
+    def __init__(self, which: int, blobs: BlobList, lo: int, hi: int) -> None:
+        self.which, self.blobs, self.lo, self.hi = which, blobs, lo, hi
         self.starts = _header_starts(blobs, lo, hi)
-        with blobs.stdin(lo, hi) as stdin:
+        self.git: ThreadedGit | None = None
+        self.reader: _PartReader | None = None
+        self.done = threading.Event()
+
+    def start(self, repo: str, prefilter: Prefilter, on_done: Callable[[_Part], None]) -> None:
+        with self.blobs.stdin(self.lo, self.hi) as stdin:
             self.git = ThreadedGit(git_argv(repo, "cat-file", "--batch", "--buffer"), stdin)
-        self.reader = _PartReader(self.git.stdout.fileno(), self.starts, prefilter.buffer_scanner(),
-                                  prefilter.longest, self.git.pipe_size)
-        self.git.start(self.reader.run)
+        reader = self.reader = _PartReader(self.git.stdout.fileno(), self.starts, prefilter.buffer_scanner(),
+                                           prefilter.longest, self.git.pipe_size)
+
+        def read() -> None:
+            try:
+                reader.run()
+            finally:
+                self.done.set()
+                on_done(self)
+
+        self.git.start(read)
+
+    def progress(self) -> tuple[int, int]:
+        return self.reader.progress() if self.reader else (0, 0)
+
+    def stop(self) -> None:
+        if self.git:
+            self.git.stop()  # a no-op for a part that finished
 
     def finish(self) -> tuple[list[int], int | None, str]:
         """Wait for the part: its hits (as indices into the whole list), and when git died, the index
         of the object it died on (the output stops inside or just before it) and git's reason."""
+        assert self.git is not None and self.reader is not None
         code, detail = self.git.finish()
         if self.reader.error is not None:
             raise self.reader.error
@@ -221,48 +256,134 @@ class _Part:
         return [self.lo + i for i in self.reader.hits if i < bad], self.lo + bad, detail or f"exit code {code}"
 
 
-def _report(parts: list[_Part], progress: Progress) -> None:
-    """Tell progress how far the parts have got, about ten times a second, until all are read."""
-    for part in parts:
-        while not part.reader.done.wait(0.1):
-            counts = [p.reader.progress() for p in parts]
-            progress.update(sum(c[0] for c in counts), sum(c[1] for c in counts))
+def _pieces(lists: list[BlobList], parts: int) -> list[_Part]:
+    """Each list cut into contiguous pieces, `_PIECES_PER_PROCESS` per process that runs at once
+    (fewer for a small list): a process that finishes early takes the next piece, so no core idles
+    while the slowest part ends (git's speed differs along a pack: deltas, big blobs). In order:
+    the blobs, then the messages."""
+    pieces: list[_Part] = []
+    for which, blobs in enumerate(lists):
+        if len(blobs):
+            count = min(parts * _PIECES_PER_PROCESS, max(parts, sum(blobs.sizes) // _PIECE_MIN_BYTES))
+            pieces += [_Part(which, blobs, lo, hi) for lo, hi in _split(blobs, count)]
+    return pieces
+
+
+class _Pool:
+    """At most `parts` git processes at a time: the reader that finishes a piece starts the next one
+    itself, so the pool keeps going while the caller works on what came out of earlier pieces."""
+
+    def __init__(self, repo: str, prefilter: Prefilter, parts: int, pieces: list[_Part]) -> None:
+        self.repo, self.prefilter, self.parts = repo, prefilter, max(parts, 1)
+        self._waiting = deque(pieces)
+        self._lock = threading.Lock()
+        self._running = 0
+        self._stopped = False
+        self.started: list[_Part] = []
+        self.error: BaseException | None = None  # a failure to start git, raised by the caller
+
+    def fill(self) -> None:
+        with self._lock:
+            while self._waiting and self._running < self.parts and not self._stopped:
+                part = self._waiting.popleft()
+                self._running += 1
+                self.started.append(part)
+                try:
+                    part.start(self.repo, self.prefilter, self._finished)
+                except BaseException as exc:
+                    self.error, self._stopped = exc, True
+                    part.done.set()
+
+    def _finished(self, _part: _Part) -> None:
+        with self._lock:
+            self._running -= 1
+        self.fill()
+
+    def run_now(self, part: _Part) -> None:
+        """Start `part` (a restart after an unreadable object) before the pieces still waiting."""
+        with self._lock:
+            self._waiting.appendleft(part)
+        self.fill()
+
+    def progress(self) -> tuple[int, int]:
+        counts = [part.progress() for part in list(self.started)]
+        return sum(c[0] for c in counts), sum(c[1] for c in counts)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            started = list(self.started)
+        for part in started:
+            part.stop()
+
+
+def _wait(part: _Part, pool: _Pool, progress: Progress) -> None:
+    """Wait for one piece, telling progress how far all have got about ten times a second."""
+    while not part.done.wait(0.1):
+        progress.update(*pool.progress())
+    if pool.error is not None:
+        raise pool.error
+
+
+@dataclass
+class Piece:
+    """The hits of one piece of a list (indices into it); `rest`: once the whole stream is read, how
+    many hits this piece and those after it hold (None while git still reads)."""
+
+    which: int
+    hits: list[int]
+    rest: int | None = None
+
+
+def stream_pieces(repo: str, lists: list[BlobList], prefilter: Prefilter, parts: int,
+                  progress: Progress = NO_PROGRESS, results: list[Streamed] | None = None) -> Iterator[Piece]:
+    """Each list's objects through the prefilter, in pieces, `parts` git processes at a time: the
+    hits of each piece as soon as it and every piece before it are read, in list and object order,
+    so the caller works on early hits while git reads the rest.
+
+    An object git cannot read is recorded in `results` (one Streamed per list), and the rest of its
+    piece is read by a new process."""
+    results = results if results is not None else [Streamed() for _ in lists]
+    pieces = _pieces(lists, parts)
+    if progress is not NO_PROGRESS:
+        progress.stage("streaming blobs", sum(map(len, lists)), sum(part.starts[-1] for part in pieces))
+    pool = _Pool(repo, prefilter, parts, pieces)
+    order, restarts, ready = deque(pieces), 0, []
+    try:
+        pool.fill()
+        while order:
+            part = order.popleft()
+            _wait(part, pool, progress)
+            hits, bad, detail = part.finish()
+            results[part.which].hits += hits
+            if bad is not None:
+                results[part.which].unreadable.append((bad, detail))
+                if bad + 1 < part.hi and restarts < _MAX_RESTARTS:
+                    restarts += 1
+                    order.appendleft(_Part(part.which, lists[part.which], bad + 1, part.hi))
+                    pool.run_now(order[0])
+                else:
+                    results[part.which].unreached += part.hi - bad - 1
+            if hits:
+                ready.append(Piece(part.which, hits))
+            if order and order[0].done.is_set():
+                continue  # the next piece is read too: take it before handing these over
+            if not order:  # all read: say how many hits are left
+                for left, piece in zip(range(len(ready), 0, -1), ready, strict=True):
+                    piece.rest = sum(len(p.hits) for p in ready[-left:])
+            yield from ready
+            ready = []
+    finally:
+        pool.stop()
 
 
 def stream(repo: str, lists: list[BlobList], prefilter: Prefilter, parts: int,
            progress: Progress = NO_PROGRESS) -> list[Streamed]:
-    """Each list's objects through the prefilter, all lists side by side (each cut into `parts`).
-
-    An object git cannot read is reported, and the rest of its part is read by a new process."""
+    """Each list's objects through the prefilter (see stream_pieces): every hit, in order, and the
+    objects git could not read."""
     results = [Streamed() for _ in lists]
-    started: list[_Part] = []
-    try:
-        for which, blobs in enumerate(lists):
-            if len(blobs):
-                started += [_Part(repo, which, blobs, lo, hi, prefilter) for lo, hi in _split(blobs, parts)]
-        if progress is not NO_PROGRESS:
-            progress.stage("streaming blobs", sum(map(len, lists)), sum(part.starts[-1] for part in started))
-            _report(started, progress)
-        pending, restarts = list(started), 0
-        while pending:
-            part = pending.pop(0)
-            hits, bad, detail = part.finish()
-            result = results[part.which]
-            result.hits += hits
-            if bad is None:
-                continue
-            result.unreadable.append((bad, detail))
-            if bad + 1 < part.hi and restarts < _MAX_RESTARTS:
-                restarts += 1
-                started.append(_Part(repo, part.which, lists[part.which], bad + 1, part.hi, prefilter))
-                pending.append(started[-1])
-            else:
-                result.unreached += part.hi - bad - 1
-    finally:
-        for part in started:
-            part.git.stop()  # a no-op for the parts that finished
-    for result in results:
-        result.hits.sort()
+    for _ in stream_pieces(repo, lists, prefilter, parts, progress, results):
+        pass  # the hits are in `results`
     return results
 
 

@@ -33,7 +33,7 @@ from typing import IO
 from scanner.errors import StsleakError
 from scanner.model import Chunk, ScanStats
 from scanner.sources import NO_PROGRESS, Prefilter, Progress
-from scanner.sources.git.blobstream import BlobList, Streamed, stream
+from scanner.sources.git.blobstream import BlobList, Piece, Streamed, stream_pieces
 from scanner.sources.git.borrowed import ALTERNATE_ONLY, Borrowed, lender_note, local_objects, survey
 from scanner.sources.git.messages import split_message
 from scanner.sources.git.missing import missing_since, report_missing
@@ -246,24 +246,32 @@ class HistoryScan:
             walk.cancel()
 
     def _chunks(self) -> Iterator[Chunk]:
+        """The objects with a prefilter hit, read again piece by piece as the stream finishes each
+        one (in list order: blobs, then commits and tags), while git goes on with the rest."""
         listing = self._listing()
         lists = listing.streams()
-        streamed = self._stream(lists)
-        blobs = [lists[0].oid(i) for i in streamed[0].hits]
-        kinds = {lists[n].oid(i): lists[n].kind.decode() for n in (1, 2) for i in streamed[n].hits}
-        self._commits = bytes(listing.commits) if blobs else b""  # one copy, only when something is placed
+        results = [Streamed() for _ in lists]
+        reading: int | None = None  # objects read once the stream is over (progress counts those)
+        for piece in self._stream(lists, results):
+            objects = lists[piece.which]
+            if piece.rest is not None and reading is None:
+                reading = 0
+                self.progress.stage(f"reading {piece.rest} object{'s' if piece.rest != 1 else ''} with hits",
+                                    piece.rest)
+            for oid, data in read_blobs(self.repo, [objects.oid(i) for i in piece.hits]):
+                if reading is not None:
+                    reading += 1
+                    self.progress.update(reading)
+                if data is None:
+                    self.stats.errors.append(_corrupt(self.repo, f"object {oid} cannot be read"))
+                elif piece.which:
+                    message, self._messages[oid] = split_message(oid, objects.kind.decode(), data)
+                    yield Chunk(data=message, blob=oid)
+                else:
+                    yield Chunk(data=data, blob=oid)
+        self._report_unreadable(lists, results)
+        self._commits = bytes(listing.commits) if results[0].hits else b""  # one copy, only when something is placed
         self._commit_count = len(listing.commits) // (listing.commits.index(b"\n") + 1) if self._commits else 0
-        oids = blobs + list(kinds)
-        self.progress.stage(f"reading {len(oids)} object{'s' if len(oids) != 1 else ''} with hits", len(oids))
-        for done, (oid, data) in enumerate(read_blobs(self.repo, oids), 1):
-            self.progress.update(done)
-            if data is None:
-                self.stats.errors.append(_corrupt(self.repo, f"object {oid} cannot be read"))
-            elif oid in kinds:
-                message, self._messages[oid] = split_message(oid, kinds[oid], data)
-                yield Chunk(data=message, blob=oid)
-            else:
-                yield Chunk(data=data, blob=oid)
 
     def _listing(self) -> _Listing:
         """Every blob, commit and tag to stream, and the commits provenance looks at."""
@@ -289,12 +297,14 @@ class HistoryScan:
         self.stats.notes.append(lender_note(self.repo, borrowed, listing.left_out))
         return listing
 
-    def _stream(self, lists: list[BlobList]) -> list[Streamed]:
-        """Which objects of each list the prefilter finds a literal in; the unreadable ones reported."""
+    def _stream(self, lists: list[BlobList], results: list[Streamed]) -> Iterator[Piece]:
+        """Which objects of each list the prefilter finds a literal in, piece by piece."""
         if not any(len(objects) for objects in lists):
-            return [Streamed() for _ in lists]
-        streamed = stream(str(self.repo), lists, self.prefilter, cores(), self.progress)
-        for objects, result in zip(lists, streamed, strict=True):
+            return iter(())
+        return stream_pieces(str(self.repo), lists, self.prefilter, cores(), self.progress, results)
+
+    def _report_unreadable(self, lists: list[BlobList], results: list[Streamed]) -> None:
+        for objects, result in zip(lists, results, strict=True):
             kind = objects.kind.decode()
             for index, detail in result.unreadable[:_NAMED_UNREADABLE]:
                 self.stats.errors.append(_corrupt(self.repo, f"{kind} {objects.oid(index)} cannot be read: {detail}"))
@@ -304,7 +314,6 @@ class HistoryScan:
             if result.unreached:
                 self.stats.errors.append(_corrupt(
                     self.repo, f"{result.unreached} {kind}s were not read: git failed on too many objects"))
-        return streamed
 
     def introductions(self, blobs: set[str]) -> dict[str, list[Introduction]]:
         """Where each of these objects (all yielded by `chunks`) was introduced: a message at its
