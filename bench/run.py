@@ -274,16 +274,17 @@ def rerun_rows(scratch: Path, name: str, runs: int, compare: Path | None) -> lis
 
 def worktree_rows(source: Path, name: str, runs: int, compare: Path | None) -> list[Row]:
     """`scan .` of the repository's checked-out default branch (what a pre-commit or CI step that scans
-    the tree does), next to the same files read by `cat` (the floor: every file read once)."""
+    the tree does), next to every file of it read once by `cat` (the floor)."""
     tree = WORK / f"tree-{name}"
     if not tree.exists():
         subprocess.run(["git", "clone", "--quiet", "--local", "--single-branch", "--no-tags", str(source), str(tree)],
                        check=True, env={**os.environ, **_GIT_ENV})
     files = len(git(tree, "ls-files").splitlines())
-    floor = Row(f"floor: git ls-files -z | xargs -0 cat ({name} work tree)")
+    floor = Row(f"floor: cat every file ({name} work tree)")
     floor.floor = floor
     args = ("scan", "--format", "json", "--quiet", ".")
-    rows = [(floor, ["sh", "-c", "git ls-files -z | xargs -0 cat > /dev/null"], tree),
+    every_file = "find . -path ./.git -prune -o -type f -print0 | xargs -0 cat > /dev/null"  # not through symlinks
+    rows = [(floor, ["sh", "-c", every_file], tree),
             (Row(f"stsleak scan . ({name} work tree, {files:,} files)", floor=floor), stsleak_cmd(*args, rss=False),
              tree)]
     if compare:
