@@ -9,7 +9,11 @@ pack flipped, as the before-stop hook's smoke check does) and loose (a zlib stre
 from __future__ import annotations
 
 import base64
+import errno
 import random
+import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -143,3 +147,48 @@ def test_past_the_restart_limit_the_rest_is_counted_not_lost_silently(repo: GitR
     (result,) = stream(str(repo.path), [blobs], prefilter, 1)
     assert [index for index, _ in result.unreadable] == [0, 1]
     assert result.unreached == 2  # c and d: never read, and said so
+
+
+def test_a_git_that_cannot_be_started_for_a_restart_is_an_error_not_a_hang(repo: GitRepo, rng: random.Random,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two pieces ([a, b] and [c]), one process at a time. `a` is unreadable, so the first piece must
+    start again at `b`; but when it ended, its reader tried to start the next piece and the system
+    refused (what EMFILE or EAGAIN does), which stopped the pool. The stream raises that error: it
+    never waits for a restart nothing will start."""
+    repo.commit("x", {"a.txt": _noise(rng, 60_000), "b.txt": _noise(rng, 60_000), "c.txt": _noise(rng, 120_000)})
+    oids = [repo.git("rev-parse", f"HEAD:{name}").strip() for name in ("a.txt", "b.txt", "c.txt")]
+    loose = _loose(repo, oids[0])
+    loose.chmod(0o644)
+    loose.write_bytes(loose.read_bytes()[: loose.stat().st_size // 2])
+    blobs = BlobList()
+    blobs.extend([(int(repo.git("cat-file", "-s", oid)), oid.encode()) for oid in oids])
+    prefilter = make_prefilter(load_ruleset().key_id_prefixes, False)
+    monkeypatch.setattr(blobstream, "_SPLIT_MIN_BYTES", 0)
+    monkeypatch.setattr(blobstream, "_PIECE_MIN_BYTES", 1)
+    monkeypatch.setattr(blobstream, "_PIECES_PER_PROCESS", 2)
+    assert [(p.lo, p.hi) for p in blobstream._pieces([blobs], 1)] == [(0, 2), (2, 3)]
+    real_popen, started = subprocess.Popen, []
+
+    def popen(*args: object, **kwargs: object) -> subprocess.Popen[bytes]:
+        if "cat-file" in str(args):
+            started.append(args)
+        if len(started) > 1:
+            time.sleep(0.3)  # the refusal comes after the caller has seen the first piece end
+            raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+        return real_popen(*args, **kwargs)  # type: ignore[call-overload, no-any-return]
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            stream(str(repo.path), [blobs], prefilter, 1)
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive(), "the stream waits forever for a piece that was never started"
+    assert isinstance(outcome[0], OSError) and outcome[0].errno == errno.EAGAIN

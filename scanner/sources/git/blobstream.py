@@ -290,7 +290,7 @@ class _Pool:
                 self.started.append(part)
                 try:
                     part.start(self.repo, self.prefilter, self._finished)
-                except BaseException as exc:
+                except Exception as exc:  # git could not be started: the caller raises it
                     self.error, self._stopped = exc, True
                     part.done.set()
 
@@ -318,8 +318,11 @@ class _Pool:
 
 
 def _wait(part: _Part, pool: _Pool, progress: Progress) -> None:
-    """Wait for one piece, telling progress how far all have got about ten times a second."""
+    """Wait for one piece, telling progress how far all have got about ten times a second. When git
+    could not be started for some piece, the pool stopped: no piece after it will end, so raise."""
     while not part.done.wait(0.1):
+        if pool.error is not None:
+            break
         progress.update(*pool.progress())
     if pool.error is not None:
         raise pool.error

@@ -57,12 +57,12 @@ _KINDS = (b"blob", b"commit", b"tag")
 # The literal start lets `re` skip ahead fast.
 _LINES = {kind: re.compile(kind + rb" (\d+) ([0-9a-f]+)\n") for kind in _KINDS}
 _MISSING_LINE = re.compile(rb"([0-9a-f]+) missing\n")
-_NAMED_UNREADABLE = 10
+_NAMED_UNREADABLE = 10  # unreadable objects named one by one in stats.errors; the rest are counted
 # Objects with a hit are read and checked while git streams the rest, except big ones: detection
 # holds Python's lock for a whole regex pass over an object (~50 ms on 2 MB), and the readers of
 # git's pipes wait for it (psf/requests: a 2.2 MB Illustrator file slowed its stream from 0.19 to
 # 0.33 s). Those wait until the stream is over.
-_HELD_SIZE = 256 << 10  # unreadable objects named one by one in stats.errors; the rest are counted
+_HELD_SIZE = 256 << 10
 
 
 @dataclass
