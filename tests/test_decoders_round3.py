@@ -276,9 +276,14 @@ def test_key_ids_escaped_whole_are_found_in_history(creds: Creds, tmp_path: Path
 
     secret = urllib.parse.quote(creds.secret_access_key, safe="")
     json_key = every("\\u{:04x}", creds.access_key_id)
+    py_key = every("\\x{:02x}", creds.access_key_id)
     texts = {"url.txt": f"https://example.test/cb?k={every('%{:02X}', creds.access_key_id)}&s={secret}\n",
              "app.json": f'{{"k": "{json_key}", "s": "{creds.secret_access_key}"}}\n',
-             "page.html": f"<i>{every('&#{};', creds.access_key_id)}</i> <b>{creds.secret_access_key}</b>\n"}
+             "page.html": f"<i>{every('&#{};', creds.access_key_id)}</i> <b>{creds.secret_access_key}</b>\n",
+             # JSON in JSON: every backslash of the inner document doubled (`\\u0041\\u0053…`)
+             "nested.json": json.dumps({"doc": f'{{"k": "{json_key}", "s": "{creds.secret_access_key}"}}'}) + "\n",
+             "notebook.ipynb": json.dumps({"source": [f'k = "{py_key}"\n',
+                                                      f's = "{creds.secret_access_key}"\n']}) + "\n"}
     for name, text in texts.items():
         assert creds.access_key_id[:4] not in text, name
         assert not any(word in text.lower() for word in ("secret", "aws", "key")), name

@@ -135,15 +135,26 @@ def _spelled(char: str, form: str) -> set[str]:
     return {form.format(h=hex_code, o=f"{code:03o}", d=code) for hex_code in (f"{code:02X}", f"{code:02x}")}
 
 
+# A string escaped again (JSON in JSON, a notebook's source) doubles every backslash at each level
+# (`\\u0041\\u0053`, then `\\\\u0041…`): the escaped "A" is found inside its doubled form, and the
+# next escape follows 1, 2 or 4 backslashes (unescape() undoes three levels).
+_AGAIN = ("", "\\", "\\" * 3)
+
+
 def escaped_literals(prefixes: tuple[str, ...]) -> list[bytes]:
     """An escaped "A" and then a prefix's second character plain, or its second and third escaped
-    alike (the third plain or escaped)."""
+    alike (the third plain or escaped), also with the backslashes of a string escaped again."""
     literals: set[str] = set()
-    for prefix in {prefix[:3] for prefix in prefixes if len(prefix) > 2 and prefix[0] == "A"}:
+    for tail in {prefix[1:3] for prefix in prefixes if prefix[:1] == "A"}:
         for a, form in _SPELLINGS.items():
-            literals.add(a + prefix[1])
-            for second in _spelled(prefix[1], form):
-                literals |= {a + second + third for third in {prefix[2], *_spelled(prefix[2], form)}}
+            if not tail:  # a one-letter prefix: the escaped "A" is all there is
+                literals.add(a)
+                continue
+            literals.add(a + tail[0])
+            for again in _AGAIN if a.startswith("\\") else ("",):
+                for second in _spelled(tail[0], form):
+                    thirds = {tail[1:], *(again + third for third in _spelled(tail[1], form))} if tail[1:] else {""}
+                    literals |= {a + again + second + third for third in thirds}
     return sorted(literal.encode() for literal in literals)
 
 
