@@ -180,9 +180,17 @@ def place_in_history(findings: list[Finding], lookup: IntroductionLookup) -> lis
         ] or [(1 << 62, finding)]
         for stamp, candidate in options:
             key = (candidate.path, candidate.credential_key)
-            if key not in best or stamp < best[key][0]:
+            # Equal times (a rebase gives many commits one second): the smaller commit id, then line,
+            # wins, so the order detection saw the blobs in (which the stream's timing sets) never matters.
+            if key not in best or _order(stamp, candidate) < _order(*best[key]):
                 best[key] = (stamp, candidate)
-    return [f for _, f in sorted(best.values(), key=lambda item: (item[0], item[1].path or "", item[1].line))]
+    return [f for _, f in sorted(best.values(), key=lambda item: (item[0], item[1].path or "", item[1].line,
+                                                                  _order(*item)))]
+
+
+def _order(stamp: int, finding: Finding) -> tuple[int, str, int, str, str, str]:
+    return (stamp, finding.commit or "", finding.line, finding.access_key_id or "", finding.secret or "",
+            finding.session_token or "")
 
 
 def _placed_parts(parts_at: dict[str, str] | None, path: str) -> dict[str, str] | None:

@@ -53,3 +53,29 @@ def test_pieces_and_held_objects_report_what_one_piece_reports(tmp_path: Path, r
     cut = stsleak("scan", "--history", "--format", "json", str(repo.path))
     assert (cut.code, _placed(cut)) == (whole.code, _placed(whole)) == (1, _placed(whole))
     assert any(f["path"].startswith("data/dump") for f in cut.json()["findings"])
+
+
+def test_placement_does_not_depend_on_the_order_detection_saw_the_blobs(rng: random.Random) -> None:
+    """The same set at one path in two blobs whose commits share a second (a rebase): whichever blob
+    detection saw first (the stream's timing decides), the smaller commit id wins, and the order of
+    the report is the same."""
+    from scanner.pipeline import place_in_history
+    from scanner.sources.git.provenance import Introduction
+    from tests.support.core import only, scan_text
+
+    creds = fakes.temporary(rng)
+    other = fakes.temporary(rng)
+    first, second = only(scan_text(ini(creds))), only(scan_text(ini(creds) + "\n"))
+    third = only(scan_text(ini(other)))
+    first.blob, second.blob, third.blob = "a" * 40, "b" * 40, "c" * 40
+    places = {"a" * 40: [Introduction("conf/aws.ini", "f" * 40, "dev", "2026-01-01T00:00:00Z", 1_700_000_000)],
+              "b" * 40: [Introduction("conf/aws.ini", "1" * 40, "dev", "2026-01-01T00:00:00Z", 1_700_000_000)],
+              "c" * 40: [Introduction("conf/aws.ini", "e" * 40, "dev", "2026-01-01T00:00:00Z", 1_700_000_000)]}
+
+    def lookup(blobs: set[str]) -> dict[str, list[Introduction]]:
+        return {blob: places[blob] for blob in blobs}
+
+    orders = [[first, second, third], [third, second, first], [second, third, first]]
+    placed = [[(f.access_key_id, f.commit) for f in place_in_history(list(order), lookup)] for order in orders]
+    assert placed[0] == placed[1] == placed[2]
+    assert (creds.access_key_id, "1" * 40) in placed[0]
