@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from functools import partial
 
 from scanner.detection.decoders.expand import prefilter_literals as decoder_literals
 from scanner.sources import BufferScanner, OnHit, Prefilter
@@ -71,10 +72,7 @@ class _HyperscanScanner:
         import hyperscan
 
         self._stop = hyperscan.ScanTerminated
-        scratch = hyperscan.Scratch(db)  # type: ignore[arg-type]  # a hyperscan.Database
-        scan = db.scan  # type: ignore[attr-defined]
-        self._scan = lambda data, match_event_handler: scan(data, match_event_handler=match_event_handler,
-                                                            scratch=scratch)
+        self._scan = partial(db.scan, scratch=hyperscan.Scratch(db))  # type: ignore[attr-defined, arg-type]
         self._end = -1
 
     def _on_match(self, _id: int, _start: int, end: int, _flags: int, _ctx: object) -> bool:
@@ -150,9 +148,9 @@ class _FindScanner:
 
 class _HyperscanPrefilter:
     def __init__(self, literals: list[bytes], caseless: list[bytes] | None = None) -> None:
-        self._literals, self._caseless = literals, caseless or []
-        self.longest = max(len(lit) for lit in literals + self._caseless)
-        self._db = _compile_hyperscan(literals, self._caseless)
+        caseless = caseless or []
+        self.longest = max(len(lit) for lit in literals + caseless)
+        self._db = _compile_hyperscan(literals, caseless)
         self._one = _HyperscanScanner(self._db)
 
     def __call__(self, data: bytes | bytearray | memoryview) -> bool:
@@ -164,7 +162,6 @@ class _HyperscanPrefilter:
 
 class _FindPrefilter:
     def __init__(self, literals: list[bytes], caseless: list[bytes] | None = None) -> None:
-        self._literals = literals
         self.longest = max(len(lit) for lit in literals + (caseless or []))
         self._pattern = _trie(literals)
         self._labels = _trie([lit.lower() for lit in caseless]) if caseless else None

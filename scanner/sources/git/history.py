@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -265,21 +265,25 @@ class HistoryScan:
                 yield from self._read(lists, piece.which, [i for i in piece.hits if sizes[i] <= _HELD_SIZE])
                 continue
             if reading is None:
-                reading = self._reading(piece.rest + sum(len(hits) for _, hits in held))
-                for which, hits in held:
-                    yield from self._read(lists, which, hits, reading)
+                reading = yield from self._read_held(lists, held, piece.rest)
             yield from self._read(lists, piece.which, piece.hits, reading)
-        if reading is None and any(hits for _, hits in held):  # the last pieces had no hits
-            reading = self._reading(sum(len(hits) for _, hits in held))
-            for which, hits in held:
-                yield from self._read(lists, which, hits, reading)
+        if reading is None:  # the last pieces had no hits
+            yield from self._read_held(lists, held, 0)
         self._report_unreadable(lists, results)
         self._commits = bytes(listing.commits) if results[0].hits else b""  # one copy, only when something is placed
         self._commit_count = len(listing.commits) // (listing.commits.index(b"\n") + 1) if self._commits else 0
 
-    def _reading(self, count: int) -> list[int]:
-        self.progress.stage(f"reading {count} object{'s' if count != 1 else ''} with hits", count)
-        return [0]
+    def _read_held(self, lists: list[BlobList], held: list[tuple[int, list[int]]],
+                   more: int) -> Generator[Chunk, None, list[int]]:
+        """The stream is over: progress counts the objects left to read (the held ones, then `more`),
+        and the held ones are read first. Returns the counter the rest of the reading goes on with."""
+        count = more + sum(len(hits) for _, hits in held)
+        if count:
+            self.progress.stage(f"reading {count} object{'s' if count != 1 else ''} with hits", count)
+        reading = [0]
+        for which, hits in held:
+            yield from self._read(lists, which, hits, reading)
+        return reading
 
     def _read(self, lists: list[BlobList], which: int, hits: list[int],
               reading: list[int] | None = None) -> Iterator[Chunk]:
