@@ -17,6 +17,7 @@ from scanner.detection.account import account_id_from_key_id
 from scanner.detection.candidates import KeyIdsOnly
 from scanner.detection.decoders.archives import limit_notes
 from scanner.detection.decoders.expand import ArchiveLimits, Decoders
+from scanner.detection.gate import plain_gate
 from scanner.detection.lines import Lines
 from scanner.detection.rules import Rule, RuleSet
 from scanner.model import Candidate, Chunk, Finding, PartKind, ScanMode, ScanResult, ScanStats, Suppression
@@ -147,7 +148,8 @@ def drop_sets_already_in(previous: bytes, findings: list[Finding], rules: RuleSe
 
 def _scan_chunks(chunks: Iterable[Chunk], rules: RuleSet, stats: ScanStats, allow_comments: bool = True,
                  limits: ArchiveLimits | None = None) -> Iterator[Finding]:
-    decoders = Decoders(rules.key_id_prefixes, limits or ArchiveLimits())  # archives, base64, escapes
+    # archives, base64, escapes; a text no reading can yield from is not unescaped or searched (gate.py)
+    decoders = Decoders(rules.key_id_prefixes, limits or ArchiveLimits(), plain_gate(rules))
 
     def found(chunk: Chunk) -> list[Finding]:
         findings = findings_in_chunk(chunk, rules, stats, allow_comments)

@@ -52,6 +52,12 @@ def is_binary(data: bytes) -> bool:
     return data.find(b"\x00", 0, 8192) >= 0 and _encoding(data) is None
 
 
+def is_latin1_text(data: bytes) -> bool:
+    """Whether to_text reads the data byte for byte (as Latin-1): not binary, not UTF-16 or UTF-32.
+    Data without a NUL byte always is (every other reading needs one: a UTF-32 BOM holds two)."""
+    return b"\x00" not in data or _encoding(data) == ("latin-1", 0)
+
+
 def to_text(data: bytes) -> str | None:
     """Decoded text, or None for binary data.
 

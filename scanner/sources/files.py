@@ -16,7 +16,6 @@ from collections import deque
 from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
-from typing import IO
 
 from scanner.errors import StsleakError
 from scanner.model import Chunk, ScanStats
@@ -227,14 +226,18 @@ _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _STREAM_READ = 1 << 20
 
 
-def _read_stream(handle: IO[bytes], max_size: int) -> bytes | None:
-    """At most max_size bytes of a FIFO, pipe or device (None: it holds more)."""
+def _read_fd(fd: int, max_size: int, first: int = _STREAM_READ) -> bytes | None:
+    """At most max_size bytes from a descriptor (None: it holds more); `first`: the size of the first
+    read (a regular file's size and one, so it is read in one call and a second that finds its end)."""
     parts: list[bytes] = []
-    held = 0
-    while held <= max_size and (part := handle.read(min(_STREAM_READ, max_size + 1 - held))):
+    held, want = 0, min(first, max_size + 1)
+    while held <= max_size and (part := os.read(fd, want)):
         parts.append(part)
         held += len(part)
-    return b"".join(parts) if held <= max_size else None
+        want = min(_STREAM_READ, max_size + 1 - held)
+    if held > max_size:
+        return None
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 class _Listed(Enum):
@@ -248,22 +251,7 @@ def _read(path: Path, max_size: int, stats: ScanStats, explicit: bool) -> bytes 
     one met while walking a directory is skipped and counted (opened without waiting for a writer).
     """
     try:
-        flags = _OPEN_FLAGS if explicit else _OPEN_FLAGS | _NONBLOCK
-        with os.fdopen(os.open(path, flags), "rb") as handle:
-            st = os.fstat(handle.fileno())
-            if stat.S_ISDIR(st.st_mode):  # a submodule, a nested repository, a tracked link to a directory
-                return _Listed.DIRECTORY
-            if not stat.S_ISREG(st.st_mode):
-                if not explicit:
-                    stats.skip("not-a-regular-file")
-                    return None
-                data = _read_stream(handle, max_size)
-            else:
-                data = handle.read(max_size + 1) if st.st_size <= max_size else None
-            if data is None or len(data) > max_size:  # (a file may grow while read)
-                stats.skip("too-large")
-                return None
-            return data
+        fd = os.open(path, _OPEN_FLAGS if explicit else _OPEN_FLAGS | _NONBLOCK)
     except IsADirectoryError:
         return _Listed.DIRECTORY
     except FileNotFoundError:
@@ -275,6 +263,29 @@ def _read(path: Path, max_size: int, stats: ScanStats, explicit: bool) -> bytes 
     except OSError as exc:
         stats.errors.append(f"{_display(path)}: cannot read ({exc.strerror or exc.__class__.__name__})")
         return None
+    try:
+        return _read_open(fd, path, max_size, stats, explicit)
+    except OSError as exc:
+        stats.errors.append(f"{_display(path)}: cannot read ({exc.strerror or exc.__class__.__name__})")
+        return None
+    finally:
+        os.close(fd)
+
+
+def _read_open(fd: int, path: Path, max_size: int, stats: ScanStats, explicit: bool) -> bytes | _Listed | None:
+    st = os.fstat(fd)
+    if stat.S_ISDIR(st.st_mode):  # a submodule, a nested repository, a tracked link to a directory
+        return _Listed.DIRECTORY
+    if not stat.S_ISREG(st.st_mode):
+        if not explicit:
+            stats.skip("not-a-regular-file")
+            return None
+        data = _read_fd(fd, max_size)
+    else:
+        data = _read_fd(fd, max_size, st.st_size + 1) if st.st_size <= max_size else None
+    if data is None:  # (a file may grow while read)
+        stats.skip("too-large")
+    return data
 
 
 def iter_file_chunks(paths: list[Path], max_size: int, stats: ScanStats,

@@ -21,16 +21,17 @@ views are built only for chunks holding a literal. The same literals go into the
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from scanner.detection.decoders import base64, escapes, html, quoted_printable
 from scanner.detection.decoders.archives import ArchiveLimits, archive_kind, archive_parts, magic_literals
 from scanner.detection.decoders.budget import Budget
 from scanner.detection.decoders.compressed import Decompressed
-from scanner.detection.decoders.literals import LiteralGroups
+from scanner.detection.decoders.literals import UNSEARCHED, LiteralGroups
 from scanner.detection.decoders.strings import readable
 from scanner.detection.decoders.views import View
 from scanner.detection.decoding import to_text
+from scanner.detection.gate import PlainGate
 from scanner.model import Chunk, Finding, ScanStats
 
 Scan = Callable[[Chunk], list[Finding]]
@@ -49,6 +50,7 @@ def prefilter_literals(prefixes: tuple[str, ...]) -> list[bytes]:
 class Decoders:
     prefixes: tuple[str, ...]
     limits: ArchiveLimits
+    gate: PlainGate | None = field(default=None)  # None: every text's plain reading is scanned
 
     def __post_init__(self) -> None:
         self._plain = [p.encode() for p in self.prefixes]
@@ -57,7 +59,8 @@ class Decoders:
         self._literals = LiteralGroups({"base64": base64.view_literals(self.prefixes),
                                         "escaped": escapes.escaped_literals(self.prefixes),
                                         "split": html.split_literals(self.prefixes),
-                                        "qp": quoted_printable.literals(self.prefixes), "plain": self._plain})
+                                        "qp": quoted_printable.literals(self.prefixes), "plain": self._plain},
+                                       self.gate.expressions if self.gate else None)
 
     def findings(self, chunk: Chunk, scan: Scan, stats: ScanStats) -> list[Finding]:
         if archive_kind(chunk.data) is None:  # the common case, without a generator
@@ -71,9 +74,9 @@ class Decoders:
             found = [f for f in found if f.credential_key not in old]
         return found
 
-    def _views(self, data: bytes, stats: ScanStats | None = None) -> Iterator[View]:
-        present = self._literals.present(data)  # the literals are ASCII: UTF-16 text holds none
-        if not present - {"plain"}:
+    def _views(self, data: bytes, present: set[str], stats: ScanStats | None = None) -> Iterator[View]:
+        """`present`: the literal groups the data holds (the literals are ASCII: UTF-16 text holds none)."""
+        if not present & {"base64", "qp", "escaped", "split"}:
             return
         text = to_text(data)
         if text is None:
@@ -105,10 +108,13 @@ class Decoders:
         return view.text if view is not None else text
 
     def _text_findings(self, chunk: Chunk, scan: Scan, stats: ScanStats) -> list[Finding]:
-        found = scan(chunk)
+        present = self._literals.present(chunk.data)
+        gate = self.gate
+        plain = gate is None or gate.may_yield(chunk, None if UNSEARCHED in present else present)
+        found = scan(chunk) if plain else []
         seen = {f.credential_key for f in found}
         decoded_found: list[Finding] = []
-        for view in self._views(chunk.data, stats):
+        for view in self._views(chunk.data, present, stats):
             decoded = replace(chunk, data=view.text.replace("\0", " ").encode("latin-1", "replace"))
             for finding in scan(decoded):
                 if finding.credential_key not in seen:

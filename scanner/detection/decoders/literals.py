@@ -1,9 +1,13 @@
-"""Which groups of decoder literals occur in a buffer, cheaply.
+"""Which groups of decoder literals (and of the plain reading's gate expressions) occur in a buffer, cheaply.
 
 Small scans (a pre-commit run) use one `bytes.find` per literal: no import, no compile. Once a
 scan has looked at more than HYPERSCAN_AFTER bytes (or Hyperscan is loaded already, as in a
 history scan), one Hyperscan database (when its wheel is
 installed) finds every literal of every group in a single pass at memory speed.
+
+Expressions (`expressions`: the plain reading's gate, detection/gate.py) are searched only in that
+database: before it is built, or without Hyperscan, `present` leaves their groups out and says so
+with UNSEARCHED, and the gate looks for them itself.
 """
 
 from __future__ import annotations
@@ -12,38 +16,53 @@ import contextlib
 import sys
 
 HYPERSCAN_AFTER = 512 << 10  # about what importing Hyperscan and compiling the literals cost
+HYPERSCAN_AFTER_TEXTS = 16  # or after this many texts: each costs a `find` per literal (~330) without it
+UNSEARCHED = "unsearched"  # in `present`: the expressions' groups were not looked for
+
+Expression = tuple[bytes, bool]  # a Hyperscan expression and whether it is matched in any case
 
 
 class LiteralGroups:
-    def __init__(self, groups: dict[str, list[bytes]]) -> None:
+    def __init__(self, groups: dict[str, list[bytes]], expressions: dict[str, list[Expression]] | None = None) -> None:
         self._groups = groups
-        self._owner = [(name, lit) for name, lits in groups.items() for lit in lits]
-        self._seen = 0
+        self._expressions = expressions or {}
+        self._owner = [name for name, lits in groups.items() for _ in lits]
+        self._owner += [name for name, exprs in self._expressions.items() for _ in exprs]
+        self._seen = self._texts = 0
         self._scan: object | None = None  # the compiled database's scan, once built
         self._tried = False
 
     def present(self, data: bytes) -> set[str]:
         self._seen += len(data)
-        if not self._tried and (self._seen > HYPERSCAN_AFTER or "hyperscan" in sys.modules):
+        self._texts += 1
+        if not self._tried and (self._seen > HYPERSCAN_AFTER or self._texts > HYPERSCAN_AFTER_TEXTS
+                                or "hyperscan" in sys.modules):
             self._tried = True
             with contextlib.suppress(ImportError):
-                self._scan = _compile([lit for _, lit in self._owner])
+                self._scan = _compile([(_hex(lit), False) for lits in self._groups.values() for lit in lits]
+                                      + [e for exprs in self._expressions.values() for e in exprs])
         if self._scan is None:
-            return {name for name, lits in self._groups.items() if any(lit in data for lit in lits)}
+            held = {name for name, lits in self._groups.items() if any(lit in data for lit in lits)}
+            return held | {UNSEARCHED} if self._expressions else held
         found: set[str] = set()
 
         def on_match(index: int, _start: int, _end: int, _flags: int, _ctx: object) -> None:
-            found.add(self._owner[index][0])
+            found.add(self._owner[index])
 
         self._scan(data, match_event_handler=on_match)  # type: ignore[operator]
         return found
 
 
-def _compile(literals: list[bytes]) -> object:
+def _hex(literal: bytes) -> bytes:
+    return "".join(f"\\x{b:02x}" for b in literal).encode()
+
+
+def _compile(expressions: list[Expression]) -> object:
     import hyperscan
 
+    single, caseless = hyperscan.HS_FLAG_SINGLEMATCH, hyperscan.HS_FLAG_CASELESS
     db = hyperscan.Database()
-    db.compile(expressions=["".join(f"\\x{b:02x}" for b in lit).encode() for lit in literals],
-               ids=list(range(len(literals))), elements=len(literals),
-               flags=[hyperscan.HS_FLAG_SINGLEMATCH] * len(literals))
+    flags = [single | caseless if any_case else single for _, any_case in expressions]
+    db.compile(expressions=[expression for expression, _ in expressions], ids=list(range(len(expressions))),
+               elements=len(expressions), flags=flags)
     return db.scan
