@@ -147,9 +147,13 @@ def drop_sets_already_in(previous: bytes, findings: list[Finding], rules: RuleSe
 
 
 def _scan_chunks(chunks: Iterable[Chunk], rules: RuleSet, stats: ScanStats, allow_comments: bool = True,
-                 limits: ArchiveLimits | None = None) -> Iterator[Finding]:
+                 limits: ArchiveLimits | None = None, many: bool = False) -> Iterator[Finding]:
+    """`many`: a history or a directory, whose texts the decoders' databases are compiled for while
+    they are listed (a pre-commit run of a few files never loads Hyperscan for nothing)."""
     # archives, base64, escapes; a text no reading can yield from is not unescaped or searched (gate.py)
     decoders = Decoders(rules.key_id_prefixes, limits or ArchiveLimits(), plain_gate(rules))
+    if many:
+        decoders.prepare()
 
     def found(chunk: Chunk) -> list[Finding]:
         findings = findings_in_chunk(chunk, rules, stats, allow_comments)
@@ -259,7 +263,7 @@ def _scan_history(request: ScanRequest, rules: RuleSet, stats: ScanStats, notes:
     limits = replace(request.archive_limits, max_member=request.max_size)
     # `with`: the history walk's verdict (missing objects) is collected after placement, which reads the walk.
     with HistoryScan(repo, request.since, request.max_size, prefilter, stats, request.tips, progress) as history:
-        found = list(_scan_chunks(history, rules, stats, request.allow_comments, limits))
+        found = list(_scan_chunks(history, rules, stats, request.allow_comments, limits, many=True))
         findings = pair_across_files(place_in_history(found, _placement(history.introductions, stats, repo)))
     if request.since and findings:
         findings = drop_sets_present_at(repo, request.since, findings, rules)
@@ -303,7 +307,8 @@ def run_scan(request: ScanRequest, rules: RuleSet, progress: Progress = NO_PROGR
         chunks = _chunks(request, stats, notes)
         if progress is not NO_PROGRESS and request.mode == ScanMode.FILES:
             chunks = _counted(chunks, stats, progress)
-        findings = pair_across_files(list(_scan_chunks(chunks, rules, stats, request.allow_comments, limits)))
+        many = request.mode == ScanMode.FILES and any(path.is_dir() for path in request.paths)
+        findings = pair_across_files(list(_scan_chunks(chunks, rules, stats, request.allow_comments, limits, many)))
     if request.mode in (ScanMode.HISTORY, ScanMode.STAGED):
         findings = drop_excluded(findings, request.exclude, request.config_exclude, stats)
     if request.max_size_from_config:

@@ -18,6 +18,7 @@ import contextlib
 import re
 from functools import partial
 
+from scanner.detection.background import Built
 from scanner.detection.decoders.expand import prefilter_literals as decoder_literals
 from scanner.sources import BufferScanner, OnHit, Prefilter
 
@@ -147,17 +148,23 @@ class _FindScanner:
 
 
 class _HyperscanPrefilter:
+    """The database compiles on a thread of its own (Built) while the history is listed."""
+
     def __init__(self, literals: list[bytes], caseless: list[bytes] | None = None) -> None:
+        import hyperscan  # noqa: F401  (here, so that a missing wheel is an ImportError for make_prefilter)
+
         caseless = caseless or []
         self.longest = max(len(lit) for lit in literals + caseless)
-        self._db = _compile_hyperscan(literals, caseless)
-        self._one = _HyperscanScanner(self._db)
+        self._db = Built(partial(_compile_hyperscan, literals, caseless))
+        self._one: _HyperscanScanner | None = None
 
     def __call__(self, data: bytes | bytearray | memoryview) -> bool:
+        if self._one is None:
+            self._one = _HyperscanScanner(self._db.get())
         return self._one.first_end(data) >= 0
 
     def buffer_scanner(self) -> BufferScanner:
-        return _HyperscanScanner(self._db)
+        return _HyperscanScanner(self._db.get())
 
 
 class _FindPrefilter:

@@ -62,6 +62,12 @@ class Decoders:
                                         "qp": quoted_printable.literals(self.prefixes), "plain": self._plain},
                                        self.gate.expressions if self.gate else None)
 
+    def prepare(self) -> None:
+        """For a scan of many texts: compile the Hyperscan databases now, while the texts are listed."""
+        self._literals.prepare()
+        if self.gate is not None:
+            self.gate.escapes.prepare()
+
     def findings(self, chunk: Chunk, scan: Scan, stats: ScanStats) -> list[Finding]:
         if archive_kind(chunk.data) is None:  # the common case, without a generator
             found = self._text_findings(readable(chunk, stats), scan, stats)

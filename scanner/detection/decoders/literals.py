@@ -15,6 +15,8 @@ from __future__ import annotations
 import contextlib
 import sys
 
+from scanner.detection.background import Built
+
 HYPERSCAN_AFTER = 512 << 10  # about what importing Hyperscan and compiling the literals cost
 HYPERSCAN_AFTER_TEXTS = 16  # or after this many texts: each costs a `find` per literal (~330) without it
 UNSEARCHED = "unsearched"  # in `present`: the expressions' groups were not looked for
@@ -31,16 +33,30 @@ class LiteralGroups:
         self._seen = self._texts = 0
         self._scan: object | None = None  # the compiled database's scan, once built
         self._tried = False
+        self._building: Built[object] | None = None
+
+    def prepare(self) -> None:
+        """Compile the database now, on a thread of its own, for a scan that will read many texts
+        (a history, a directory): it is ready by the time they come. Without Hyperscan, nothing."""
+        if self._building is None and not self._tried:
+            try:
+                import hyperscan  # noqa: F401
+            except ImportError:
+                return
+            self._building = Built(self._compile)
+
+    def _compile(self) -> object:
+        return _compile([(_hex(lit), False) for lits in self._groups.values() for lit in lits]
+                        + [e for exprs in self._expressions.values() for e in exprs])
 
     def present(self, data: bytes) -> set[str]:
         self._seen += len(data)
         self._texts += 1
-        if not self._tried and (self._seen > HYPERSCAN_AFTER or self._texts > HYPERSCAN_AFTER_TEXTS
-                                or "hyperscan" in sys.modules):
+        if not self._tried and (self._building is not None or self._seen > HYPERSCAN_AFTER
+                                or self._texts > HYPERSCAN_AFTER_TEXTS or "hyperscan" in sys.modules):
             self._tried = True
             with contextlib.suppress(ImportError):
-                self._scan = _compile([(_hex(lit), False) for lits in self._groups.values() for lit in lits]
-                                      + [e for exprs in self._expressions.values() for e in exprs])
+                self._scan = self._building.get() if self._building is not None else self._compile()
         if self._scan is None:
             held = {name for name, lits in self._groups.items() if any(lit in data for lit in lits)}
             return held | {UNSEARCHED} if self._expressions else held
