@@ -67,6 +67,12 @@ def _python_mode() -> Iterator[None]:
         yield
 
 
+def _gate(rules: RuleSet = RULES) -> PlainGate:
+    gate = plain_gate(rules)
+    assert gate is not None
+    return gate
+
+
 def _ungated(data: bytes, path: str | None, rules: RuleSet = RULES) -> Seen:
     return _scan(Decoders(rules.key_id_prefixes, ArchiveLimits()), data, path, rules)
 
@@ -88,7 +94,7 @@ class _Hyperscan:
     def __init__(self, rules: RuleSet = RULES) -> None:
         pytest.importorskip("hyperscan")
         self.rules = rules
-        self.gate = plain_gate(rules)
+        self.gate = _gate(rules)
         self.decoders = Decoders(rules.key_id_prefixes, ArchiveLimits(), self.gate)
         self._groups = LiteralGroups({}, self.gate.expressions)
         assert UNSEARCHED not in self._groups.present(b"")  # Hyperscan is loaded: the database is built
@@ -145,6 +151,9 @@ def _assert_same(gated: Seen, ungated: Seen, data: bytes, path: str | None) -> N
 def _escapes(char: str) -> list[str]:
     """Every spelling unescape() turns into `char`, once or nested (it undoes three rounds)."""
     code = ord(char)
+    if code > 0xFF:  # only the spellings that hold a code this long
+        return [f"\\u{code:04x}", f"\\u{{{code:X}}}", f"\\U{code:08x}", f"&#x{code:x};", f"&#{code};",
+                f"\\\\u{code:04X}", f"&amp;#{code};"]
     forms = []
     for h in (f"{code:02x}", f"{code:02X}"):
         forms += [f"\\x{h}", f"\\u00{h}", f"\\u{{{h}}}", f"\\u{{0000{h}}}", f"\\U000000{h}", f"%{h}",
@@ -156,9 +165,11 @@ def _escapes(char: str) -> list[str]:
     return forms
 
 
-# ASCII characters only: escapes of the non-ASCII ones detection folds into label letters (U+212A KELVIN
-# SIGN is a `k` to str.lower(), U+017F LONG S an `s` to a caseless regex) are not covered by the gate yet.
-_LABEL_CHARS = sorted({c for word in (*_WORDS, *RULES.generic_labels) for c in word} | set(string.ascii_letters))
+# Also the non-ASCII letters detection reads as ASCII ones: U+212A KELVIN SIGN is a `k` to str.lower(),
+# U+0130, U+0131 an `i` and U+017F LONG S an `s` to a caseless regex (used once U+0130 is in the text).
+_FOLDS = {"k": "\u212a", "i": "\u0130\u0131", "s": "\u017f"}
+_LABEL_CHARS = sorted({c for word in (*_WORDS, *RULES.generic_labels) for c in word} | set(string.ascii_letters)
+                      | set("".join(_FOLDS.values())))
 _ESCAPED = st.sampled_from(_LABEL_CHARS).flatmap(lambda c: st.sampled_from(_escapes(c)))
 
 
@@ -174,7 +185,8 @@ def _labels(draw: st.DrawFn) -> str:
     word = case(word)
     positions = draw(st.one_of(st.just([]), st.just([0]), st.just([len(word) - 1]),
                                st.lists(st.integers(0, len(word) - 1), max_size=3)))
-    picks = {i: draw(st.sampled_from(_escapes(word[i]))) for i in positions}
+    picks = {i: draw(st.sampled_from([*_escapes(word[i]), *(form for fold in _FOLDS.get(word[i].lower(), "")
+                                                            for form in _escapes(fold))])) for i in positions}
     return "".join(picks.get(i, c) for i, c in enumerate(word))
 
 
@@ -255,7 +267,7 @@ def test_python_mode_changes_no_finding(case: tuple[bytes, str | None]) -> None:
     data, path = case
     with _python_mode():
         ungated = _ungated(data, path)
-    gated, _ = _gated_python(plain_gate(RULES), data, path)
+    gated, _ = _gated_python(_gate(RULES), data, path)
     _assert_same(gated, ungated, data, path)
 
 
@@ -268,7 +280,7 @@ def test_hyperscan_mode_changes_no_finding_and_agrees(hyperscan_mode: _Hyperscan
     with _python_mode():  # (a fresh Decoders would build its Hyperscan database for one text)
         ungated = _ungated(data, path)
     _assert_same(gated, ungated, data, path)
-    _, said_in_python = _gated_python(plain_gate(RULES), data, path)
+    _, said_in_python = _gated_python(_gate(RULES), data, path)
     assert said == said_in_python, f"the gate's two modes disagree on {data!r}"
 
 
@@ -284,7 +296,7 @@ def _both_modes(data: bytes, path: str | None, rules: RuleSet = RULES) -> tuple[
     """The scan without the gate; each gated scan must match it. Returns it and the gate's answers."""
     with _python_mode():
         ungated = _ungated(data, path, rules)
-    gated, said = _gated_python(plain_gate(rules), data, path, rules)
+    gated, said = _gated_python(_gate(rules), data, path, rules)
     assert gated == ungated
     answers = [said]
     if _hyperscan_installed():
@@ -408,13 +420,79 @@ def test_known_limit_a_prefix_cut_by_a_concatenation_is_not_read(rng: random.Ran
     `"ASIAJ4JX" + "GQ3…"`, a value is rebuilt as before.) This pins the limit down, not a wish."""
     key_id = fakes.key_id("ASIA", rng)
     text = f'# token\nKEY = "{key_id[:2]}" + "{key_id[2:]}"\n'.encode()
-    gate = plain_gate(RULES)
+    gate = _gate(RULES)
     with _python_mode():
         assert not gate.may_yield(Chunk(data=text, path="cut.js"), None)
         ungated = _ungated(text, "cut.js")
     assert [f[3] for f in ungated[0]] == [key_id]  # read without the gate: the joint rebuilt the prefix
-    gated, _ = _gated_python(plain_gate(RULES), text, "cut.js")
+    gated, _ = _gated_python(_gate(RULES), text, "cut.js")
     assert gated[0] == []
     assert _cut_by_a_joint(text, "cut.js")  # the property tests hold this case to "no more" only
     whole = f'# token\nKEY = "{key_id[:8]}" + "{key_id[8:]}"\n'.encode()
-    assert [f[3] for f in _gated_python(plain_gate(RULES), whole, "cut.js")[0][0]] == [key_id]
+    assert [f[3] for f in _gated_python(_gate(RULES), whole, "cut.js")[0][0]] == [key_id]
+
+
+# --- found by the red-team pass: letters detection folds, custom labels, the replaced content --------
+
+@pytest.mark.parametrize("label", ["secret\\u212aey", "secret_\\u{212a}ey", "aws-secret-access-\\U0000212Aey",
+                                   "SECRET_&#x212A;EY", "secretaccess&#8490;ey"])
+def test_an_escaped_kelvin_sign_is_read(creds: fakes.FakeCredentials, label: str) -> None:
+    """U+212A lower-cases to `k`: once unescaped it makes a label that names AWS."""
+    found, answers = _both_modes(f"{label} = {creds.secret_access_key}\n".encode(), "cfg.txt")
+    assert [(f[0], f[4]) for f in found[0]] == [("aws-secret-without-key-id", creds.secret_access_key)]
+    assert all(answers)
+
+
+@pytest.mark.parametrize("text", ["# token\n&#304; &#383;ecret_key = {s}\n", "token \\u0130\n\\u017fecretkey: {s}\n"])
+def test_an_escaped_long_s_is_read(creds: fakes.FakeCredentials, text: str) -> None:
+    """U+0130 makes detection search case-insensitively, where U+017F matches `s`."""
+    found, answers = _both_modes(text.format(s=creds.secret_access_key).encode(), "cfg.txt")
+    assert [f[4] for f in found[0]] == [creds.secret_access_key] and all(answers)
+
+
+@pytest.mark.parametrize(("label", "text"), [
+    ("secret access key", '{{"secret\\taccess\\tkey": "{s}"}}\n'),
+    ("secret access key", '{{"secret\\naccess key": "{s}"}}\n'),
+    ("aws:secret", "aws&colon;secret = {s}\n"),
+    ("creds/secret", '{{"creds\\/secret": "{s}"}}\n'),
+])
+def test_custom_labels_with_what_other_escapes_make(tmp_path: Path, creds: fakes.FakeCredentials, label: str,
+                                                   text: str) -> None:
+    """A label holding a blank, a colon or a slash: `\\t`, `\\n`, `&colon;`, `\\/` make them."""
+    (tmp_path / "extra.yaml").write_text(f"version: 1\nsecret:\n  labels: [{label!r}]\n")
+    rules = load_ruleset((tmp_path,))
+    found, answers = _both_modes(text.format(s=creds.secret_access_key).encode(), "x.json", rules)
+    assert [f[4] for f in found[0]] == [creds.secret_access_key] and all(answers)
+
+
+def test_custom_labels_outside_ascii_turn_the_gate_off(tmp_path: Path, creds: fakes.FakeCredentials) -> None:
+    """Detection reads Latin-1 and lower-cases it whole; the gate's search is ASCII: no gate at all."""
+    (tmp_path / "extra.yaml").write_text("version: 1\nsecret:\n  labels: ['clé_secret']\n", encoding="utf-8")
+    rules = load_ruleset((tmp_path,))
+    assert plain_gate(rules) is None
+    for text in (f"clé_secret = {creds.secret_access_key}\n", f"CLÉ_SECRET = {creds.secret_access_key}\n"):
+        with _python_mode():
+            decoders = Decoders(rules.key_id_prefixes, ArchiveLimits(), plain_gate(rules))
+            found = _scan(decoders, text.encode("latin-1"), "x.cfg", rules)
+        assert [f[4] for f in found[0]] == [creds.secret_access_key], text
+
+
+def test_the_replaced_content_of_a_staged_file_is_read_whole(rng: random.Random,
+                                                             creds: fakes.FakeCredentials) -> None:
+    """A set the replaced content held only where the gate does not look (a prefix cut by a
+    concatenation) is not new when a staged change writes it base64-encoded: what a change replaces
+    is read whole (Decoders.findings reads it without the gate; findings_in_chunk compares a view's
+    sets with it too)."""
+    key_id = fakes.key_id("ASIA", rng)
+    old = f'# token\nKEY = "{key_id[:2]}" + "{key_id[2:]}"\nSECRET = "{creds.secret_access_key}"\n'.encode()
+    inner = f"aws_access_key_id = {key_id}\naws_secret_access_key = {creds.secret_access_key}\n"
+    new = f"config: {base64.b64encode(inner.encode()).decode()}\n".encode()
+    stats = ScanStats()
+
+    def found(chunk: Chunk) -> list[Finding]:
+        return findings_in_chunk(chunk, RULES, stats)
+
+    with _python_mode():
+        assert Decoders(RULES.key_id_prefixes, ArchiveLimits()).findings(Chunk(data=new, path="c.yaml"), found, stats)
+        decoders = Decoders(RULES.key_id_prefixes, ArchiveLimits(), _gate(RULES))
+        assert decoders.findings(Chunk(data=new, path="c.yaml", previous=old), found, stats) == []

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from scanner.detection.background import Built
+from scanner.detection.decoders.escapes import BACKSLASH_LETTERS, BLANKED, NAMED_REFERENCES
 from scanner.detection.decoding import is_latin1_text
 from scanner.detection.rules import RuleSet
 from scanner.model import Chunk
@@ -51,8 +52,12 @@ Expression = tuple[bytes, bool]  # a Hyperscan expression and whether it is matc
 
 # Characters an escape must not be allowed to produce unseen: every character of the default rules'
 # labels and prefixes (letters, digits, `_.-`) and those that open or make up a further escape
-# (`%5Cx41` -> `\\x41` -> `A`). A rule set's other label characters are added to them.
+# (`%5Cx41` -> `\\x41` -> `A`). A rule set's other label characters are added to them, and so are
+# the four non-ASCII letters detection reads as ASCII ones: U+212A (Kelvin) lower-cases to `k`, and
+# in a case-insensitive search (used when lower-casing changes a text's length, as U+0130 does)
+# U+0130 and U+0131 match `i`, U+017F `s` (`secret\u212aey` is the label `secretkey`).
 _PRODUCED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789#%&-.;\\_{}")
+_READ_AS_ASCII = frozenset("\u0130\u0131\u017f\u212a")
 
 
 def _literal(text: str) -> str:
@@ -70,16 +75,19 @@ def _numbers(numbers: list[str]) -> str:
 
 def _escape_expression(chars: frozenset[str]) -> str:
     """An escape unescape() turns into one of `chars`: its code in hex (`\\x41`, `\\u0041`, `\\u{41}`,
-    `\\U00000041`, `%41`, `&#x41;`), decimal (`&#65;`) or octal (`\\101`), or a named reference
-    (`&lowbar;`, `&amp;`), after any run of backslashes (a string escaped again). Hex digits and the
-    letters x, u, U in any case: a superset."""
-    codes = sorted(ord(c) for c in chars)
-    hexes = _numbers([f"{code:02x}" if code < 0x100 else f"{code:04x}" for code in codes])
-    octals = _numbers([f"{code:03o}" for code in codes if code < 0o400])
-    decimals = _numbers([str(code) for code in codes])
-    named = "|".join(name for c, name in (("_", "lowbar"), ("&", "amp"), ("#", "num"), ("%", "percnt")) if c in chars)
-    return (rf"\\+(?:x|u0*|u\{{0*|U0*){hexes}|\\+{octals}|%{hexes}"
-            rf"|&#(?:[xX]0*{hexes}|0*{decimals});|&(?:{named});")
+    `\\U00000041`, `%41`, `&#x41;`), decimal (`&#65;`) or octal (`\\101`), a named reference
+    (`&lowbar;`, `&amp;`) or a backslash escape (`\\/`; `\\n` is a blank), after any run of backslashes
+    (a string escaped again); for a blank also `+` (a space in a URL-encoded query). Hex digits and
+    the letters x, u, U in any case: a superset."""
+    codes = {ord(c) for c in chars | (frozenset(BLANKED) if " " in chars else frozenset())}
+    hexes = _numbers([f"{code:02x}" if code < 0x100 else f"{code:x}" for code in sorted(codes)])
+    octals = _numbers([f"{code:03o}" for code in sorted(codes) if code < 0o400])
+    decimals = _numbers([str(code) for code in sorted(codes)])
+    named = [name for name, char in sorted(NAMED_REFERENCES.items()) if char in chars]
+    letters = "".join(letter for letter, char in sorted(BACKSLASH_LETTERS.items()) if char in chars)
+    extra = "".join([rf"|&(?:{'|'.join(named)});" if named else "", rf"|\\+[{_literal(letters)}]" if letters else "",
+                     r"|\+" if " " in chars else ""])
+    return rf"\\+(?:x|u0*|u\{{0*|U0*){hexes}|\\+{octals}|%{hexes}|&#(?:[xX]0*{hexes}|0*{decimals});{extra}"
 
 
 class _Escapes:
@@ -169,11 +177,17 @@ class PlainGate:
         return not is_latin1_text(data)
 
 
-def plain_gate(rules: RuleSet) -> PlainGate:
+def plain_gate(rules: RuleSet) -> PlainGate | None:
+    """The gate for these rules; None (every text read) when a label or prefix holds a character
+    outside ASCII: the gate's byte search and Hyperscan's caseless matching are ASCII, while
+    detection reads a text as Latin-1 and lower-cases it whole."""
     labels = {label.lower() for label in rules.secret_labels | rules.token_labels} - rules.generic_labels
     prefixes = set(rules.key_id_prefixes) | set(rules.token_prefixes)
     anchors = {tail.anchor for tail in rules.secret_label_tails + rules.token_label_tails}
-    chars = _PRODUCED | {c for word in labels | prefixes for c in word}
+    words = labels | prefixes | anchors
+    if not all(word.isascii() for word in words):
+        return None
+    chars = _PRODUCED | _READ_AS_ASCII | {c for word in words for c in word}
     escape = _escape_expression(chars)
     return PlainGate(
         expressions={PREFIX: [(_literal(p).encode(), False) for p in sorted(prefixes)],
@@ -183,6 +197,6 @@ def plain_gate(rules: RuleSet) -> PlainGate:
         prefixes=tuple(p.encode() for p in sorted(prefixes)),
         anchors=tuple(a.encode() for a in sorted(anchors)),
         labels=tuple(label.encode() for label in sorted(labels)),
-        escapes=_Escapes(escape, frozenset(b for c in chars | {c.lower() for c in chars} | {c.upper() for c in chars}
-                                           for b in c.encode("latin-1", "ignore"))),
+        escapes=_Escapes(escape, frozenset(c for word in (chars, {c.lower() for c in chars}, {c.upper() for c in chars})
+                                           for char in word if char.isascii() for c in char.encode())),
     )

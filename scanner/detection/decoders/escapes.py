@@ -45,6 +45,11 @@ _ESCAPE = re.compile(
 _NAMED = {"sol": "/", "plus": "+", "equals": "=", "quot": '"', "apos": "'", "lt": "<", "gt": ">", "amp": "&",
           "num": "#", "percnt": "%", "colon": ":", "lowbar": "_"}
 _HEX_GROUPS = (1, 2, 3, 4, 5, 9)  # groups holding a hex code point
+# What else escapes turn into, for the plain reading's gate (detection/gate.py): named references,
+# the backslash escapes that are not codes, and the characters a code turns into a blank.
+NAMED_REFERENCES = dict(_NAMED)
+BACKSLASH_LETTERS = {"n": " ", "r": " ", "t": " ", "/": "/", '"': '"', "'": "'"}
+BLANKED = "\r\n\x0b\x0c\x85\u2028\u2029"  # codes of these become a space (never a new line)
 _MARKERS = ("\\", "%", "&")
 
 # The escaped spellings of "A" (0x41) the prefilters look for (see the module docstring), each with
@@ -58,7 +63,7 @@ def _char(code: int) -> str:
     if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
         return "\ufffd"
     char = chr(code)
-    return " " if char in "\r\n\x0b\x0c\x85\u2028\u2029" else char  # never a new line
+    return " " if char in BLANKED else char  # never a new line
 
 
 def _unescape_one(match: re.Match[str]) -> str:

@@ -68,15 +68,17 @@ class Decoders:
         if self.gate is not None:
             self.gate.escapes.prepare()
 
-    def findings(self, chunk: Chunk, scan: Scan, stats: ScanStats) -> list[Finding]:
+    def findings(self, chunk: Chunk, scan: Scan, stats: ScanStats, gated: bool = True) -> list[Finding]:
+        """`gated`: the plain reading skips texts the gate says cannot yield (not for the content a
+        staged change replaces: every set it held, even one the gate does not read, is not new)."""
         if archive_kind(chunk.data) is None:  # the common case, without a generator
-            found = self._text_findings(readable(chunk, stats), scan, stats)
+            found = self._text_findings(readable(chunk, stats), scan, stats, gated)
         else:
-            found = _drop_raw_repeats([(raw, self._text_findings(readable(part, stats), scan, stats))
+            found = _drop_raw_repeats([(raw, self._text_findings(readable(part, stats), scan, stats, gated))
                                        for part, raw in archive_parts(chunk, self.limits, stats)])
         if found and chunk.previous is not None:  # staged: what the replaced content held is not new
             before = replace(chunk, data=chunk.previous, previous=None)
-            old = {f.credential_key for f in self.findings(before, scan, ScanStats())}
+            old = {f.credential_key for f in self.findings(before, scan, ScanStats(), gated=False)}
             found = [f for f in found if f.credential_key not in old]
         return found
 
@@ -113,9 +115,9 @@ class Decoders:
         view = base64.base64_view(text, self._base64_text, inflate, expand, depth)
         return view.text if view is not None else text
 
-    def _text_findings(self, chunk: Chunk, scan: Scan, stats: ScanStats) -> list[Finding]:
+    def _text_findings(self, chunk: Chunk, scan: Scan, stats: ScanStats, gated: bool = True) -> list[Finding]:
         present = self._literals.present(chunk.data)
-        gate = self.gate
+        gate = self.gate if gated else None
         plain = gate is None or gate.may_yield(chunk, None if UNSEARCHED in present else present)
         found = scan(chunk) if plain else []
         seen = {f.credential_key for f in found}
