@@ -46,7 +46,7 @@ from scanner.detection.decoding import is_latin1_text
 from scanner.detection.rules import RuleSet
 from scanner.model import Chunk
 
-PREFIX, ANCHOR, LABEL = "gate-prefix", "gate-anchor", "gate-label"
+PREFIX, GLUED, ANCHOR, LABEL = "gate-prefix", "gate-glued", "gate-anchor", "gate-label"
 
 Expression = tuple[bytes, bool]  # a Hyperscan expression and whether it is matched in any case
 
@@ -88,6 +88,38 @@ def _escape_expression(chars: frozenset[str]) -> str:
     extra = "".join([rf"|&(?:{'|'.join(named)});" if named else "", rf"|\\+[{_literal(letters)}]" if letters else "",
                      r"|\+" if " " in chars else ""])
     return rf"\\+(?:x|u0*|u\{{0*|U0*){hexes}|\\+{octals}|%{hexes}|&#(?:[xX]0*{hexes}|0*{decimals});{extra}"
+
+
+_OPENERS = b"\\%&"
+_ESCAPE_END = 10  # the longest escape that ends in a letter or digit: \U0000002F
+
+
+def _stands(data: bytes, prefix: bytes, glue: frozenset[int]) -> bool:
+    """Whether the prefix occurs where it may open a key id or a token: at the start, after a byte
+    that does not glue it (a letter or digit before a key id's, a token character before a token's),
+    or with an escape's opener within the bytes before it (`%2FASIA`: an escape may end there)."""
+    at = data.find(prefix)
+    while at >= 0:
+        if at == 0 or data[at - 1] not in glue or any(b in _OPENERS for b in data[max(0, at - _ESCAPE_END):at]):
+            return True
+        at = data.find(prefix, at + 1)
+    return False
+
+
+def _standing(prefix: str, glue: frozenset[int]) -> list[Expression]:
+    """_stands for Hyperscan: the prefix at the start, after a byte outside `glue`, or within
+    _ESCAPE_END bytes after an opener."""
+    literal = _literal(prefix)
+    apart = "".join(f"\\x{b:02x}" for b in sorted(glue))
+    openers = "".join(f"\\x{b:02x}" for b in _OPENERS)
+    return [(f"^{literal}".encode(), False), (f"[^{apart}]{literal}".encode(), False),
+            (f"[{openers}][\\x00-\\xff]{{0,{_ESCAPE_END - 1}}}{literal}".encode(), False)]
+
+
+def _glue(char_class: str) -> frozenset[int]:
+    """The bytes a regex character class (`[A-Za-z0-9]`) matches."""
+    pattern = re.compile(char_class)
+    return frozenset(b for b in range(256) if pattern.fullmatch(chr(b)))
 
 
 class _Escapes:
@@ -150,19 +182,22 @@ def _compile_spans(expression: str) -> tuple[object, type[Exception]]:
 class PlainGate:
     expressions: dict[str, list[Expression]]  # for Hyperscan: each group's literals
     named_files: frozenset[str]  # file names that are a label: the whole file may be the value
-    prefixes: tuple[bytes, ...]
+    prefixes: tuple[tuple[bytes, frozenset[int]], ...]  # each prefix and the bytes that glue it
     anchors: tuple[bytes, ...]
     labels: tuple[bytes, ...]
     escapes: _Escapes
 
     def groups(self, data: bytes) -> set[str]:
         """The groups the data holds, found in Python (where Hyperscan is not loaded)."""
-        if any(p in data for p in self.prefixes):
+        if any(_stands(data, prefix, glue) for prefix, glue in self.prefixes):
             return {PREFIX}
+        found = {GLUED} if any(prefix in data for prefix, _ in self.prefixes) else set()
         lowered = data.lower()  # ASCII only, as Hyperscan's caseless matching
-        if not any(a in lowered for a in self.anchors):
-            return set()
-        return {ANCHOR, LABEL} if any(label in lowered for label in self.labels) else {ANCHOR}
+        if any(a in lowered for a in self.anchors):
+            found.add(ANCHOR)
+            if any(label in lowered for label in self.labels):
+                found.add(LABEL)
+        return found
 
     def may_yield(self, chunk: Chunk, present: set[str] | None) -> bool:
         """Whether the chunk's plain reading may yield a finding. `present`: the groups its bytes hold
@@ -170,7 +205,11 @@ class PlainGate:
         data = chunk.data
         if present is None:
             present = self.groups(data)
-        if PREFIX in present or (ANCHOR in present and (LABEL in present or self.escapes.near(data))):
+        if PREFIX in present or (ANCHOR in present and LABEL in present):
+            return True
+        # A prefix glued to what stands before it opens no key id or token, but the text was read
+        # for it: an escape there may spell another (`\\x46QoG…`, an STS token's opening).
+        if (ANCHOR in present or GLUED in present) and self.escapes.near(data):
             return True
         if chunk.path and posixpath.basename(chunk.path).lower() in self.named_files:
             return True
@@ -189,12 +228,16 @@ def plain_gate(rules: RuleSet) -> PlainGate | None:
         return None
     chars = _PRODUCED | _READ_AS_ASCII | {c for word in words for c in word}
     escape = _escape_expression(chars)
+    key_glue, token_glue = _glue(rules.key_id_boundary), _glue(f"[{rules.token_body}]")
+    glued = {p: (key_glue if p in rules.key_id_prefixes else frozenset(range(256)))
+             & (token_glue if p in rules.token_prefixes else frozenset(range(256))) for p in prefixes}
     return PlainGate(
-        expressions={PREFIX: [(_literal(p).encode(), False) for p in sorted(prefixes)],
+        expressions={PREFIX: [e for p in sorted(glued) for e in _standing(p, glued[p])],
+                     GLUED: [(_literal(p).encode(), False) for p in sorted(glued)],
                      ANCHOR: [(_literal(a).encode(), True) for a in sorted(anchors)],
                      LABEL: [(_literal(label).encode(), True) for label in sorted(labels)]},
         named_files=frozenset(labels),
-        prefixes=tuple(p.encode() for p in sorted(prefixes)),
+        prefixes=tuple((p.encode(), glued[p]) for p in sorted(glued)),
         anchors=tuple(a.encode() for a in sorted(anchors)),
         labels=tuple(label.encode() for label in sorted(labels)),
         escapes=_Escapes(escape, frozenset(c for word in (chars, {c.lower() for c in chars}, {c.upper() for c in chars})

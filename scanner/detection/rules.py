@@ -82,6 +82,8 @@ class RuleSet:
     word_like_max_entropy: float
     sources: tuple[Path, ...] = field(default=())
     token_allow_substrings: tuple[str, ...] = ()  # documentation example tokens' markers (EXAMPLE)
+    key_id_boundary: str = "[A-Za-z0-9]"  # a character glued to a key id's prefix makes it none
+    token_body: str = "A-Za-z0-9/+"  # a token's characters (a class's content): one before its prefix glues it
 
     @property
     def key_id_prefixes(self) -> tuple[str, ...]:
@@ -95,6 +97,11 @@ class RuleSet:
             if rule.key_id_prefix and key_id.startswith(rule.key_id_prefix):
                 return rule
         raise KeyError(key_id)
+
+    @cached_property
+    def ascii_anchors(self) -> bool:
+        """Every label anchor is ASCII (detection may then lower-case Latin-1 text as bytes)."""
+        return all(tail.anchor.isascii() for tail in self.secret_label_tails + self.token_label_tails)
 
     @cached_property
     def _rule_by_prefix(self) -> dict[str, Rule]:
@@ -292,4 +299,6 @@ def compile_ruleset(data: dict[str, Any], sources: tuple[Path, ...] = ()) -> Rul
         word_like_max_entropy=float(data["allowlist"].get("word_like_max_entropy", 3.0)),
         sources=sources,
         token_allow_substrings=tuple(data["allowlist"].get("token_substrings", ())),
+        key_id_boundary=b,
+        token_body=t_body,
     )

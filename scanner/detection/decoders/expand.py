@@ -27,14 +27,15 @@ from scanner.detection.decoders import base64, escapes, html, quoted_printable
 from scanner.detection.decoders.archives import ArchiveLimits, archive_kind, archive_parts, magic_literals
 from scanner.detection.decoders.budget import Budget
 from scanner.detection.decoders.compressed import Decompressed
-from scanner.detection.decoders.literals import UNSEARCHED, LiteralGroups
+from scanner.detection.decoders.literals import UNSEARCHED, LiteralGroups, Present
 from scanner.detection.decoders.strings import readable
 from scanner.detection.decoders.views import View
-from scanner.detection.decoding import to_text
+from scanner.detection.decoding import is_latin1_text, to_text
 from scanner.detection.gate import PlainGate
 from scanner.model import Chunk, Finding, ScanStats
 
 Scan = Callable[[Chunk], list[Finding]]
+_QP_HEADER = "qp-header"  # a quoted-printable part header (found by Hyperscan, in any case)
 
 __all__ = ["ArchiveLimits", "Decoders", "prefilter_literals"]
 
@@ -60,7 +61,8 @@ class Decoders:
                                         "escaped": escapes.escaped_literals(self.prefixes),
                                         "split": html.split_literals(self.prefixes),
                                         "qp": quoted_printable.literals(self.prefixes), "plain": self._plain},
-                                       self.gate.expressions if self.gate else None)
+                                       {**(self.gate.expressions if self.gate else {}),
+                                        _QP_HEADER: [(quoted_printable.HEADER_EXPRESSION, True)]})
 
     def prepare(self) -> None:
         """For a scan of many texts: compile the Hyperscan databases now, while the texts are listed."""
@@ -82,7 +84,7 @@ class Decoders:
             found = [f for f in found if f.credential_key not in old]
         return found
 
-    def _views(self, data: bytes, present: set[str], stats: ScanStats | None = None) -> Iterator[View]:
+    def _views(self, data: bytes, present: Present, stats: ScanStats | None = None) -> Iterator[View]:
         """`present`: the literal groups the data holds (the literals are ASCII: UTF-16 text holds none)."""
         if not present & {"base64", "qp", "escaped", "split"}:
             return
@@ -93,15 +95,25 @@ class Decoders:
         def expand(decoded: str, level: int) -> str:
             return self._expand(decoded, inflate, level)
 
-        if "base64" in present and (view := base64.base64_view(text, self._base64_text, inflate, expand)):
+        if "base64" in present and (view := base64.base64_view(text, self._found(self._base64_text, data, present),
+                                                                inflate, expand)):
             yield view
-        if "qp" in present and (view := quoted_printable.qp_view(text, lambda decoded: expand(decoded, 1))):
+        headers = _QP_HEADER in present or UNSEARCHED in present or not is_latin1_text(data)
+        if "qp" in present and (view := quoted_printable.qp_view(text, lambda decoded: expand(decoded, 1), headers)):
             yield view
         # With a plain prefix in the text, pairing unescapes it anyway.
         if "escaped" in present and "plain" not in present and (plain := escapes.escaped_key_view(text, self.prefixes)):
             yield View(plain)
-        if "split" in present and (split := html.tag_split_view(text, self._split_text)):
+        if "split" in present and (split := html.tag_split_view(text, self._found(self._split_text, data, present))):
             yield View(split)
+
+    @staticmethod
+    def _found(literals: list[str], data: bytes, present: Present) -> list[str]:
+        """A view's literals to look for: those Hyperscan found, in a text read byte for byte (a 2 MB
+        text is not searched again for 30 literals it lacks)."""
+        if present.literals is None or not is_latin1_text(data):
+            return literals
+        return [literal for literal in literals if literal.encode("latin-1") in present.literals]
 
     def _expand(self, text: str, inflate: _Inflater, depth: int) -> str:
         """A decoded text (`depth` levels down) with the base64 it holds decoded in turn (a k8s
@@ -118,7 +130,9 @@ class Decoders:
     def _text_findings(self, chunk: Chunk, scan: Scan, stats: ScanStats, gated: bool = True) -> list[Finding]:
         present = self._literals.present(chunk.data)
         gate = self.gate if gated else None
-        plain = gate is None or gate.may_yield(chunk, None if UNSEARCHED in present else present)
+        # (With a plain prefix anywhere, the escaped key-id view is left to the plain reading.)
+        plain = gate is None or {"escaped", "plain"} <= present or \
+            gate.may_yield(chunk, None if UNSEARCHED in present else present)
         found = scan(chunk) if plain else []
         seen = {f.credential_key for f in found}
         decoded_found: list[Finding] = []

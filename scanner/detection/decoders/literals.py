@@ -24,12 +24,20 @@ UNSEARCHED = "unsearched"  # in `present`: the expressions' groups were not look
 Expression = tuple[bytes, bool]  # a Hyperscan expression and whether it is matched in any case
 
 
+class Present(set[str]):
+    """The groups a buffer holds; `literals`, when Hyperscan searched it, the literals themselves (a
+    decoder then looks for those alone: a 2 MB text is not searched for 30 literals it lacks)."""
+
+    literals: frozenset[bytes] | None = None
+
+
 class LiteralGroups:
     def __init__(self, groups: dict[str, list[bytes]], expressions: dict[str, list[Expression]] | None = None) -> None:
         self._groups = groups
         self._expressions = expressions or {}
         self._owner = [name for name, lits in groups.items() for _ in lits]
         self._owner += [name for name, exprs in self._expressions.items() for _ in exprs]
+        self._literal = [lit for lits in groups.values() for lit in lits]  # by id; expressions have none
         self._seen = self._texts = 0
         self._scan: object | None = None  # the compiled database's scan, once built
         self._tried = False
@@ -49,7 +57,7 @@ class LiteralGroups:
         return _compile([(_hex(lit), False) for lits in self._groups.values() for lit in lits]
                         + [e for exprs in self._expressions.values() for e in exprs])
 
-    def present(self, data: bytes) -> set[str]:
+    def present(self, data: bytes) -> Present:
         self._seen += len(data)
         self._texts += 1
         if not self._tried and (self._building is not None or self._seen > HYPERSCAN_AFTER
@@ -58,14 +66,20 @@ class LiteralGroups:
             with contextlib.suppress(ImportError):
                 self._scan = self._building.get() if self._building is not None else self._compile()
         if self._scan is None:
-            held = {name for name, lits in self._groups.items() if any(lit in data for lit in lits)}
-            return held | {UNSEARCHED} if self._expressions else held
-        found: set[str] = set()
+            held = Present(name for name, lits in self._groups.items() if any(lit in data for lit in lits))
+            if self._expressions:
+                held.add(UNSEARCHED)
+            return held
+        found, hits = Present(), []
+        owner, literals = self._owner, len(self._literal)
 
         def on_match(index: int, _start: int, _end: int, _flags: int, _ctx: object) -> None:
-            found.add(self._owner[index])
+            found.add(owner[index])
+            if index < literals:
+                hits.append(index)
 
         self._scan(data, match_event_handler=on_match)  # type: ignore[operator]
+        found.literals = frozenset(self._literal[i] for i in hits)
         return found
 
 
