@@ -39,9 +39,10 @@ import re
 import sys
 from dataclasses import dataclass
 from functools import partial
+from itertools import pairwise
 
 from scanner.detection.background import Built
-from scanner.detection.decoders.escapes import BACKSLASH_LETTERS, BLANKED, NAMED_REFERENCES
+from scanner.detection.decoders.escapes import BACKSLASH_LETTERS, BLANKED, NAMED_REFERENCES, unescape
 from scanner.detection.decoding import is_latin1_text
 from scanner.detection.rules import RuleSet
 from scanner.model import Chunk
@@ -122,20 +123,41 @@ def _glue(char_class: str) -> frozenset[int]:
     return frozenset(b for b in range(256) if pattern.fullmatch(chr(b)))
 
 
+_FOLDS = {"\u017f": "s", "\u0131": "i", "\u0130": "i"}  # what a caseless search reads as ASCII (K lowers to k)
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+# An escape that makes one of these may make a further escape with the character before or after it
+# (None: whatever stands there): `%` before hex digits, `&` before `#` or a name, `#` after `&`, `;`
+# after a code or a name, `{` after `u`, `}` after hex digits, a backslash before anything.
+_OPENS: dict[str, tuple[frozenset[str] | None, frozenset[str] | None]] = {
+    "\\": (None, None), "%": (frozenset(), _HEX_DIGITS), "&": (frozenset(), _LETTERS | {"#"}),
+    "#": (frozenset("&"), frozenset()), ";": (_LETTERS | _HEX_DIGITS, frozenset()), "{": (frozenset("u"), frozenset()),
+    "}": (_HEX_DIGITS, frozenset()),
+}
+
+
+def _fold(char: str) -> str:
+    return _FOLDS.get(char, char.lower())
+
+
 class _Escapes:
-    """Whether an escape that matters stands next to a character of a label or a prefix, or to another
-    escape. A character an escape produces takes part in a label or a prefix (two characters at least)
-    only with a neighbour that is one too, plain or escaped; so does one that makes a further escape
-    (`%` before hex digits). A printf `"%4d "` (an `M` between a quote and a blank) is not one.
+    """Whether an escape that matters stands where it could spell part of a label or a prefix.
 
-    Asked only of texts holding an anchor and no label or prefix. With Hyperscan loaded (a scan of
-    many files) its own small database finds each escape and where it starts (a Python search reads
-    36 MB/s: 22 ms for one .po file); otherwise a regex search."""
+    A character an escape produces takes part in a label or a prefix (two characters at least) only
+    beside another of its characters: so the escape counts when, with the character before or after
+    it, it makes a pair of characters some label or prefix holds (`aws\\x5fsecret`: `s_`, `_s`), in
+    any case; when its neighbour is another such escape; and when it makes `\\`, `%`, `&`, `#`, `;` or
+    a brace, which may make a further escape. A printf `"%4d "` (an `M` between a quote and a blank)
+    and a `%4b` in a compressed PDF stream are not: an `M` or a `K` beside those bytes spells nothing.
 
-    def __init__(self, expression: str, near: frozenset[int]) -> None:
+    Asked only of texts holding an anchor or a glued prefix and no label or standing prefix. With
+    Hyperscan loaded (a scan of many files) its own small database finds each escape and where it
+    starts (a Python search reads 36 MB/s: 22 ms for one .po file); otherwise a regex search."""
+
+    def __init__(self, expression: str, words: frozenset[str]) -> None:
         self._expression = expression
         self._pattern = re.compile(expression.encode(), re.IGNORECASE)
-        self._near = near
+        self._pairs = frozenset((_fold(a), _fold(b)) for word in words for a, b in pairwise(word))
         self._db: object | None = None
         self._stop: type[Exception] = Exception  # Hyperscan's ScanTerminated, once loaded
         self._building: Built[tuple[object, type[Exception]]] | None = None
@@ -152,21 +174,36 @@ class _Escapes:
     def near(self, data: bytes) -> bool:
         if self._db is None and (self._building is not None or "hyperscan" in sys.modules):
             self._db, self._stop = self._building.get() if self._building else _compile_spans(self._expression)
+        ends: set[int] = set()  # where the escapes met so far end (a neighbour escape)
         if self._db is None:
-            return any(self._stands_near(data, *m.span()) for m in self._pattern.finditer(data))
+            return any(self._matters(data, *m.span(), ends) for m in self._pattern.finditer(data))
         found = False
 
         def on_match(_id: int, start: int, end: int, _flags: int, _ctx: object) -> bool:
             nonlocal found
-            found = self._stands_near(data, start, end)
+            found = self._matters(data, start, end, ends)
             return found  # True stops the scan
 
         with contextlib.suppress(self._stop):
             self._db.scan(data, match_event_handler=on_match)  # type: ignore[attr-defined]
         return found
 
-    def _stands_near(self, data: bytes, start: int, end: int) -> bool:
-        return (start > 0 and data[start - 1] in self._near) or (end < len(data) and data[end] in self._near)
+    def _matters(self, data: bytes, start: int, end: int, ends: set[int]) -> bool:
+        if data[end:end + 1] in (b"}", b";"):  # `\\u{41}`, `&#x41;`: the expression stops before it
+            end += 1
+        ends.add(end)
+        made = unescape(data[start:end].decode("latin-1"))
+        if len(made) != 1:  # a backslash left, or nothing known
+            return True
+        if start in ends or (end < len(data) and self._pattern.match(data, end)):
+            return True  # beside another escape that matters
+        before = chr(data[start - 1]) if start else ""
+        after = chr(data[end]) if end < len(data) else ""
+        lead, follow = _OPENS.get(made, (frozenset(), frozenset()))
+        if lead is None or before in lead or follow is None or after in follow:
+            return True
+        char = _fold(made)
+        return (_fold(before), char) in self._pairs or (char, _fold(after)) in self._pairs
 
 
 def _compile_spans(expression: str) -> tuple[object, type[Exception]]:
@@ -240,6 +277,5 @@ def plain_gate(rules: RuleSet) -> PlainGate | None:
         prefixes=tuple((p.encode(), glued[p]) for p in sorted(glued)),
         anchors=tuple(a.encode() for a in sorted(anchors)),
         labels=tuple(label.encode() for label in sorted(labels)),
-        escapes=_Escapes(escape, frozenset(c for word in (chars, {c.lower() for c in chars}, {c.upper() for c in chars})
-                                           for char in word if char.isascii() for c in char.encode())),
+        escapes=_Escapes(escape, frozenset(labels | prefixes | anchors)),
     )
