@@ -159,7 +159,9 @@ def _escapes(char: str) -> list[str]:
     for h in (f"{code:02x}", f"{code:02X}"):
         forms += [f"\\x{h}", f"\\u00{h}", f"\\u{{{h}}}", f"\\u{{0000{h}}}", f"\\U000000{h}", f"%{h}",
                   f"&#x{h};", f"&#X0{h};", f"\\\\x{h}", f"\\\\\\\\u00{h}", f"%25{h}", f"%5Cx{h}",
-                  f"&amp;#x{h};", f"\\\\u{{{h}}}"]
+                  f"&amp;#x{h};", f"\\\\u{{{h}}}",
+                  # an escape finished by the next round: its last digit itself escaped
+                  f"%{h[0]}%{ord(h[1]):02x}", f"\\x{h[0]}&#{ord(h[1])};", f"&#x{h[0]}%{ord(h[1]):02X};"]
     forms += [f"\\{code:03o}", f"\\\\{code:03o}", f"&#{code};", f"&#00{code};", f"&amp;#{code};"]
     if char == "_":
         forms += ["&lowbar;", "&amp;lowbar;"]
@@ -537,3 +539,42 @@ def test_a_glued_prefix_and_an_escaped_key_id_elsewhere(rng: random.Random, cred
     text = f"blob=ZZASIA{fakes.key_id('ASIA', rng)[4:]}Q\nkey = \\x41{creds.access_key_id[1:]}\n"
     found, _ = _both_modes(text.encode(), "x.txt")
     assert creds.access_key_id in [f[3] for f in found[0]]
+
+
+# --- found by the second red-team pass: a `+` that becomes a space, an escape inside an escape --------
+
+def test_a_plus_before_a_token_opening_in_a_url_encoded_query(rng: random.Random) -> None:
+    """unescape() makes a `+` in a URL-encoded query value a space: a token opening glued to it stands."""
+    token = fakes.session_token("FQoG", 200, rng).replace("/", "%2F").replace("+", "%2B")
+    found, answers = _both_modes(f"https://example.com/cb?state=abc+{token}%20\n".encode(), "x.txt")
+    assert len(found[0]) == 1 and all(answers)
+
+
+@pytest.mark.parametrize("spelled", ["%4%31", "\\\\%7841", "\\%7841", "\\x4\\x31", "\\u%30041", "&#x%341;", "%4&#49;",
+                                     "\\x4&#x31;", "\\\\x%341"])
+def test_an_escape_that_finishes_another(rng: random.Random, spelled: str) -> None:
+    """`%4%31` is `%41` after one round and `A` after the next: the `1` finishes an escape begun before it."""
+    key_id = fakes.key_id("ASIA", rng)
+    assert unescape(spelled) == "A"
+    found, answers = _both_modes(f"token {spelled}{key_id[1:]}\n".encode(), "x.txt")
+    assert [f[3] for f in found[0]] == [key_id] and all(answers)
+
+
+def test_an_escape_inside_an_escape_before_a_glued_prefix(rng: random.Random) -> None:
+    """`\\U&#x30;000002F` is `/` after two rounds: the prefix after it stands, though its opener is far."""
+    key_id = fakes.key_id("ASIA", rng)
+    found, answers = _both_modes(f"\\U&#x30;000002F{key_id}\n".encode(), "x.txt")
+    assert [f[3] for f in found[0]] == [key_id] and all(answers)
+
+
+def test_an_escape_inside_an_escape_in_a_label(creds: fakes.FakeCredentials) -> None:
+    found, answers = _both_modes(f"token\nsecretaccess%6%62ey={creds.secret_access_key}\n".encode(), "x.txt")
+    assert [f[4] for f in found[0]] == [creds.secret_access_key] and all(answers)
+
+
+def test_a_custom_blank_label_spelled_with_plus_in_a_query(tmp_path: Path, creds: fakes.FakeCredentials) -> None:
+    (tmp_path / "extra.yaml").write_text("version: 1\nsecret:\n  labels: ['secret access key']\n")
+    rules = load_ruleset((tmp_path,))
+    secret = creds.secret_access_key.replace("/", "%2F").replace("+", "%2B")
+    found, answers = _both_modes(f"?q=secret+access+key%3A{secret}\n".encode(), "x.txt", rules)
+    assert [f[4] for f in found[0]] == [creds.secret_access_key] and all(answers)

@@ -54,6 +54,7 @@ from scanner.detection.rules import RuleSet
 from scanner.model import Chunk
 
 PREFIX, GLUED, ANCHOR, LABEL = "gate-prefix", "gate-glued", "gate-anchor", "gate-label"
+AFTER_PLUS = "gate-after-plus"  # a prefix after a `+`: standing where the text may be a URL-encoded query
 
 Expression = tuple[bytes, bool]  # a Hyperscan expression and whether it is matched in any case
 
@@ -104,13 +105,21 @@ _ESCAPE_END = 10  # the longest escape that ends in a letter or digit: \U0000002
 def _stands(data: bytes, prefix: bytes, glue: frozenset[int]) -> bool:
     """Whether the prefix occurs where it may open a key id or a token: at the start, after a byte
     that does not glue it (a letter or digit before a key id's, a token character before a token's),
-    or with an escape's opener within the bytes before it (`%2FASIA`: an escape may end there)."""
+    with an escape's opener within the bytes before it (`%2FASIA`: an escape may end there), or after
+    a `+` in a text that may be a URL-encoded query (unescape makes that `+` a space)."""
+    query = _may_be_query(data)
     at = data.find(prefix)
     while at >= 0:
-        if at == 0 or data[at - 1] not in glue or any(b in _OPENERS for b in data[max(0, at - _ESCAPE_END):at]):
+        if at == 0 or data[at - 1] not in glue or any(b in _OPENERS for b in data[max(0, at - _ESCAPE_END):at]) \
+                or (query and data[at - 1] == 0x2B):
             return True
         at = data.find(prefix, at + 1)
     return False
+
+
+def _may_be_query(data: bytes) -> bool:
+    """What escapes.query_plus_as_space asks before it turns a `+` into a space."""
+    return b"+" in data and b"%" in data and b"=" in data
 
 
 def _standing(prefix: str, glue: frozenset[int]) -> list[Expression]:
@@ -121,6 +130,10 @@ def _standing(prefix: str, glue: frozenset[int]) -> list[Expression]:
     openers = "".join(f"\\x{b:02x}" for b in _OPENERS)
     return [(f"^{literal}".encode(), False), (f"[^{apart}]{literal}".encode(), False),
             (f"[{openers}][\\x00-\\xff]{{0,{_ESCAPE_END - 1}}}{literal}".encode(), False)]
+
+
+def _after_plus(prefix: str) -> list[Expression]:
+    return [(f"\\+{_literal(prefix)}".encode(), False)]
 
 
 def _glue(char_class: str) -> frozenset[int]:
@@ -140,6 +153,12 @@ _OPENS: dict[str, tuple[frozenset[str] | None, frozenset[str] | None]] = {
     "#": (frozenset("&"), frozenset()), ";": (_LETTERS | _HEX_DIGITS, frozenset()), "{": (frozenset("u"), frozenset()),
     "}": (_HEX_DIGITS, frozenset()),
 }
+
+
+# The beginning of an escape unescape() reads (any run of backslashes before one): an escape's
+# character may finish one of these in the next round.
+_BEGUN = re.compile(r"\\+(?:x[0-9a-fA-F]{0,2}|u[0-9a-fA-F]{0,4}|u\{[0-9a-fA-F]{0,7}\}?|U[0-9a-fA-F]{0,8}"
+                    r"|[0-3][0-7]{0,2}|[nrt/\"'])?|%[0-9a-fA-F]{0,2}|&(?:#[xX]?[0-9a-fA-F]{0,7};?|[a-z]{0,7};?)?")
 
 
 def _fold(char: str) -> str:
@@ -194,12 +213,25 @@ class _Escapes:
             self._db.scan(data, match_event_handler=on_match)  # type: ignore[attr-defined]
         return found
 
+    @staticmethod
+    def _completes(data: bytes, start: int, made: str) -> bool:
+        """Whether what the escape makes goes on an escape begun before it (`%4%31`: `%41` next round):
+        from an opener among the bytes before it, those bytes and the character read as the start
+        of an escape."""
+        for at in range(start - 1, max(-1, start - _ESCAPE_END - 2), -1):
+            if data[at] in _OPENERS and _BEGUN.fullmatch(data[at:start].decode("latin-1") + made):
+                return True
+        return False
+
     def _matters(self, data: bytes, start: int, end: int, ends: set[int]) -> bool:
         if data[end:end + 1] in (b"}", b";"):  # `\\u{41}`, `&#x41;`: the expression stops before it
             end += 1
         ends.add(end)
-        made = unescape(data[start:end].decode("latin-1"))
+        span = data[start:end].decode("latin-1")
+        made = " " if span == "+" else unescape(span)  # (a `+` is a space in a URL-encoded query)
         if len(made) != 1:  # a backslash left, or nothing known
+            return True
+        if self._completes(data, start, made):
             return True
         if start in ends or (end < len(data) and self._pattern.match(data, end)):
             return True  # beside another escape that matters
@@ -248,7 +280,8 @@ class PlainGate:
         data = chunk.data
         if present is None:
             present = self.groups(data)
-        if PREFIX in present or (ANCHOR in present and LABEL in present):
+        if PREFIX in present or (ANCHOR in present and LABEL in present) \
+                or (AFTER_PLUS in present and _may_be_query(data)):
             return True
         # A prefix glued to what stands before it opens no key id or token, but the text was read
         # for it: an escape there may spell another (`\\x46QoG…`, an STS token's opening).
@@ -277,6 +310,7 @@ def plain_gate(rules: RuleSet) -> PlainGate | None:
     return PlainGate(
         expressions={PREFIX: [e for p in sorted(glued) for e in _standing(p, glued[p])],
                      GLUED: [(_literal(p).encode(), False) for p in sorted(glued)],
+                     AFTER_PLUS: [e for p in sorted(glued) if 0x2B in glued[p] for e in _after_plus(p)],
                      ANCHOR: [(_literal(a).encode(), True) for a in sorted(anchors)],
                      LABEL: [(_literal(label).encode(), True) for label in sorted(labels)]},
         named_files=frozenset(labels),
