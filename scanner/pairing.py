@@ -51,7 +51,7 @@ from itertools import pairwise
 from typing import NamedTuple
 
 from scanner.detection import filters
-from scanner.detection.candidates import KeyIdsOnly, Reach, detect_parts, key_reach, named_value
+from scanner.detection.candidates import KeyIdsOnly, Reach, detect_parts, key_reach, lowered_for_anchors, named_value
 from scanner.detection.decoding import to_text, unescape
 from scanner.detection.joins import join_split_values
 from scanner.detection.rules import RuleSet
@@ -480,7 +480,7 @@ def might_hold_credentials(raw: str, rules: RuleSet) -> bool:
     """A cheap literal test: a key-id prefix, an STS token prefix, or a label anchor (any case)."""
     if any(prefix in raw for prefix in rules.key_id_prefixes) or any(p in raw for p in rules.token_prefixes):
         return True
-    lowered = raw.lower()
+    lowered = lowered_for_anchors(raw, rules)
     return any(tail.anchor in lowered for tail in rules.secret_label_tails + rules.token_label_tails)
 
 

@@ -59,7 +59,8 @@ def test_history_pairs_a_key_id_with_a_sibling_files_secret_and_token(
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-@pytest.mark.parametrize("label", ["aws_secret_access_key", "SecretAccessKey", "AWS_SECRET_ACCESS_KEY"])
+@pytest.mark.parametrize("label", ["aws_secret_access_key", "SecretAccessKey", "AWS_SECRET_ACCESS_KEY",
+                                   "secret_key", "SECRET_KEY", "secretKey"])
 def test_history_reports_a_labelled_secret_alone(tmp_path: Path, rng: random.Random, engine: tuple[str, ...],
                                                  label: str) -> None:
     secret = fakes.secret(rng)

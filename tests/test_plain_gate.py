@@ -578,3 +578,21 @@ def test_a_custom_blank_label_spelled_with_plus_in_a_query(tmp_path: Path, creds
     secret = creds.secret_access_key.replace("/", "%2F").replace("+", "%2B")
     found, answers = _both_modes(f"?q=secret+access+key%3A{secret}\n".encode(), "x.txt", rules)
     assert [f[4] for f in found[0]] == [creds.secret_access_key] and all(answers)
+
+
+# --- a label with no value after it ------------------------------------------------------------------
+
+def test_a_label_without_a_value_long_enough_is_not_read() -> None:
+    """A Flask setting: `SECRET_KEY = 'dev'` and `os.urandom(24)` hold no run a value could be."""
+    text = "app.config['SECRET_KEY'] = 'dev'\napp.secret_key = os.urandom(24)\nSECRET_KEY = \"change me\"\n"
+    found, answers = _both_modes(text.encode(), "app.py")
+    assert found[0] == [] and answers and not any(answers)
+
+
+@pytest.mark.parametrize("spelled", ["{s}", '"{a}" +\n    "{b}"', "'{a}'\n'{b}'", "{a}\\\n{b}", "{e}"])
+def test_a_label_with_a_value_split_or_escaped_is_read(creds: fakes.FakeCredentials, spelled: str) -> None:
+    """The value may be written in pieces (joints) or with escapes: a run through them counts."""
+    secret = creds.secret_access_key
+    value = spelled.format(s=secret, a=secret[:17], b=secret[17:], e=secret.replace("/", "\\/").replace("+", "%2B"))
+    found, answers = _both_modes(f"SECRET_KEY = {value}\n".encode(), "settings.py")
+    assert [f[4] for f in found[0]] == [secret] and all(answers)

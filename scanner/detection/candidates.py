@@ -113,6 +113,13 @@ def _lowered(text: str, ascii_anchors: bool = False) -> str | None:
     return lowered if len(lowered) == len(text) else None
 
 
+def lowered_for_anchors(text: str, rules: RuleSet) -> str:
+    """The text lower-cased for a search of the rules' label anchors (as _lowered: a Latin-1 text as
+    bytes when every anchor is ASCII)."""
+    lowered = _lowered(text, rules.ascii_anchors)
+    return lowered if lowered is not None else text.lower()
+
+
 def _anchor_hits(text: str, lowered: str | None, anchor: str) -> Iterator[int]:
     if lowered is None:  # offsets would shift: find the anchor case-insensitively with a regex
         return (m.start() for m in re.finditer(re.escape(anchor), text, re.IGNORECASE))
@@ -139,12 +146,15 @@ def _key_hits(text: str, rules: RuleSet, first: dict[str, int] | None = None) ->
     """Key ids not rejected by the filters, in order; streamed, so a text of key ids is not held twice.
     `first`, when given, gets each key id's first place."""
     rejected: dict[str, bool] = {}  # key-id spam repeats values: judge each value once
-    allow = rules.allow_substrings if filters.may_hold_allowlisted_key_id(text, rules.allow_substrings) else ()
-    rejects = filters.key_id_rejecter(allow)
+    rejects = None  # made at the first key id: most texts hold none (the allowlist's words are not looked for)
     for m in rules.key_id_re.finditer(text):
         value = m.group()
         bad = rejected.get(value)
         if bad is None:
+            if rejects is None:
+                allow = rules.allow_substrings if filters.may_hold_allowlisted_key_id(text, rules.allow_substrings) \
+                    else ()
+                rejects = filters.key_id_rejecter(allow)
             bad = bool(rejects(value))
             if len(rejected) < 4096:  # bounded: distinct ids gain nothing from it
                 rejected[value] = bad

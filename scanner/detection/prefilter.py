@@ -32,16 +32,12 @@ def prefix_literals(prefixes: tuple[str, ...]) -> list[bytes]:
     return literals
 
 
-# Words a label must hold to make a history blob worth reading without a key id: `secret_key` alone is
-# every Flask and Django settings file (reading them all made a flask history scan 15x slower).
-_AWS_WORDS = ("aws", "access", "session", "security")
-
-
 def label_literals(labels: frozenset[str], generic: frozenset[str]) -> list[str]:
     """The labels that name an AWS secret on their own (a secret after one is reported without a key
-    id), without those holding a shorter one: matched case-insensitively, each hit is one of them."""
-    named = sorted({label.lower() for label in labels if any(w in label.lower() for w in _AWS_WORDS)} - generic,
-                   key=len)
+    id), without those holding a shorter one: matched case-insensitively, each hit is one of them.
+    `secret_key` is one: every Flask and Django settings file holds it, and such a blob is read
+    again, but the plain reading's gate (gate.py) reads it only when a value could follow."""
+    named = sorted({label.lower() for label in labels} - generic, key=len)
     kept: list[str] = []
     for label in named:
         if not any(shorter in label for shorter in kept):

@@ -84,6 +84,8 @@ class RuleSet:
     token_allow_substrings: tuple[str, ...] = ()  # documentation example tokens' markers (EXAMPLE)
     key_id_boundary: str = "[A-Za-z0-9]"  # a character glued to a key id's prefix makes it none
     token_body: str = "A-Za-z0-9/+"  # a token's characters (a class's content): one before its prefix glues it
+    secret_alphabet: str = "A-Za-z0-9/+"  # a secret's characters (a class's content)
+    shortest_labelled_value: int = 40  # the fewest characters a labelled secret or token holds
 
     @property
     def key_id_prefixes(self) -> tuple[str, ...]:
@@ -301,4 +303,6 @@ def compile_ruleset(data: dict[str, Any], sources: tuple[Path, ...] = ()) -> Rul
         token_allow_substrings=tuple(data["allowlist"].get("token_substrings", ())),
         key_id_boundary=b,
         token_body=t_body,
+        secret_alphabet=s_alpha,
+        shortest_labelled_value=min(s_len, t_min),
     )

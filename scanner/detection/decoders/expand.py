@@ -69,6 +69,7 @@ class Decoders:
         self._literals.prepare()
         if self.gate is not None:
             self.gate.escapes.prepare()
+            self.gate.runs.prepare()
 
     def findings(self, chunk: Chunk, scan: Scan, stats: ScanStats, gated: bool = True) -> list[Finding]:
         """`gated`: the plain reading skips texts the gate says cannot yield (not for the content a
