@@ -596,3 +596,39 @@ def test_a_label_with_a_value_split_or_escaped_is_read(creds: fakes.FakeCredenti
     value = spelled.format(s=secret, a=secret[:17], b=secret[17:], e=secret.replace("/", "\\/").replace("+", "%2B"))
     found, answers = _both_modes(f"SECRET_KEY = {value}\n".encode(), "settings.py")
     assert [f[4] for f in found[0]] == [secret] and all(answers)
+
+
+# --- found by the final review: escaped quotes in joints, long zero padding, hostile shapes -----------
+
+@pytest.mark.parametrize("joint", ['\\" + \\"', "&quot; + &quot;", '\\\\\\" + \\\\\\"', '\\"\n    \\"'])
+def test_a_value_split_with_escaped_quotes_is_read(creds: fakes.FakeCredentials, joint: str) -> None:
+    """A notebook's or an HTML page's code: the quotes of the joint are escapes until unescaped."""
+    secret = creds.secret_access_key
+    text = f'{{"source": ["aws_secret_access_key = \\"{secret[:20]}{joint}{secret[20:]}\\"\\n"]}}\n'
+    found, answers = _both_modes(text.encode(), "notebook.ipynb")
+    assert [f[4] for f in found[0]] == [secret] and all(answers)
+
+
+@pytest.mark.parametrize("spelled", ["&#x0000000000%341;", "&#0000000%365;", "\\\\u{0000000000%341}"])
+def test_an_escape_finishing_a_long_one(rng: random.Random, spelled: str) -> None:
+    key_id = fakes.key_id("ASIA", rng)
+    assert unescape(spelled) == "A"
+    found, answers = _both_modes(f"token {spelled}{key_id[1:]}\n".encode(), "x.txt")
+    assert [f[3] for f in found[0]] == [key_id] and all(answers)
+
+
+def test_a_custom_blank_label_with_a_short_hex_newline(tmp_path: Path, creds: fakes.FakeCredentials) -> None:
+    (tmp_path / "extra.yaml").write_text("version: 1\nsecret:\n  labels: ['secret access key']\n")
+    rules = load_ruleset((tmp_path,))
+    found, answers = _both_modes(f"secret&#xA;access key = {creds.secret_access_key}\n".encode(), "x.txt", rules)
+    assert [f[4] for f in found[0]] == [creds.secret_access_key] and all(answers)
+
+
+@pytest.mark.parametrize("data", [b"SECRET_KEY = " + b'"' * 39 + b"xxxxx\n", b'SECRET_KEY a"' + b" " * 20_000 + b"\n",
+                                  b"token " + b"\\" * 40_000 + b"\n", b"token\n" + b"x%4b " * 20_000])
+def test_hostile_shapes_cost_their_length(data: bytes) -> None:
+    """Runs of quotes, blanks, backslashes and of escapes that spell nothing: the gate's patterns take
+    each whole (no backtracking in `re`), and past 256 escapes a text is read anyway. (Their time is
+    measured in bench/adversarial.py, not here.)"""
+    found, _ = _both_modes(data, "x.txt")
+    assert found[0] == []

@@ -14,7 +14,8 @@ So the gate lets a Latin-1 text through when its bytes hold
 - a prefix that stands (PREFIX): at the start, after a byte that does not glue it (a letter or digit
   before a key id's prefix, a token character before a token's), or with an escape's opener in the
   ten bytes before it (`%2FASIA…`, where an escape may end right before it);
-- an anchor (ANCHOR) and a label that is not generic, in any case (LABEL);
+- an anchor (ANCHOR) and a label that is not generic, in any case (LABEL), and somewhere a run a
+  value could be: 40 characters of the values' alphabets, escapes and joints (`_Runs`);
 - an anchor or a glued prefix (GLUED: the text was read for it before) and an escape that matters
   (`_Escapes`): one that unescape() turns into a character that, with the character beside it,
   spells a pair some label or prefix holds (`aws\\x5fsecret`), or that opens a further escape
@@ -81,21 +82,25 @@ def _numbers(numbers: list[str]) -> str:
     return "(?:" + "|".join(f"{head}[{''.join(sorted(tails))}]" for head, tails in sorted(by_head.items())) + ")"
 
 
-def _escape_expression(chars: frozenset[str]) -> str:
+def _escape_expression(chars: frozenset[str], python: bool = False) -> str:
     """An escape unescape() turns into one of `chars`: its code in hex (`\\x41`, `\\u0041`, `\\u{41}`,
-    `\\U00000041`, `%41`, `&#x41;`), decimal (`&#65;`) or octal (`\\101`), a named reference
+    `\\U00000041`, `%41`, `&#x41;`, `&#xa;`), decimal (`&#65;`) or octal (`\\101`), a named reference
     (`&lowbar;`, `&amp;`) or a backslash escape (`\\/`; `\\n` is a blank), after any run of backslashes
     (a string escaped again); for a blank also `+` (a space in a URL-encoded query). Hex digits and
-    the letters x, u, U in any case: a superset."""
-    codes = {ord(c) for c in chars | (frozenset(BLANKED) if " " in chars else frozenset())}
-    hexes = _numbers([f"{code:02x}" if code < 0x100 else f"{code:x}" for code in sorted(codes)])
-    octals = _numbers([f"{code:03o}" for code in sorted(codes) if code < 0o400])
-    decimals = _numbers([str(code) for code in sorted(codes)])
+    the letters x, u, U in any case: a superset. `python`: for Python's `re`, a run of backslashes is
+    taken whole from its first one (linear on a run of 40,000 of them; Hyperscan needs no help)."""
+    codes = sorted({ord(c) for c in chars | (frozenset(BLANKED) if " " in chars else frozenset())})
+    two = _numbers([f"{code:02x}" for code in codes if code < 0x100])  # \x and % take two digits
+    any_length = _numbers([f"{code:x}" for code in codes])  # after zeros: \u0041, \u{a}, &#xA;
+    octals = _numbers([f"{code:03o}" for code in codes if code < 0o400])
+    decimals = _numbers([str(code) for code in codes])
     named = [name for name, char in sorted(NAMED_REFERENCES.items()) if char in chars]
     letters = "".join(letter for letter, char in sorted(BACKSLASH_LETTERS.items()) if char in chars)
-    extra = "".join([rf"|&(?:{'|'.join(named)});" if named else "", rf"|\\+[{_literal(letters)}]" if letters else "",
+    run = _PYTHON_BACKSLASHES if python else _BACKSLASHES
+    extra = "".join([rf"|&(?:{'|'.join(named)});" if named else "", rf"|{run}[{_literal(letters)}]" if letters else "",
                      r"|\+" if " " in chars else ""])
-    return rf"\\+(?:x|u0*|u\{{0*|U0*){hexes}|\\+{octals}|%{hexes}|&#(?:[xX]0*{hexes}|0*{decimals});{extra}"
+    return (rf"{run}x{two}|{run}(?:u0*|u\{{0*|U0*){any_length}|{run}{octals}|%{two}"
+            rf"|&#(?:[xX]0*{any_length}|0*{decimals});{extra}")
 
 
 _OPENERS = b"\\%&"
@@ -142,6 +147,9 @@ def _glue(char_class: str) -> frozenset[int]:
     return frozenset(b for b in range(256) if pattern.fullmatch(chr(b)))
 
 
+# Past this many escapes that spell nothing, a text is read anyway: each costs a Python call, and a
+# text of a million printf formats must not cost ten times its reading (fail closed, bounded).
+_ESCAPES_LOOKED_AT = 256
 _FOLDS = {"\u017f": "s", "\u0131": "i", "\u0130": "i"}  # what a caseless search reads as ASCII (K lowers to k)
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _LETTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -157,8 +165,9 @@ _OPENS: dict[str, tuple[frozenset[str] | None, frozenset[str] | None]] = {
 
 # The beginning of an escape unescape() reads (any run of backslashes before one): an escape's
 # character may finish one of these in the next round.
-_BEGUN = re.compile(r"\\+(?:x[0-9a-fA-F]{0,2}|u[0-9a-fA-F]{0,4}|u\{[0-9a-fA-F]{0,7}\}?|U[0-9a-fA-F]{0,8}"
-                    r"|[0-3][0-7]{0,2}|[nrt/\"'])?|%[0-9a-fA-F]{0,2}|&(?:#[xX]?[0-9a-fA-F]{0,7};?|[a-z]{0,7};?)?")
+_BEGUN = re.compile(r"\\+(?:x[0-9a-fA-F]{0,2}|u[0-9a-fA-F]{0,4}|u\{[0-9a-fA-F]{0,13}\}?|U[0-9a-fA-F]{0,8}"
+                    r"|[0-3][0-7]{0,2}|[nrt/\"'])?|%[0-9a-fA-F]{0,2}|&(?:#[xX]?[0-9a-fA-F]{0,13};?|[a-z]{0,7};?)?")
+_BEGUN_REACH = 20  # the longest beginning _BEGUN takes (`&#x` and 13 digits, with some backslashes)
 
 
 def _fold(char: str) -> str:
@@ -175,13 +184,14 @@ class _Escapes:
     a brace, which may make a further escape. A printf `"%4d "` (an `M` between a quote and a blank)
     and a `%4b` in a compressed PDF stream are not: an `M` or a `K` beside those bytes spells nothing.
 
-    Asked only of texts holding an anchor or a glued prefix and no label or standing prefix. With
+    Asked only of texts holding an anchor or a glued prefix that nothing else makes read. With
     Hyperscan loaded (a scan of many files) its own small database finds each escape and where it
-    starts (a Python search reads 36 MB/s: 22 ms for one .po file); otherwise a regex search."""
+    starts (a Python search reads 36 MB/s: 22 ms for one .po file); otherwise a regex search. Past
+    _ESCAPES_LOOKED_AT escapes that spell nothing, the answer is yes."""
 
-    def __init__(self, expression: str, words: frozenset[str]) -> None:
+    def __init__(self, expression: str, python_expression: str, words: frozenset[str]) -> None:
         self._expression = expression
-        self._pattern = re.compile(expression.encode(), re.IGNORECASE)
+        self._pattern = re.compile(python_expression.encode(), re.IGNORECASE)
         self._pairs = frozenset((_fold(a), _fold(b)) for word in words for a, b in pairwise(word))
         self._db: object | None = None
         self._stop: type[Exception] = Exception  # Hyperscan's ScanTerminated, once loaded
@@ -201,12 +211,16 @@ class _Escapes:
             self._db, self._stop = self._building.get() if self._building else _compile_spans(self._expression)
         ends: set[int] = set()  # where the escapes met so far end (a neighbour escape)
         if self._db is None:
-            return any(self._matters(data, *m.span(), ends) for m in self._pattern.finditer(data))
-        found = False
+            for count, m in enumerate(self._pattern.finditer(data)):
+                if count >= _ESCAPES_LOOKED_AT or self._matters(data, *m.span(), ends):
+                    return True
+            return False
+        found, count = False, 0
 
         def on_match(_id: int, start: int, end: int, _flags: int, _ctx: object) -> bool:
-            nonlocal found
-            found = self._matters(data, start, end, ends)
+            nonlocal found, count
+            count += 1
+            found = count > _ESCAPES_LOOKED_AT or self._matters(data, start, end, ends)
             return found  # True stops the scan
 
         with contextlib.suppress(self._stop):
@@ -218,7 +232,7 @@ class _Escapes:
         """Whether what the escape makes goes on an escape begun before it (`%4%31`: `%41` next round):
         from an opener among the bytes before it, those bytes and the character read as the start
         of an escape."""
-        for at in range(start - 1, max(-1, start - _ESCAPE_END - 2), -1):
+        for at in range(start - 1, max(-1, start - _BEGUN_REACH - 1), -1):
             if data[at] in _OPENERS and _BEGUN.fullmatch(data[at:start].decode("latin-1") + made):
                 return True
         return False
@@ -244,27 +258,45 @@ class _Escapes:
         return (_fold(before), char) in self._pairs or (char, _fold(after)) in self._pairs
 
 
+_BACKSLASHES, _PYTHON_BACKSLASHES = r"\\+", r"(?<!\\)\\++"  # a run of them; for `re`, taken whole from its first
+
+
+def _quote(run: str) -> str:
+    """A quote as unescape() may make one: plain, or spelled as an escape (`\\"`, `&quot;`, `%22`)."""
+    return (rf"(?:[\"']|&(?:amp;)*(?:quot|apos);|&(?:amp;)*#(?:0*3[49]|[xX]0*2[27]);|%(?:25)*2[27]"
+            rf"|{run}(?:x2[27]|u002[27]|U0*2[27]|u\{{0*2[27]\}}|0?4[27]))")
+
+
+def _joint(run: str) -> str:
+    """What join_split_values removes as it may stand before unescaping: a quote, then blanks, newlines
+    and `+` (each maybe escaped: `\\t`, `%20`, `&#43;`), a quote (after any backslashes); or a
+    backslash-newline and blanks. One `*` over the middle: no two repeats meet (linear in `re`)."""
+    middle = (rf"(?:[ \t\r\n+]|{run}[tnr]|%(?:25)*(?:2[0bB]|0[9aAdD])|&(?:amp;)*(?:plus|#0*(?:9|10|13|32|43)"
+              rf"|#[xX]0*(?:9|[aAdD]|2[0bB]));|{run}(?:x|u00)(?:09|0[aAdD]|2[0bB]))")
+    return rf"{_quote(run)}{middle}*\\*{_quote(run)}|{run}\r?\n[ \t]*"
+
+
 class _Runs:
     """Whether the bytes hold a run that could be a labelled value once unescaped and joined: at
-    least `shortest` characters of the values' alphabets, of escapes (their characters are letters,
-    digits and `\\%&#;{}"'/`) and of joints (a quote, blanks and newlines, maybe a `+`, a quote; a
-    backslash-newline). A value is one run of its alphabet in the text detection reads, each of its
-    characters the result of one or more of these bytes, so a text without such a run holds no
-    labelled secret or token: 2,826 of flask's 2,970 blobs holding `secret_key` (a Flask setting,
-    `'dev'` or `os.urandom(24)`) are not unescaped and searched.
+    least `shortest` characters of the values' alphabets or of escapes (theirs are letters, digits
+    and `\\%&#;{}/`), with joints between them. A value is one run of its alphabet in the text
+    detection reads, each of its characters made of one or more of these bytes, so a text without
+    such a run holds no labelled secret or token: 2,826 of flask's 2,970 blobs holding `secret_key`
+    (`'dev'`, `os.urandom(24)`) are not unescaped and searched.
 
     Asked only of texts holding a label and nothing else that makes them read. A run without joints
     (one character class: Hyperscan reads 2.7 GB/s) answers most; only a text that also holds a
-    joint is searched for a run through joints (300 MB/s). With Hyperscan loaded its own databases
-    answer, otherwise regex searches."""
+    joint between two such characters is looked at again: its joints taken out (a run through joints
+    is too large a pattern for Hyperscan; in Python one linear pass of `re`), the rest is searched
+    for a run."""
 
     def __init__(self, alphabets: str, shortest: int) -> None:
-        unit = f"[{alphabets}\\\\%&#;{{}}\"']"
-        joint = r"[\"'][ \t]*(?:\r?\n[ \t]*)?\+?[ \t]*(?:\r?\n[ \t]*)?[\"']|\\\r?\n[ \t]*"
-        # a joint joins.py removes: between value characters (or what escapes make them of)
-        self._plain, self._joint = f"{unit}{{{shortest}}}", f"{unit}(?:{joint}){unit}"
-        self._through = f"(?:{unit}|{joint}){{{shortest}}}"
-        self._patterns = [re.compile(e.encode()) for e in (self._plain, self._joint, self._through)]
+        unit = f"[{alphabets}\\\\%&#;{{}}]"
+        joint, python_joint = _joint(_BACKSLASHES), _joint(_PYTHON_BACKSLASHES)
+        self._plain, self._joints = f"{unit}{{{shortest}}}", joint
+        self._joint = f"{unit}(?:{joint}){unit}"
+        self._python = (re.compile(self._plain.encode()), re.compile(f"{unit}(?:{python_joint}){unit}".encode()),
+                        re.compile(python_joint.encode()))
         self._dbs: tuple[object, object] | None = None
         self._building: Built[tuple[object, object]] | None = None
 
@@ -277,23 +309,37 @@ class _Runs:
             self._building = Built(self._compile)
 
     def _compile(self) -> tuple[object, object]:
-        return _compile_single([self._plain, self._joint]), _compile_single([self._through])
+        return _compile_single([self._plain, self._joint]), _compile_spans(self._joints)[0]
 
     def held(self, data: bytes) -> bool:
         if self._dbs is None and (self._building is not None or "hyperscan" in sys.modules):
             self._dbs = self._building.get() if self._building else self._compile()
         if self._dbs is None:
-            plain, joint, through = self._patterns
-            return plain.search(data) is not None or (joint.search(data) is not None
-                                                      and through.search(data) is not None)
-        first, second = self._dbs
+            plain, joint, joints = self._python
+            if plain.search(data) is not None:
+                return True
+            return joint.search(data) is not None and plain.search(joints.sub(b"", data)) is not None
+        runs, joints_db = self._dbs
         found: set[int] = set()
-        first.scan(data, match_event_handler=lambda index, *_: found.add(index))  # type: ignore[attr-defined]
+        runs.scan(data, match_event_handler=lambda index, *_: found.add(index))  # type: ignore[attr-defined]
         if 0 in found or 1 not in found:
             return 0 in found
+        spans: list[tuple[int, int]] = []
+        joints_db.scan(data, match_event_handler=lambda _i, start, end, *_: spans.append((start, end)))  # type: ignore[attr-defined]
         found.clear()
-        second.scan(data, match_event_handler=lambda index, *_: found.add(index))  # type: ignore[attr-defined]
-        return bool(found)
+        runs.scan(_without(data, spans), match_event_handler=lambda index, *_: found.add(index))  # type: ignore[attr-defined]
+        return 0 in found
+
+
+def _without(data: bytes, spans: list[tuple[int, int]]) -> bytes:
+    """The data with every span taken out (spans may overlap: their union)."""
+    pieces, at = [], 0
+    for start, end in sorted(spans):
+        if start > at:
+            pieces.append(data[at:start])
+        at = max(at, end)
+    pieces.append(data[at:])
+    return b"".join(pieces)
 
 
 def _compile_single(expressions: list[str]) -> object:
@@ -366,7 +412,7 @@ def plain_gate(rules: RuleSet) -> PlainGate | None:
     if not all(word.isascii() for word in words):
         return None
     chars = _PRODUCED | _READ_AS_ASCII | {c for word in words for c in word}
-    escape = _escape_expression(chars)
+    escape, python_escape = _escape_expression(chars), _escape_expression(chars, python=True)
     key_glue, token_glue = _glue(rules.key_id_boundary), _glue(f"[{rules.token_body}]")
     glued = {p: (key_glue if p in rules.key_id_prefixes else frozenset(range(256)))
              & (token_glue if p in rules.token_prefixes else frozenset(range(256))) for p in prefixes}
@@ -380,6 +426,6 @@ def plain_gate(rules: RuleSet) -> PlainGate | None:
         prefixes=tuple((p.encode(), glued[p]) for p in sorted(glued)),
         anchors=tuple(a.encode() for a in sorted(anchors)),
         labels=tuple(label.encode() for label in sorted(labels)),
-        escapes=_Escapes(escape, frozenset(labels | prefixes | anchors)),
+        escapes=_Escapes(escape, python_escape, frozenset(labels | prefixes | anchors)),
         runs=_Runs(rules.secret_alphabet + rules.token_body, rules.shortest_labelled_value),
     )

@@ -37,12 +37,11 @@ def _preload() -> Any:
     import scanner.reports.json_report
     import scanner.reports.sarif
     import scanner.sources.git.history  # noqa: F401
-    from scanner.detection.prefilter import make_prefilter
     from scanner.detection.rules import load_ruleset
 
-    rules = load_ruleset(())
-    make_prefilter(rules.key_id_prefixes)  # imports hyperscan where it is installed
-    return rules
+    with contextlib.suppress(ImportError):  # where it is installed (not by building a prefilter: that starts a thread)
+        import hyperscan  # noqa: F401
+    return load_ruleset(())
 
 
 def _send(conn: socket.socket, message: dict[str, Any]) -> None:
