@@ -49,7 +49,8 @@ from functools import partial
 from itertools import pairwise
 
 from scanner.detection.background import Built
-from scanner.detection.decoders.escapes import BACKSLASH_LETTERS, BLANKED, NAMED_REFERENCES, unescape
+from scanner.detection.decoders.escapes import BACKSLASH_LETTERS, BLANKED, NAMED_REFERENCES, QUERY_MARKS, unescape
+from scanner.detection.decoders.literals import Expression
 from scanner.detection.decoding import is_latin1_text
 from scanner.detection.rules import RuleSet
 from scanner.model import Chunk
@@ -57,7 +58,6 @@ from scanner.model import Chunk
 PREFIX, GLUED, ANCHOR, LABEL = "gate-prefix", "gate-glued", "gate-anchor", "gate-label"
 AFTER_PLUS = "gate-after-plus"  # a prefix after a `+`: standing where the text may be a URL-encoded query
 
-Expression = tuple[bytes, bool]  # a Hyperscan expression and whether it is matched in any case
 
 # Characters an escape must not be allowed to produce unseen: every character of the default rules'
 # labels and prefixes (letters, digits, `_.-`) and those that open or make up a further escape
@@ -124,7 +124,7 @@ def _stands(data: bytes, prefix: bytes, glue: frozenset[int]) -> bool:
 
 def _may_be_query(data: bytes) -> bool:
     """What escapes.query_plus_as_space asks before it turns a `+` into a space."""
-    return b"+" in data and b"%" in data and b"=" in data
+    return all(mark.encode() in data for mark in QUERY_MARKS)
 
 
 def _standing(prefix: str, glue: frozenset[int]) -> list[Expression]:
@@ -369,6 +369,11 @@ class PlainGate:
     labels: tuple[bytes, ...]
     escapes: _Escapes
     runs: _Runs
+
+    def prepare(self) -> None:
+        """For a scan of many texts: compile the gate's own Hyperscan databases now, on their threads."""
+        self.escapes.prepare()
+        self.runs.prepare()
 
     def groups(self, data: bytes) -> set[str]:
         """The groups the data holds, found in Python (where Hyperscan is not loaded)."""

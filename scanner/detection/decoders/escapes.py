@@ -113,9 +113,12 @@ def _plus_as_space(match: re.Match[str]) -> str:
     return match.group()[:match.start(1) - match.start()] + value.replace("+", " ")
 
 
+QUERY_MARKS = ("+", "%", "=")  # a text without all three has no `+` unescape() makes a space
+
+
 def query_plus_as_space(text: str) -> str:
     """`+` as a space in the URL-encoded query and form values of the text (see the docstring)."""
-    if "+" not in text or "%" not in text or "=" not in text:
+    if not all(mark in text for mark in QUERY_MARKS):
         return text
     return _QUERY_VALUE.sub(_plus_as_space, text)
 

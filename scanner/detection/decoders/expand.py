@@ -68,8 +68,7 @@ class Decoders:
         """For a scan of many texts: compile the Hyperscan databases now, while the texts are listed."""
         self._literals.prepare()
         if self.gate is not None:
-            self.gate.escapes.prepare()
-            self.gate.runs.prepare()
+            self.gate.prepare()
 
     def findings(self, chunk: Chunk, scan: Scan, stats: ScanStats, gated: bool = True) -> list[Finding]:
         """`gated`: the plain reading skips texts the gate says cannot yield (not for the content a
