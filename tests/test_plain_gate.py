@@ -84,7 +84,7 @@ def _gated_python(gate: PlainGate, data: bytes, path: str | None, rules: RuleSet
         decoders = Decoders(rules.key_id_prefixes, ArchiveLimits(), gate)
         said = gate.may_yield(Chunk(data=data, path=path), None)
         seen = _scan(decoders, data, path, rules)
-        assert decoders._literals._scan is None and gate.escapes._db is None  # Python mode indeed
+        assert decoders._literals._db.get() is None and gate.escapes._db.get() is None  # Python mode indeed
     return seen, said
 
 

@@ -43,12 +43,11 @@ from __future__ import annotations
 import contextlib
 import posixpath
 import re
-import sys
 from dataclasses import dataclass
 from functools import partial
 from itertools import pairwise
 
-from scanner.detection.background import Built
+from scanner.detection.background import Lazy
 from scanner.detection.decoders.escapes import BACKSLASH_LETTERS, BLANKED, NAMED_REFERENCES, QUERY_MARKS, unescape
 from scanner.detection.decoders.literals import Expression
 from scanner.detection.decoding import is_latin1_text
@@ -193,24 +192,16 @@ class _Escapes:
         self._expression = expression
         self._pattern = re.compile(python_expression.encode(), re.IGNORECASE)
         self._pairs = frozenset((_fold(a), _fold(b)) for word in words for a, b in pairwise(word))
-        self._db: object | None = None
-        self._stop: type[Exception] = Exception  # Hyperscan's ScanTerminated, once loaded
-        self._building: Built[tuple[object, type[Exception]]] | None = None
+        self._db: Lazy[tuple[object, type[Exception]]] = Lazy(partial(_compile_spans, expression))
 
     def prepare(self) -> None:
         """Compile the Hyperscan database now, on a thread of its own (a scan of many texts)."""
-        if self._building is None and self._db is None:
-            try:
-                import hyperscan  # noqa: F401
-            except ImportError:
-                return
-            self._building = Built(partial(_compile_spans, self._expression))
+        self._db.prepare()
 
     def near(self, data: bytes) -> bool:
-        if self._db is None and (self._building is not None or "hyperscan" in sys.modules):
-            self._db, self._stop = self._building.get() if self._building else _compile_spans(self._expression)
+        built = self._db.get()
         ends: set[int] = set()  # where the escapes met so far end (a neighbour escape)
-        if self._db is None:
+        if built is None:
             for count, m in enumerate(self._pattern.finditer(data)):
                 if count >= _ESCAPES_LOOKED_AT or self._matters(data, *m.span(), ends):
                     return True
@@ -223,8 +214,9 @@ class _Escapes:
             found = count > _ESCAPES_LOOKED_AT or self._matters(data, start, end, ends)
             return found  # True stops the scan
 
-        with contextlib.suppress(self._stop):
-            self._db.scan(data, match_event_handler=on_match)  # type: ignore[attr-defined]
+        db, stop = built
+        with contextlib.suppress(stop):
+            db.scan(data, match_event_handler=on_match)  # type: ignore[attr-defined]
         return found
 
     @staticmethod
@@ -297,29 +289,22 @@ class _Runs:
         self._joint = f"{unit}(?:{joint}){unit}"
         self._python = (re.compile(self._plain.encode()), re.compile(f"{unit}(?:{python_joint}){unit}".encode()),
                         re.compile(python_joint.encode()))
-        self._dbs: tuple[object, object] | None = None
-        self._building: Built[tuple[object, object]] | None = None
+        self._dbs: Lazy[tuple[object, object]] = Lazy(self._compile)
 
     def prepare(self) -> None:
-        if self._building is None and self._dbs is None:
-            try:
-                import hyperscan  # noqa: F401
-            except ImportError:
-                return
-            self._building = Built(self._compile)
+        self._dbs.prepare()
 
     def _compile(self) -> tuple[object, object]:
         return _compile_single([self._plain, self._joint]), _compile_spans(self._joints)[0]
 
     def held(self, data: bytes) -> bool:
-        if self._dbs is None and (self._building is not None or "hyperscan" in sys.modules):
-            self._dbs = self._building.get() if self._building else self._compile()
-        if self._dbs is None:
+        dbs = self._dbs.get()
+        if dbs is None:
             plain, joint, joints = self._python
             if plain.search(data) is not None:
                 return True
             return joint.search(data) is not None and plain.search(joints.sub(b"", data)) is not None
-        runs, joints_db = self._dbs
+        runs, joints_db = dbs
         found: set[int] = set()
         runs.scan(data, match_event_handler=lambda index, *_: found.add(index))  # type: ignore[attr-defined]
         if 0 in found or 1 not in found:

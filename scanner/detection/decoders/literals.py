@@ -12,10 +12,7 @@ with UNSEARCHED, and the gate looks for them itself.
 
 from __future__ import annotations
 
-import contextlib
-import sys
-
-from scanner.detection.background import Built
+from scanner.detection.background import Lazy
 
 HYPERSCAN_AFTER = 512 << 10  # about what importing Hyperscan and compiling the literals cost
 HYPERSCAN_AFTER_TEXTS = 16  # or after this many texts: each costs a `find` per literal (~330) without it
@@ -39,19 +36,12 @@ class LiteralGroups:
         self._owner += [name for name, exprs in self._expressions.items() for _ in exprs]
         self._literal = [lit for lits in groups.values() for lit in lits]  # by id; expressions have none
         self._seen = self._texts = 0
-        self._scan: object | None = None  # the compiled database's scan, once built
-        self._tried = False
-        self._building: Built[object] | None = None
+        self._db: Lazy[object] = Lazy(self._compile)  # the compiled database's scan
 
     def prepare(self) -> None:
         """Compile the database now, on a thread of its own, for a scan that will read many texts
         (a history, a directory): it is ready by the time they come. Without Hyperscan, nothing."""
-        if self._building is None and not self._tried:
-            try:
-                import hyperscan  # noqa: F401
-            except ImportError:
-                return
-            self._building = Built(self._compile)
+        self._db.prepare()
 
     def _compile(self) -> object:
         return _compile([(_hex(lit), False) for lits in self._groups.values() for lit in lits]
@@ -60,12 +50,8 @@ class LiteralGroups:
     def present(self, data: bytes) -> Present:
         self._seen += len(data)
         self._texts += 1
-        if not self._tried and (self._building is not None or self._seen > HYPERSCAN_AFTER
-                                or self._texts > HYPERSCAN_AFTER_TEXTS or "hyperscan" in sys.modules):
-            self._tried = True
-            with contextlib.suppress(ImportError):
-                self._scan = self._building.get() if self._building is not None else self._compile()
-        if self._scan is None:
+        scan = self._db.get(load=self._seen > HYPERSCAN_AFTER or self._texts > HYPERSCAN_AFTER_TEXTS)
+        if scan is None:
             held = Present(name for name, lits in self._groups.items() if any(lit in data for lit in lits))
             if self._expressions:
                 held.add(UNSEARCHED)
@@ -78,7 +64,7 @@ class LiteralGroups:
             if index < literals:
                 hits.append(index)
 
-        self._scan(data, match_event_handler=on_match)  # type: ignore[operator]
+        scan(data, match_event_handler=on_match)  # type: ignore[operator]
         found.literals = frozenset(self._literal[i] for i in hits)
         return found
 
