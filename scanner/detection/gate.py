@@ -49,7 +49,7 @@ from itertools import pairwise
 
 from scanner.detection.background import Lazy
 from scanner.detection.decoders.escapes import BACKSLASH_LETTERS, BLANKED, NAMED_REFERENCES, QUERY_MARKS, unescape
-from scanner.detection.decoders.literals import Expression
+from scanner.detection.decoders.literals import Expression, compile_database
 from scanner.detection.decoding import is_latin1_text
 from scanner.detection.rules import RuleSet
 from scanner.model import Chunk
@@ -189,7 +189,6 @@ class _Escapes:
     _ESCAPES_LOOKED_AT escapes that spell nothing, the answer is yes."""
 
     def __init__(self, expression: str, python_expression: str, words: frozenset[str]) -> None:
-        self._expression = expression
         self._pattern = re.compile(python_expression.encode(), re.IGNORECASE)
         self._pairs = frozenset((_fold(a), _fold(b)) for word in words for a, b in pairwise(word))
         self._db: Lazy[tuple[object, type[Exception]]] = Lazy(partial(_compile_spans, expression))
@@ -285,8 +284,8 @@ class _Runs:
     def __init__(self, alphabets: str, shortest: int) -> None:
         unit = f"[{alphabets}\\\\%&#;{{}}]"
         joint, python_joint = _joint(_BACKSLASHES), _joint(_PYTHON_BACKSLASHES)
-        self._plain, self._joints = f"{unit}{{{shortest}}}", joint
-        self._joint = f"{unit}(?:{joint}){unit}"
+        self._plain, self._joint = f"{unit}{{{shortest}}}", joint
+        self._between = f"{unit}(?:{joint}){unit}"  # a joint join_split_values would remove
         self._python = (re.compile(self._plain.encode()), re.compile(f"{unit}(?:{python_joint}){unit}".encode()),
                         re.compile(python_joint.encode()))
         self._dbs: Lazy[tuple[object, object]] = Lazy(self._compile)
@@ -295,15 +294,15 @@ class _Runs:
         self._dbs.prepare()
 
     def _compile(self) -> tuple[object, object]:
-        return _compile_single([self._plain, self._joint]), _compile_spans(self._joints)[0]
+        return _compile_single([self._plain, self._between]), _compile_spans(self._joint)[0]
 
     def held(self, data: bytes) -> bool:
         dbs = self._dbs.get()
         if dbs is None:
-            plain, joint, joints = self._python
+            plain, between, joint = self._python
             if plain.search(data) is not None:
                 return True
-            return joint.search(data) is not None and plain.search(joints.sub(b"", data)) is not None
+            return between.search(data) is not None and plain.search(joint.sub(b"", data)) is not None
         runs, joints_db = dbs
         found: set[int] = set()
         runs.scan(data, match_event_handler=lambda index, *_: found.add(index))  # type: ignore[attr-defined]
@@ -328,21 +327,13 @@ def _without(data: bytes, spans: list[tuple[int, int]]) -> bytes:
 
 
 def _compile_single(expressions: list[str]) -> object:
-    import hyperscan
-
-    db = hyperscan.Database()
-    db.compile(expressions=[e.encode() for e in expressions], ids=list(range(len(expressions))),
-               elements=len(expressions), flags=[hyperscan.HS_FLAG_SINGLEMATCH] * len(expressions))
-    return db
+    return compile_database([(expression.encode(), False) for expression in expressions])
 
 
 def _compile_spans(expression: str) -> tuple[object, type[Exception]]:
     import hyperscan
 
-    db = hyperscan.Database()
-    db.compile(expressions=[expression.encode()], ids=[0], elements=1,
-               flags=[hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SOM_LEFTMOST])
-    return db, hyperscan.ScanTerminated
+    return compile_database([(expression.encode(), True)], spans=True), hyperscan.ScanTerminated
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from functools import partial
 
 from scanner.detection.background import Built
 from scanner.detection.decoders.expand import prefilter_literals as decoder_literals
+from scanner.detection.decoders.literals import compile_database, hex_literal
 from scanner.sources import BufferScanner, OnHit, Prefilter
 
 _WIDE_CODECS = ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
@@ -46,19 +47,8 @@ def label_literals(labels: frozenset[str], generic: frozenset[str]) -> list[str]
 
 
 def _compile_hyperscan(literals: list[bytes], caseless: list[bytes]) -> object:
-    import hyperscan
-
-    db = hyperscan.Database()
-    every = literals + caseless
-    db.compile(
-        # Hex escapes: hyperscan reads patterns as C strings, so a NUL byte would end one.
-        expressions=["".join(f"\\x{b:02x}" for b in lit).encode() for lit in every],
-        ids=list(range(len(every))),
-        elements=len(every),
-        flags=[hyperscan.HS_FLAG_SINGLEMATCH] * len(literals)
-        + [hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_CASELESS] * len(caseless),
-    )
-    return db
+    return compile_database([(hex_literal(lit), False) for lit in literals]
+                            + [(hex_literal(lit), True) for lit in caseless])
 
 
 class _HyperscanScanner:

@@ -44,8 +44,8 @@ class LiteralGroups:
         self._db.prepare()
 
     def _compile(self) -> object:
-        return _compile([(_hex(lit), False) for lits in self._groups.values() for lit in lits]
-                        + [e for exprs in self._expressions.values() for e in exprs])
+        return compile_database([(hex_literal(lit), False) for lits in self._groups.values() for lit in lits]
+                                + [e for exprs in self._expressions.values() for e in exprs]).scan  # type: ignore[attr-defined]
 
     def present(self, data: bytes) -> Present:
         self._seen += len(data)
@@ -69,16 +69,20 @@ class LiteralGroups:
         return found
 
 
-def _hex(literal: bytes) -> bytes:
+def hex_literal(literal: bytes) -> bytes:
+    """A literal as a Hyperscan expression: hex escapes (it reads patterns as C strings, so a NUL byte
+    would end one)."""
     return "".join(f"\\x{b:02x}" for b in literal).encode()
 
 
-def _compile(expressions: list[Expression]) -> object:
+def compile_database(expressions: list[Expression], spans: bool = False) -> object:
+    """One Hyperscan database of the expressions (each matched in any case or not): one report per
+    expression, or with `spans` every match and where it starts."""
     import hyperscan
 
-    single, caseless = hyperscan.HS_FLAG_SINGLEMATCH, hyperscan.HS_FLAG_CASELESS
+    mode = hyperscan.HS_FLAG_SOM_LEFTMOST if spans else hyperscan.HS_FLAG_SINGLEMATCH
     db = hyperscan.Database()
-    flags = [single | caseless if any_case else single for _, any_case in expressions]
     db.compile(expressions=[expression for expression, _ in expressions], ids=list(range(len(expressions))),
-               elements=len(expressions), flags=flags)
-    return db.scan
+               elements=len(expressions),
+               flags=[mode | hyperscan.HS_FLAG_CASELESS if any_case else mode for _, any_case in expressions])
+    return db
