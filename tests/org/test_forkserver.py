@@ -98,10 +98,13 @@ def test_the_servers_end_ends_its_scans(server: ScanServerPlugin, leaky, stalled
     repo, _ = leaky
     job = ScanJob(str(repo), "r", verify=True, aws={"region": "us-east-1", "endpoint_url": stalled})
     results: list[subprocess.CompletedProcess[bytes]] = []
-    scan = threading.Thread(target=lambda: results.append(run_forked(server.address(), job, _scratch(tmp_path), 60)))
+    scratch = _scratch(tmp_path)
+    scan = threading.Thread(target=lambda: results.append(run_forked(server.address(), job, scratch, 60)))
     scan.start()
     deadline = time.monotonic() + 10
-    while not _children(server) and time.monotonic() < deadline:
+    # the scan has begun once the child has read its request and said its pid (then it opens scan.err);
+    # a child killed before reading its request resets the connection, and the task falls back to a subprocess
+    while not (scratch / "scan.err").exists() and time.monotonic() < deadline:
         time.sleep(0.02)
     child = _children(server)[0]
     server.teardown()  # what a worker's end (or death: its pipe closes) does
